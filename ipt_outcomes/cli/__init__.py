@@ -1,0 +1,1 @@
+"""The ``ipt-outcomes`` command line: a thin layer over the library."""

@@ -1,0 +1,71 @@
+"""Entry point of ``ipt-outcomes``: parse, call the library, render, choose the exit code.
+
+Exit codes: 0 success; 1 the data failed validation or the analysis could not be done; 2 usage
+error or unreadable input. Messages go to stderr; no traceback reaches the user (``--debug``
+shows one for bug reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import IPTOutcomesError
+from . import commands
+
+__all__ = ["main", "run", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: usage error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ipt-outcomes", description="Outcome research on Interpersonal Psychotherapy trials.")
+    parser.add_argument("--version", action="version", version=f"ipt-outcomes {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for register in commands.REGISTRY:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version (0) and usage errors (2)
+        return int(exc.code or 0)
+    try:
+        return int(args.handler(args))
+    except IPTOutcomesError as exc:
+        print(f"ipt-outcomes: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ipt-outcomes: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"ipt-outcomes: internal error ({type(exc).__name__}: {exc}). This is a bug in ipt-outcomes, "
+              "not in your data; please report it with the command you ran (rerun with --debug for details).",
+              file=sys.stderr)
+        return 1
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,43 @@
+"""Render library results for the terminal with rich (plain text when not a terminal)."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from ..validation import ValidationReport
+
+__all__ = ["stdout_console", "stderr_console", "validation_table"]
+
+
+def stdout_console() -> Console:
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160, highlight=False)
+
+
+def stderr_console() -> Console:
+    return Console(file=sys.stderr, width=None if sys.stderr.isatty() else 160, highlight=False)
+
+
+def validation_table(report: ValidationReport, limit: int | None = 200) -> Table:
+    """A table of problems: severity, where, participant, column, check, message."""
+    table = Table(title=report.summary_line(), title_justify="left", show_lines=False)
+    for name in ("severity", "where", "participant", "column", "check", "problem"):
+        table.add_column(name, overflow="fold")
+    rows = report.failures if limit is None else report.failures.head(limit)
+    for _, r in rows.iterrows():
+        where = f"line {r['line']}" if pd.notna(r["line"]) else ("" if pd.isna(r["row"]) else f"row {r['row']}")
+        table.add_row(
+            "[red]error[/red]" if r["severity"] == "error" else "[yellow]warning[/yellow]",
+            where, _cell(r["participant_id"]), _cell(r["column"]), _cell(r["check"]),
+            _cell(r["message"]),
+        )
+    return table
+
+
+def _cell(value: object) -> str:
+    from rich.markup import escape
+
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else escape(str(value))

@@ -1,0 +1,285 @@
+"""``ipt.load``: read a raw export and map it onto the canonical long table.
+
+Steps, in order: read the file (:mod:`ipt_outcomes.io`); reshape wide columns to rows when the
+study asks for it; rename columns (study renames, then canonical names matched with case and
+spacing folded); add constant columns; apply the study's value maps and the built-in aliases;
+convert numbers and dates where every value converts. A value that does not convert is kept as
+text so that :func:`ipt_outcomes.validate` can report it with its row and participant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import StudyDefinitionError
+from .io import RawTable, read_raw
+from .study import Study, load_study
+from .vocabulary import alias_map, canonical_spec, fold
+
+__all__ = ["load", "SourceInfo"]
+
+NUMERIC_COLUMNS = ("score", "session", "week", "sessions_attended")
+INTEGER_COLUMNS = ("session", "sessions_attended")
+TEXT_COLUMNS = ("participant_id", "arm", "trial_id", "site", "therapist_id")
+
+
+class SourceInfo(dict):
+    """Where rows came from (kept in ``df.attrs["ipt_source"]``): path, row numbering, renames."""
+
+
+def load(path: str | Path, study: str | Path | Study | Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read a trial export and return the canonical long table.
+
+    Parameters
+    ----------
+    path
+        CSV, TSV (delimiter and encoding detected), Parquet, Excel ``.xlsx``, SPSS ``.sav`` (value
+        labels become categories) or Stata ``.dta``. The file is only read, never modified.
+    study
+        A study YAML file (or :class:`~ipt_outcomes.study.Study`) describing renames, value maps,
+        wide-to-long reshaping and custom instruments. ``None``: columns already canonical.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The canonical table (see the data model). ``df.attrs["ipt_source"]`` records the file and
+        row numbering so that validation messages can point at the line of the original file;
+        ``df.attrs["ipt_study"]`` keeps the study.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, empty or not readable in its format.
+    StudyDefinitionError
+        The study file is malformed or names columns the file does not have.
+
+    Examples
+    --------
+    >>> import ipt_outcomes as ipt
+    >>> df = ipt.load(ipt.example_path())
+    >>> sorted(df["arm"].unique())
+    ['IPT', 'TAU']
+    """
+    study_obj = load_study(study)
+    raw = read_raw(path, study_obj.read if study_obj else None)
+    return _canonical_from_raw(raw, study_obj)
+
+
+def _canonical_from_raw(raw: RawTable, study: Study | None) -> pd.DataFrame:
+    frame = _blank_to_missing(raw.frame.copy())
+    rows: np.ndarray | None = None
+    if study is not None and study.reshape is not None:
+        frame, rows = _wide_to_long(frame, study, raw.path)
+    renames = _renames(frame, study, raw.path)
+    frame = frame.rename(columns=renames)
+    if study is not None:
+        for column, value in study.constants.items():
+            if column in frame.columns:
+                raise StudyDefinitionError(f"{study.source}: constants.{column}: the data already has a "
+                                           f"column {column!r}; remove the constant or the column rename.")
+            frame[column] = value
+        for column, mapping in study.values.items():
+            if column not in frame.columns:
+                raise StudyDefinitionError(f"{study.source}: values.{column}: there is no column {column!r} "
+                                           f"after renaming; columns are: {', '.join(map(str, frame.columns))}.")
+            frame[column] = _map_values(frame[column], mapping)
+    registry = study.registry() if study is not None else None
+    frame = _normalise_categories(frame, registry)
+    decimal = raw.dialect.get("decimal", ".")
+    frame = _convert_types(frame, decimal, study)
+    frame.attrs["ipt_source"] = SourceInfo(
+        path=str(raw.path), first_row_number=raw.first_row_number, row_word=raw.row_word,
+        rows=None if rows is None else rows.tolist(), n_rows=len(frame),
+        columns={new: old for old, new in renames.items()},
+    )
+    if study is not None:
+        frame.attrs["ipt_study"] = study
+    return frame
+
+
+def _blank_to_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """Blank text cells are missing values (SPSS and Stata store missing strings as "")."""
+    for column in frame.columns:
+        col = frame[column]
+        if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+            blank = col.astype(object).map(lambda v: isinstance(v, str) and not v.strip()).astype(bool)
+            if blank.any():
+                frame[column] = col.astype(object).mask(blank, None)
+        elif isinstance(col.dtype, pd.CategoricalDtype):
+            frame[column] = col.astype(object).map(
+                lambda v: None if isinstance(v, str) and not v.strip() else v)
+    return frame
+
+
+def _wide_to_long(frame: pd.DataFrame, study: Study, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    spec = study.reshape or {}
+    pattern = spec["pattern"]
+    matched = {c: pattern.match(str(c)) for c in frame.columns}
+    value_columns = [c for c, m in matched.items() if m]
+    if not value_columns:
+        sep = spec["separator"]
+        examples = ", ".join(f"{m}{sep}{o}" for m in list(spec["measures"])[:2] for o in list(spec["occasions"])[:2])
+        raise StudyDefinitionError(
+            f"{study.source}: reshape found no columns in {path} named like {examples}; "
+            f"the file's columns are: {', '.join(map(str, frame.columns))}. Fix reshape.measures, "
+            "reshape.occasions or reshape.separator."
+        )
+    id_columns = spec["id_columns"] or [c for c in frame.columns if c not in value_columns]
+    missing = [c for c in id_columns if c not in frame.columns]
+    if missing:
+        raise StudyDefinitionError(f"{study.source}: reshape.id_columns names {', '.join(missing)}, "
+                                   f"which {path} does not have.")
+    n = len(frame)
+    pieces = []
+    for column in value_columns:
+        m = matched[column]
+        measure, occasion = m.group("measure"), m.group("occasion")
+        piece = frame[id_columns].copy()
+        piece["instrument"] = spec["measures"][measure]
+        for time_col, value in spec["occasions"][occasion].items():
+            piece[time_col] = value
+        piece["score"] = frame[column].to_numpy()
+        piece["_wide_row"] = np.arange(n)
+        piece["_order"] = list(spec["occasions"]).index(occasion)
+        piece["_measure"] = list(spec["measures"]).index(measure)
+        pieces.append(piece)
+    long = pd.concat(pieces, ignore_index=True)
+    long = long.sort_values(["_wide_row", "_measure", "_order"], kind="stable").reset_index(drop=True)
+    rows = long["_wide_row"].to_numpy()
+    return long.drop(columns=["_wide_row", "_order", "_measure"]), rows
+
+
+def _renames(frame: pd.DataFrame, study: Study | None, path: Path) -> dict[str, str]:
+    renames: dict[str, str] = {}
+    if study is not None:
+        for old, new in study.columns.items():
+            if old not in frame.columns:
+                raise StudyDefinitionError(
+                    f"{study.source}: columns.{old}: {path} has no column {old!r}; its columns are: "
+                    f"{', '.join(map(str, frame.columns))}."
+                )
+            renames[old] = new
+    canonical = {fold(name): name for name in canonical_spec()["columns"]}
+    taken = set(renames.values()) | {c for c in frame.columns if c in canonical.values()}
+    for column in frame.columns:
+        if column in renames or column in canonical.values():
+            continue
+        target = canonical.get(fold(str(column)))
+        if target is not None and target not in taken:
+            renames[column] = target
+            taken.add(target)
+    return renames
+
+
+def _map_values(series: pd.Series, mapping: Mapping[Any, Any]) -> pd.Series:
+    lookup: dict[Any, Any] = {}
+    for key, value in mapping.items():
+        lookup[key] = value
+        lookup[str(key)] = value
+        if isinstance(key, float) and key.is_integer():
+            lookup[str(int(key))] = value
+    values = series.astype(object)
+    return values.map(lambda v: lookup.get(v, lookup.get(str(v), v)) if not _missing(v) else v)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def _normalise_categories(frame: pd.DataFrame, registry: Any) -> pd.DataFrame:
+    spec = canonical_spec()["columns"]
+    for column, col_spec in spec.items():
+        if column not in frame.columns:
+            continue
+        if col_spec.get("type") == "category" and column != "instrument":
+            aliases = alias_map(column)
+            frame[column] = frame[column].astype(object).map(
+                lambda v: aliases.get(fold(v), v) if isinstance(v, str) else v
+            )
+    if "instrument" in frame.columns:
+        from .registry import default_registry
+
+        reg = registry if registry is not None else default_registry()
+        frame["instrument"] = frame["instrument"].astype(object).map(
+            lambda v: (reg.resolve(v) or v) if isinstance(v, str) else v
+        )
+    return frame
+
+
+def _convert_types(frame: pd.DataFrame, decimal: str, study: Study | None) -> pd.DataFrame:
+    for column in frame.columns:
+        series = frame[column]
+        if column in TEXT_COLUMNS:
+            frame[column] = _as_text(series)
+        elif column == "assessment_date":
+            frame[column] = _as_dates(series, study)
+        elif column in NUMERIC_COLUMNS or column not in canonical_spec()["columns"]:
+            converted = _as_numbers(series, decimal)
+            if converted is not None:
+                if column in INTEGER_COLUMNS and _all_integral(converted):
+                    converted = converted.astype("Int64")
+                frame[column] = converted
+        else:
+            frame[column] = _as_text(series)
+    return frame
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    def text(v: Any) -> Any:
+        if _missing(v):
+            return pd.NA
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+
+    return series.astype(object).map(text).astype("string")
+
+
+def _as_numbers(series: pd.Series, decimal: str) -> pd.Series | None:
+    """Convert to float if every present value is a number; None if any is not (kept as text)."""
+    if pd.api.types.is_bool_dtype(series):
+        return None
+    if pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype):
+        return series.astype("float64")
+    values = series.astype(object)
+    present = values.map(lambda v: not _missing(v))
+    text = values[present].map(lambda v: str(v).strip())
+    if decimal == ",":
+        text = text.str.replace(",", ".", regex=False)
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.isna().any():
+        return None
+    out = pd.Series(np.nan, index=series.index, dtype="float64")
+    out[present] = numbers.astype("float64")
+    return out
+
+
+def _all_integral(series: pd.Series) -> bool:
+    present = series.dropna()
+    return bool(np.all(np.isfinite(present)) and np.all(present == np.round(present)))
+
+
+def _as_dates(series: pd.Series, study: Study | None) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series
+    fmt = study.read.get("date_format") if study is not None else None
+    dayfirst = bool(study.read.get("dayfirst", False)) if study is not None else False
+    values = series.astype(object)
+    present = values.map(lambda v: not _missing(v))
+    try:
+        parsed = pd.to_datetime(values[present].astype(str), format=fmt or "ISO8601", errors="coerce")
+        if parsed.isna().any() and fmt is None:
+            parsed = pd.to_datetime(values[present].astype(str), format="mixed", dayfirst=dayfirst,
+                                    errors="coerce")
+    except (ValueError, TypeError):
+        return series
+    if parsed.isna().any():
+        return series  # kept as text; validation reports the values that are not dates
+    out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    out[present] = parsed.astype("datetime64[ns]")
+    return out

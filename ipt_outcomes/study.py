@@ -1,0 +1,214 @@
+"""Study descriptions: how a raw export maps onto the canonical table, and what the trial planned.
+
+A study file is YAML. Every key is optional::
+
+    name: PPD-IPT pilot
+    reference_arm: TAU
+    primary_instrument: HAMD17
+    ipt_arms: [IPT]                  # default: arms whose name contains IPT / IPSRT / interpersonal
+    sessions: {min: 12, max: 16}     # the planned number of IPT sessions
+    read: {delimiter: ";", decimal: ",", encoding: latin-1, sheet: Data, date_format: "%d.%m.%Y"}
+    columns: {ID: participant_id, group: arm, pa: problem_area}     # raw name -> canonical name
+    values:                                                          # per canonical column
+      arm: {1: IPT, 2: TAU}
+    constants: {disorder: perinatal_depression, trial_id: PPD1}      # same value on every row
+    reshape:                         # wide -> long: bdi.pre, bdi.post, bdi.2m ... become rows
+      separator: "."
+      measures: {bdi: BDI2, hamd: HAMD17}          # column prefix -> instrument
+      occasions:                                   # suffix -> time values of that occasion
+        pre:  {session: 0, week: 0}
+        post: {session: 16, week: 16}
+        2m:   {session: 16, week: 24.7, month: 2}
+    instruments:                     # instruments the registry does not know (or overrides)
+      MADRS: {min: 0, max: 60, higher_is: worse, reliability: 0.86}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import StudyDefinitionError
+from .registry import Registry, default_registry
+
+__all__ = ["Study", "load_study"]
+
+_TOP_KEYS = {
+    "name", "description", "reference_arm", "primary_instrument", "ipt_arms", "sessions", "read",
+    "columns", "values", "constants", "reshape", "instruments", "time",
+}
+_READ_KEYS = {"delimiter", "decimal", "encoding", "sheet", "date_format", "dayfirst", "na_values"}
+_RESHAPE_KEYS = {"separator", "measures", "occasions", "id_columns"}
+_TIME_KEYS = {"session", "week"}
+
+
+@dataclass(frozen=True)
+class Study:
+    """A parsed study description. Build it with :func:`load_study` or ``Study.from_mapping``."""
+
+    name: str = ""
+    source: str = "<study>"
+    reference_arm: str | None = None
+    primary_instrument: str | None = None
+    ipt_arms: tuple[str, ...] | None = None
+    planned_sessions_min: int | None = None
+    planned_sessions_max: int | None = None
+    time: str | None = None
+    read: Mapping[str, Any] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Mapping[Any, Any]] = field(default_factory=dict)
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    reshape: Mapping[str, Any] | None = None
+    instruments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def registry(self, base: Registry | None = None) -> Registry:
+        """The instrument registry extended with this study's instruments."""
+        base = base if base is not None else default_registry()
+        return base.extended(self.instruments, origin=self.source) if self.instruments else base
+
+    @classmethod
+    def from_mapping(cls, raw: Any, source: str = "<study>") -> Study:
+        """Check a parsed YAML mapping and build a :class:`Study`; errors name the offending key."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise StudyDefinitionError(f"{source}: the study file must be a mapping of keys, "
+                                       f"not {type(raw).__name__}.")
+        _no_unknown(raw, _TOP_KEYS, source, "")
+        read = _mapping(raw.get("read"), source, "read")
+        _no_unknown(read, _READ_KEYS, source, "read.")
+        columns = _mapping(raw.get("columns"), source, "columns")
+        for raw_name, canonical in columns.items():
+            if not isinstance(canonical, str):
+                raise StudyDefinitionError(f"{source}: columns.{raw_name} must name a column, "
+                                           f"not {canonical!r}.")
+        values = _mapping(raw.get("values"), source, "values")
+        for column, mapping in values.items():
+            _mapping(mapping, source, f"values.{column}")
+        sessions = _mapping(raw.get("sessions"), source, "sessions")
+        _no_unknown(sessions, {"min", "max"}, source, "sessions.")
+        s_min = _int(sessions.get("min"), source, "sessions.min")
+        s_max = _int(sessions.get("max"), source, "sessions.max")
+        if s_min is not None and s_max is not None and s_min > s_max:
+            raise StudyDefinitionError(f"{source}: sessions.min ({s_min}) is above sessions.max ({s_max}).")
+        ipt_arms = raw.get("ipt_arms")
+        if ipt_arms is not None:
+            if isinstance(ipt_arms, str):
+                ipt_arms = [ipt_arms]
+            if not isinstance(ipt_arms, list):
+                raise StudyDefinitionError(f"{source}: ipt_arms must be a list of arm names.")
+            ipt_arms = tuple(str(a) for a in ipt_arms)
+        reshape = raw.get("reshape")
+        if reshape is not None:
+            reshape = _check_reshape(reshape, source)
+        instruments = _mapping(raw.get("instruments"), source, "instruments")
+        study = cls(
+            name=str(raw.get("name", "")),
+            source=source,
+            reference_arm=None if raw.get("reference_arm") is None else str(raw["reference_arm"]),
+            primary_instrument=None if raw.get("primary_instrument") is None else str(raw["primary_instrument"]),
+            ipt_arms=ipt_arms,
+            planned_sessions_min=s_min,
+            planned_sessions_max=s_max,
+            time=None if raw.get("time") is None else str(raw["time"]),
+            read=dict(read),
+            columns={str(k): v for k, v in columns.items()},
+            values={str(k): dict(v) for k, v in values.items()},
+            constants=dict(_mapping(raw.get("constants"), source, "constants")),
+            reshape=reshape,
+            instruments={str(k): v for k, v in instruments.items()},
+        )
+        study.registry()  # checks the declared instruments now, with the study file named
+        return study
+
+
+def load_study(path: str | Path | Study | Mapping[str, Any] | None) -> Study | None:
+    """Read a study description from a YAML file (or pass a Study or mapping through)."""
+    if path is None or isinstance(path, Study):
+        return path
+    if isinstance(path, Mapping):
+        return Study.from_mapping(path, source="<study mapping>")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise StudyDefinitionError(f"{p}: study file not found; check the path.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyDefinitionError(f"{p}: cannot read the study file ({exc}); save it as UTF-8 text.") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise StudyDefinitionError(f"{p}: not valid YAML{where}: {problem}. Check the indentation "
+                                   "and quote values that contain ':' or '#'.") from None
+    return Study.from_mapping(raw, source=str(p))
+
+
+def _mapping(value: Any, source: str, key: str) -> Mapping[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise StudyDefinitionError(f"{source}: {key} must be a mapping (key: value lines), "
+                                   f"not {type(value).__name__}.")
+    return value
+
+
+def _no_unknown(raw: Mapping[Any, Any], allowed: set[str], source: str, prefix: str) -> None:
+    unknown = sorted(str(k) for k in raw if k not in allowed)
+    if unknown:
+        raise StudyDefinitionError(
+            f"{source}: unknown key{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(prefix + k for k in unknown)}; allowed: {', '.join(prefix + k for k in sorted(allowed))}."
+        )
+
+
+def _int(value: Any, source: str, key: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StudyDefinitionError(f"{source}: {key} must be a whole number >= 0, not {value!r}.")
+    return value
+
+
+def _check_reshape(reshape: Any, source: str) -> dict[str, Any]:
+    reshape = dict(_mapping(reshape, source, "reshape"))
+    _no_unknown(reshape, _RESHAPE_KEYS, source, "reshape.")
+    measures = _mapping(reshape.get("measures"), source, "reshape.measures")
+    if not measures:
+        raise StudyDefinitionError(f"{source}: reshape.measures is empty; map each column prefix to its "
+                                   "instrument, e.g. 'measures: {bdi: BDI2}'.")
+    occasions = _mapping(reshape.get("occasions"), source, "reshape.occasions")
+    if not occasions:
+        raise StudyDefinitionError(f"{source}: reshape.occasions is empty; give each column suffix its "
+                                   "time values, e.g. 'pre: {session: 0, week: 0}'.")
+    for label, times in occasions.items():
+        times = _mapping(times, source, f"reshape.occasions.{label}")
+        if not _TIME_KEYS & set(times):
+            raise StudyDefinitionError(f"{source}: reshape.occasions.{label} gives no session or week; "
+                                       "each occasion needs at least one of them.")
+        for column, value in times.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise StudyDefinitionError(f"{source}: reshape.occasions.{label}.{column} must be a number, "
+                                           f"not {value!r}.")
+    separator = str(reshape.get("separator", "."))
+    id_columns = reshape.get("id_columns")
+    if id_columns is not None and not isinstance(id_columns, list):
+        raise StudyDefinitionError(f"{source}: reshape.id_columns must be a list of column names.")
+    return {
+        "separator": separator,
+        "measures": {str(k): str(v) for k, v in measures.items()},
+        "occasions": {str(k): dict(v) for k, v in occasions.items()},
+        "id_columns": None if id_columns is None else [str(c) for c in id_columns],
+        "pattern": re.compile(
+            "^(?P<measure>" + "|".join(re.escape(str(m)) for m in sorted(measures, key=len, reverse=True))
+            + ")" + re.escape(separator) + "(?P<occasion>" +
+            "|".join(re.escape(str(o)) for o in sorted(occasions, key=len, reverse=True)) + ")$"
+        ),
+    }

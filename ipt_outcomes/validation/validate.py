@@ -1,0 +1,190 @@
+"""``ipt.validate``: check a canonical trial table against the IPT schema, collecting every problem."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from ..errors import ArgumentTypeError
+from ..study import Study, load_study
+from ..vocabulary import canonical_spec
+from .context import ValidationContext
+from .report import FAILURE_COLUMNS, ValidationReport
+from .rules import Rule, build_rules, participant_code
+from .schema import REQUIRED_CHECK, build_schema, failing_positions
+
+__all__ = ["validate", "trial_schema"]
+
+
+def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | None = None) -> ValidationReport:
+    """Validate a canonical trial table; never raises on bad data.
+
+    Parameters
+    ----------
+    df
+        The long table (one row per participant x occasion x instrument). Not modified.
+    study
+        Study description for custom instruments, the planned session maximum and the IPT arms.
+        Default: the study the table was loaded with (``df.attrs["ipt_study"]``), if any.
+
+    Returns
+    -------
+    ValidationReport
+        ``ok`` (no errors), ``failures`` (one row per problem: column, check, row, participant_id,
+        value, severity, message, file, line), ``errors``, ``warnings``, ``missing_scores``.
+
+    Raises
+    ------
+    TypeError
+        ``df`` is not a pandas DataFrame (an argument error, not a data problem).
+
+    Notes
+    -----
+    Errors: required columns, a time column (``session`` or ``week``), non-empty identifiers,
+    vocabularies of category columns, numbers, whole session counts, values >= 0, dates, known
+    instruments, scores inside the instrument's range, unique (trial, participant, time,
+    instrument), participant-level columns constant within a participant, at most two distinct
+    problem areas. Warnings: no baseline for a participant's instrument, sessions beyond the
+    planned maximum, time out of order against dates, a problem area in a non-IPT arm, a
+    fractional total on an integer instrument, a secondary problem area without a primary.
+
+    Examples
+    --------
+    >>> import ipt_outcomes as ipt
+    >>> report = ipt.validate(ipt.load(ipt.example_path()))
+    >>> report.ok
+    True
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ArgumentTypeError(f"validate() needs a pandas DataFrame, not {type(df).__name__}; "
+                            "read files with ipt.load().")
+    study_obj = load_study(study) if study is not None else df.attrs.get("ipt_study")
+    source = df.attrs.get("ipt_source")
+    labels = df.index
+    index_is_original = isinstance(labels, pd.RangeIndex) and labels.start == 0 and labels.step == 1
+    frame = df.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    structural: list[dict[str, Any]] = []
+    duplicated = frame.columns.duplicated()
+    for name in sorted(set(frame.columns[duplicated])):
+        structural.append(_row(column=name, check="duplicate_column", message=(
+            f"{_file_prefix(source)}column {name!r} appears more than once; rename or remove the copies "
+            "(only the first is checked).")))
+    frame = frame.loc[:, ~duplicated]
+
+    ctx = ValidationContext.build(frame, study_obj if isinstance(study_obj, Study) else None, source,
+                                  index_is_original)
+    spec = canonical_spec()
+    if not ctx.time_columns:
+        structural.append(_row(column="session", check="time_column", message=(
+            f"{_file_prefix(source)}there is no time column; add 'session' (IPT sessions before the "
+            "assessment, 0 = baseline) or 'week' (weeks since baseline), or rename yours in the study file.")))
+    required = [c for c, s in spec["columns"].items() if s.get("required")]
+    rules = list(build_rules(frame, ctx))
+    schema = build_schema(rules, required)
+    try:
+        schema.validate(frame, lazy=True)
+        failure_cases = None
+    except pa.errors.SchemaErrors as exc:
+        failure_cases = exc.failure_cases
+    rows: list[dict[str, Any]] = list(structural)
+    if failure_cases is not None:
+        for name in failure_cases.loc[failure_cases["check"] == REQUIRED_CHECK, "failure_case"]:
+            rows.append(_row(column=str(name), check="required_column", message=(
+                f"{_file_prefix(source)}required column {name!r} is missing; add it, rename the file's "
+                f"column in the study file (columns: {{yours: {name}}}), or give it as a constant.")))
+        for rule in rules:
+            positions = failing_positions(failure_cases, rule)
+            if positions:
+                rows.extend(_explain(rule, frame, np.asarray(positions), labels, ctx))
+    order = [(r["severity"] != "error", r.pop("_pos", -1)) for r in rows]  # errors first, then file order
+    rows = [r for _, r in sorted(zip(order, rows, strict=True), key=lambda pair: pair[0])]
+    failures = pd.DataFrame(rows, columns=FAILURE_COLUMNS)
+    failures["line"] = failures["line"].astype("Int64")
+    return ValidationReport(
+        failures=failures,
+        missing_scores=_missing_scores(frame),
+        n_rows=len(frame),
+        n_participants=_count_participants(frame),
+        source=str(source["path"]) if source else None,
+        settings={"planned_sessions_max": ctx.planned_sessions_max, "time_columns": list(ctx.time_columns),
+                  "study": study_obj.source if isinstance(study_obj, Study) else None},
+    )
+
+
+def trial_schema(df: pd.DataFrame, study: str | Path | Study | None = None) -> pa.DataFrameSchema:
+    """The pandera schema that :func:`validate` runs for this table (for use in your own pipelines)."""
+    study_obj = load_study(study) if study is not None else df.attrs.get("ipt_study")
+    frame = df.reset_index(drop=True)
+    ctx = ValidationContext.build(frame, study_obj, None, False)
+    required = [c for c, s in canonical_spec()["columns"].items() if s.get("required")]
+    return build_schema(build_rules(frame, ctx), required)
+
+
+def _file_prefix(source: Mapping[str, Any] | None) -> str:
+    return f"{source['path']}: " if source else ""
+
+
+def _row(**values: Any) -> dict[str, Any]:
+    row = dict.fromkeys(FAILURE_COLUMNS)
+    row["severity"] = "error"
+    row.update(values)
+    return row
+
+
+def _explain(rule: Rule, frame: pd.DataFrame, positions: np.ndarray, labels: pd.Index,
+             ctx: ValidationContext) -> list[dict[str, Any]]:
+    pids = (frame["participant_id"].astype(object).to_numpy()[positions] if "participant_id" in frame.columns
+            else [None] * len(positions))
+    out = []
+    column_text = ctx.column_text(rule.column) if rule.column else "table"
+    for (value, text), pos, pid in zip(rule.explain(frame, positions), positions, pids, strict=True):
+        file, line, where = ctx.where(int(pos), labels[pos])
+        pid_text = f"participant {pid}" if pid is not None and not _is_missing(pid) else "participant unknown"
+        out.append({
+            "column": rule.column,
+            "check": rule.check,
+            "row": labels[pos],
+            "participant_id": None if _is_missing(pid) else str(pid),
+            "value": None if _is_missing(value) else str(value),
+            "severity": rule.severity,
+            "message": f"{where}, {pid_text}, {column_text}: {text}",
+            "file": file,
+            "line": line,
+            "_pos": int(pos),
+        })
+    return out
+
+
+def _is_missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _missing_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = ["instrument", "arm", "n_rows", "n_missing"]
+    if "score" not in frame.columns:
+        return pd.DataFrame(columns=columns)
+    keys = [c for c in ("instrument", "arm") if c in frame.columns]
+    missing = frame["score"].isna()
+    if not keys:
+        return pd.DataFrame([{"instrument": None, "arm": None, "n_rows": len(frame),
+                              "n_missing": int(missing.sum())}], columns=columns)
+    grouped = pd.DataFrame({k: frame[k].astype(object).map(lambda v: "" if pd.isna(v) else str(v)) for k in keys})
+    grouped = grouped.assign(_m=missing.to_numpy())
+    table = grouped.groupby(keys, sort=True)["_m"].agg(n_rows="size", n_missing="sum").reset_index()
+    table["n_missing"] = table["n_missing"].astype(int)
+    return table.reindex(columns=columns)
+
+
+def _count_participants(frame: pd.DataFrame) -> int:
+    if "participant_id" not in frame.columns:
+        return 0
+    return int(participant_code(frame).dropna().nunique())
