@@ -10,19 +10,19 @@ study description, an analysis that cannot be done.
 from __future__ import annotations
 
 __all__ = [
-    "IPTOutcomesError",
-    "InputFileError",
-    "StudyDefinitionError",
-    "RegistryError",
-    "DataValidationError",
     "AnalysisError",
+    "ApproximationWarning",
     "ArgumentError",
     "ArgumentTypeError",
-    "IPTOutcomesWarning",
-    "DataWarning",
     "ConvergenceWarning",
+    "DataValidationError",
+    "DataWarning",
+    "IPTOutcomesError",
+    "IPTOutcomesWarning",
+    "InputFileError",
+    "RegistryError",
     "SingularFitWarning",
-    "ApproximationWarning",
+    "StudyDefinitionError",
 ]
 
 

@@ -21,15 +21,11 @@ from .io import RawTable, read_raw
 from .study import Study, load_study
 from .vocabulary import alias_map, canonical_spec, fold
 
-__all__ = ["load", "SourceInfo"]
+__all__ = ["load"]
 
 NUMERIC_COLUMNS = ("score", "session", "week", "sessions_attended")
 INTEGER_COLUMNS = ("session", "sessions_attended")
 TEXT_COLUMNS = ("participant_id", "arm", "trial_id", "site", "therapist_id")
-
-
-class SourceInfo(dict):
-    """Where rows came from (kept in ``df.attrs["ipt_source"]``): path, row numbering, renames."""
 
 
 def load(path: str | Path, study: str | Path | Study | Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -49,7 +45,7 @@ def load(path: str | Path, study: str | Path | Study | Mapping[str, Any] | None 
     pandas.DataFrame
         The canonical table (see the data model). ``df.attrs["ipt_source"]`` records the file and
         row numbering so that validation messages can point at the line of the original file;
-        ``df.attrs["ipt_study"]`` keeps the study.
+        ``df.attrs["ipt_study"]`` keeps the study (JSON-ready, so the table can be saved as Parquet).
 
     Raises
     ------
@@ -92,13 +88,14 @@ def _canonical_from_raw(raw: RawTable, study: Study | None) -> pd.DataFrame:
     frame = _normalise_categories(frame, registry)
     decimal = raw.dialect.get("decimal", ".")
     frame = _convert_types(frame, decimal, study)
-    frame.attrs["ipt_source"] = SourceInfo(
+    frame.attrs.clear()  # Parquet files restore attrs of an earlier session: start afresh
+    frame.attrs["ipt_source"] = dict(
         path=str(raw.path), first_row_number=raw.first_row_number, row_word=raw.row_word,
         rows=None if rows is None else rows.tolist(), n_rows=len(frame),
         columns={new: old for old, new in renames.items()},
     )
     if study is not None:
-        frame.attrs["ipt_study"] = study
+        frame.attrs["ipt_study"] = dict(study.spec)
     return frame
 
 

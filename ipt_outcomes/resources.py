@@ -12,7 +12,7 @@ import yaml
 
 from .errors import RegistryError
 
-__all__ = ["schema_file", "example_file", "read_yaml_resource"]
+__all__ = ["example_file", "read_yaml_resource", "schema_file"]
 
 
 @cache

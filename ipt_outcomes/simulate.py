@@ -30,7 +30,7 @@ from .errors import ArgumentError
 from .registry import default_registry
 from .vocabulary import category_values
 
-__all__ = ["simulate_trial", "SIMULATION_BASELINES", "DISORDER_INSTRUMENTS"]
+__all__ = ["DISORDER_INSTRUMENTS", "SIMULATION_BASELINES", "simulate_trial"]
 
 #: baseline mean and SD of clinical samples, used only to simulate (not norms)
 SIMULATION_BASELINES: dict[str, tuple[float, float]] = {

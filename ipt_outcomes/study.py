@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from .errors import StudyDefinitionError
+from .errors import RegistryError, StudyDefinitionError
 from .registry import Registry, default_registry
 
 __all__ = ["Study", "load_study"]
@@ -65,6 +65,8 @@ class Study:
     constants: Mapping[str, Any] = field(default_factory=dict)
     reshape: Mapping[str, Any] | None = None
     instruments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the mapping the study was built from (JSON-ready; kept in ``df.attrs["ipt_study"]``)
+    spec: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def registry(self, base: Registry | None = None) -> Registry:
         """The instrument registry extended with this study's instruments."""
@@ -122,9 +124,22 @@ class Study:
             constants=dict(_mapping(raw.get("constants"), source, "constants")),
             reshape=reshape,
             instruments={str(k): v for k, v in instruments.items()},
+            spec={"source": source, "spec": _plain(raw)},
         )
-        study.registry()  # checks the declared instruments now, with the study file named
+        try:
+            study.registry()  # checks the declared instruments now, with the study file named
+        except RegistryError as exc:
+            raise StudyDefinitionError(str(exc)) from None
         return study
+
+    @classmethod
+    def from_attrs(cls, value: Any) -> Study | None:
+        """Rebuild the study kept in ``df.attrs["ipt_study"]`` (None if absent or not a study)."""
+        if isinstance(value, Study):
+            return value
+        if isinstance(value, Mapping) and "spec" in value:
+            return cls.from_mapping(value["spec"], source=str(value.get("source", "<study>")))
+        return None
 
 
 def load_study(path: str | Path | Study | Mapping[str, Any] | None) -> Study | None:
@@ -149,6 +164,17 @@ def load_study(path: str | Path | Study | Mapping[str, Any] | None) -> Study | N
         raise StudyDefinitionError(f"{p}: not valid YAML{where}: {problem}. Check the indentation "
                                    "and quote values that contain ':' or '#'.") from None
     return Study.from_mapping(raw, source=str(p))
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy of parsed YAML (keys as text, dates as ISO strings)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def _mapping(value: Any, source: str, key: str) -> Mapping[Any, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .resources import read_yaml_resource
 
-__all__ = ["fold", "canonical_spec", "category_values", "alias_map", "normalise_value"]
+__all__ = ["alias_map", "canonical_spec", "category_values", "fold", "normalise_value"]
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 

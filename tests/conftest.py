@@ -35,5 +35,11 @@ def small() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sha256(path: Path) -> str:
+def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def sha256():
+    """Digest of a file, to show that the user's input is never modified."""
+    return _sha256

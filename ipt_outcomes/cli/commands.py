@@ -10,7 +10,7 @@ from ..io import write_table
 from ..loading import load
 from ..simulate import simulate_trial
 from ..validation import validate
-from .render import stderr_console, stdout_console, validation_table
+from .render import stderr_console, stdout_console, validation_lines, validation_table
 
 __all__ = ["REGISTRY"]
 
@@ -33,10 +33,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         sys.stdout.write(report.to_json() + "\n")
     else:
         console = stdout_console()
+        limit = None if args.max_rows == 0 else args.max_rows
         if report.failures.empty:
-            console.print(report.summary_line())
-        else:
-            console.print(validation_table(report, None if args.max_rows == 0 else args.max_rows))
+            console.print(report.summary_line(), markup=False)
+        elif sys.stdout.isatty():
+            console.print(validation_table(report, limit))
+        else:  # one problem per line: readable in logs, easy to grep
+            sys.stdout.write(validation_lines(report, limit))
             if args.max_rows and len(report.failures) > args.max_rows:
                 console.print(f"... {len(report.failures) - args.max_rows} more problems; use --max-rows 0 "
                               "or --json to see all.")

@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import IPTOutcomesError
 from . import commands
 
-__all__ = ["main", "run", "build_parser"]
+__all__ = ["build_parser", "main", "run"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..validation import ValidationReport
 
-__all__ = ["stdout_console", "stderr_console", "validation_table"]
+__all__ = ["stderr_console", "stdout_console", "validation_lines", "validation_table"]
 
 
 def stdout_console() -> Console:
@@ -35,6 +35,14 @@ def validation_table(report: ValidationReport, limit: int | None = 200) -> Table
             _cell(r["message"]),
         )
     return table
+
+
+def validation_lines(report: ValidationReport, limit: int | None = 200) -> str:
+    """Plain text, one problem per line: ``[error] check: message``."""
+    rows = report.failures if limit is None else report.failures.head(limit)
+    lines = [report.summary_line()]
+    lines += [f"[{r.severity}] {r.check}: {r.message}" for r in rows.itertuples()]
+    return "\n".join(lines) + "\n"
 
 
 def _cell(value: object) -> str:

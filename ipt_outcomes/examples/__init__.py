@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..resources import example_file
 
-__all__ = ["example_path", "example_study_path", "load_example", "EXAMPLE_SEED"]
+__all__ = ["EXAMPLE_SEED", "example_path", "example_study_path", "load_example"]
 
 #: seed used to simulate the bundled example trial
 EXAMPLE_SEED = 2000

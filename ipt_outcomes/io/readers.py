@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import InputFileError
 
-__all__ = ["RawTable", "read_raw", "SUPPORTED_SUFFIXES", "NA_STRINGS"]
+__all__ = ["NA_STRINGS", "SUPPORTED_SUFFIXES", "RawTable", "read_raw"]
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".parquet", ".pq", ".xlsx", ".xlsm", ".sav", ".zsav", ".dta"}

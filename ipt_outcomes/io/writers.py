@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..errors import ArgumentError, InputFileError
 
-__all__ = ["write_table", "WRITABLE_SUFFIXES"]
+__all__ = ["WRITABLE_SUFFIXES", "write_table"]
 
 WRITABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".xlsx", ".sav", ".dta")
 

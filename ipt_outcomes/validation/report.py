@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import DataValidationError
 
-__all__ = ["ValidationReport", "FAILURE_COLUMNS"]
+__all__ = ["FAILURE_COLUMNS", "ValidationReport"]
 
 #: columns of ``ValidationReport.failures`` (``file`` and ``line`` point into the source file)
 FAILURE_COLUMNS = ["column", "check", "row", "participant_id", "value", "severity", "message", "file", "line"]

@@ -20,7 +20,7 @@ import pandas as pd
 from ..vocabulary import alias_map, canonical_spec, fold
 from .context import ValidationContext
 
-__all__ = ["Rule", "build_rules", "as_numbers", "participant_keys"]
+__all__ = ["Rule", "as_numbers", "build_rules", "participant_keys"]
 
 Severity = Literal["error", "warning"]
 Explain = Callable[[pd.DataFrame, np.ndarray], list[tuple[object, str]]]
@@ -76,6 +76,8 @@ def _present(series: pd.Series) -> pd.Series:
 def _text(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return ""
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
     text = str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

@@ -9,7 +9,7 @@ import pandera.pandas as pa
 
 from .rules import Rule
 
-__all__ = ["build_schema", "REQUIRED_CHECK"]
+__all__ = ["REQUIRED_CHECK", "build_schema"]
 
 #: pandera's name for a missing required column
 REQUIRED_CHECK = "column_in_dataframe"

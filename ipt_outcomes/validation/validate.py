@@ -18,7 +18,7 @@ from .report import FAILURE_COLUMNS, ValidationReport
 from .rules import Rule, build_rules, participant_code
 from .schema import REQUIRED_CHECK, build_schema, failing_positions
 
-__all__ = ["validate", "trial_schema"]
+__all__ = ["trial_schema", "validate"]
 
 
 def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | None = None) -> ValidationReport:
@@ -63,7 +63,7 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
     if not isinstance(df, pd.DataFrame):
         raise ArgumentTypeError(f"validate() needs a pandas DataFrame, not {type(df).__name__}; "
                             "read files with ipt.load().")
-    study_obj = load_study(study) if study is not None else df.attrs.get("ipt_study")
+    study_obj = load_study(study) if study is not None else Study.from_attrs(df.attrs.get("ipt_study"))
     source = df.attrs.get("ipt_source")
     labels = df.index
     index_is_original = isinstance(labels, pd.RangeIndex) and labels.start == 0 and labels.step == 1
@@ -77,8 +77,7 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
             "(only the first is checked).")))
     frame = frame.loc[:, ~duplicated]
 
-    ctx = ValidationContext.build(frame, study_obj if isinstance(study_obj, Study) else None, source,
-                                  index_is_original)
+    ctx = ValidationContext.build(frame, study_obj, source, index_is_original)
     spec = canonical_spec()
     if not ctx.time_columns:
         structural.append(_row(column="session", check="time_column", message=(
@@ -113,13 +112,13 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
         n_participants=_count_participants(frame),
         source=str(source["path"]) if source else None,
         settings={"planned_sessions_max": ctx.planned_sessions_max, "time_columns": list(ctx.time_columns),
-                  "study": study_obj.source if isinstance(study_obj, Study) else None},
+                  "study": study_obj.source if study_obj is not None else None},
     )
 
 
 def trial_schema(df: pd.DataFrame, study: str | Path | Study | None = None) -> pa.DataFrameSchema:
     """The pandera schema that :func:`validate` runs for this table (for use in your own pipelines)."""
-    study_obj = load_study(study) if study is not None else df.attrs.get("ipt_study")
+    study_obj = load_study(study) if study is not None else Study.from_attrs(df.attrs.get("ipt_study"))
     frame = df.reset_index(drop=True)
     ctx = ValidationContext.build(frame, study_obj, None, False)
     required = [c for c, s in canonical_spec()["columns"].items() if s.get("required")]
@@ -177,7 +176,8 @@ def _missing_scores(frame: pd.DataFrame) -> pd.DataFrame:
     if not keys:
         return pd.DataFrame([{"instrument": None, "arm": None, "n_rows": len(frame),
                               "n_missing": int(missing.sum())}], columns=columns)
-    grouped = pd.DataFrame({k: frame[k].astype(object).map(lambda v: "" if pd.isna(v) else str(v)) for k in keys})
+    grouped = pd.DataFrame({k: frame[k].astype(object).map(lambda v: "" if _is_missing(v) else str(v))
+                            for k in keys})
     grouped = grouped.assign(_m=missing.to_numpy())
     table = grouped.groupby(keys, sort=True)["_m"].agg(n_rows="size", n_missing="sum").reset_index()
     table["n_missing"] = table["n_missing"].astype(int)

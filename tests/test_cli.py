@@ -1,0 +1,122 @@
+"""The command line through its real entry point, in a subprocess: exit codes, messages, files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import ipt_outcomes as ipt
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    exe = shutil.which("ipt-outcomes")
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "ipt_outcomes.cli.main", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=300)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_validate_bundled_example():
+    result = run("validate", str(ipt.example_path()), "--study", str(ipt.example_study_path()))
+    assert result.returncode == 0, result.stderr
+    assert "validation passed" in result.stdout
+
+
+def test_validate_semicolon_excel_export_of_example(tmp_path, example_df):
+    path = tmp_path / "excel_export.csv"
+    text = example_df.assign(assessment_date=example_df["assessment_date"].dt.strftime("%d.%m.%Y")).to_csv(
+        index=False, sep=";", decimal=",")
+    path.write_bytes(text.encode("cp1252"))
+    study = tmp_path / "study.yaml"
+    study.write_text('read: {date_format: "%d.%m.%Y"}\n', encoding="utf-8")
+    result = run("validate", str(path), "--study", str(study))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_validate_broken_file_names_line_participant_and_fix(sha256, tmp_path, example_df):
+    df = example_df.head(30).copy()
+    df["score"] = df["score"].astype(object)
+    df.loc[5, "score"] = 99
+    df.loc[7, "disorder"] = "flu"
+    path = tmp_path / "broken.csv"
+    df.to_csv(path, index=False)
+    digest = sha256(path)
+    result = run("validate", str(path))
+    assert result.returncode == 1
+    out = " ".join(result.stdout.split())
+    assert "line 7" in out and "score 99 is outside the" in out and "participant P0001" in out
+    assert "'flu' is not an allowed value" in out
+    assert "failed validation with" in result.stderr and "error(s)" in result.stderr
+    assert sha256(path) == digest
+    js = run("validate", str(path), "--json")
+    data = json.loads(js.stdout)
+    assert js.returncode == 1 and data["ok"] is False
+    assert {(f["check"], f["line"]) for f in data["failures"]} >= {("score_range", 7), ("allowed_values", 9)}
+
+
+@pytest.mark.parametrize(("args", "code", "text"), [
+    (["validate", "does-not-exist.csv"], 2, "file not found"),
+    (["validate"], 2, "usage error"),
+    (["frobnicate"], 2, "usage error"),
+    (["simulate", "--participants", "x", "--out", "a.csv"], 2, "not a whole number"),
+    (["simulate", "--participants", "10", "--out", "a.json"], 2, "cannot write .json"),
+    (["simulate", "--participants", "10", "--out", "a.csv", "--arms", "IPT,IPT"], 2, "distinct"),
+])
+def test_usage_and_input_errors(tmp_path, args, code, text):
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == code
+    assert text in result.stderr
+
+
+def test_unreadable_and_bad_study_exit_2(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"nonsense")
+    result = run("validate", str(bad))
+    assert result.returncode == 2 and str(bad) in result.stderr
+    data = tmp_path / "d.csv"
+    data.write_text("a,b\n1,2\n", encoding="utf-8")
+    study = tmp_path / "s.yaml"
+    study.write_text("colums: {}\n", encoding="utf-8")
+    result = run("validate", str(data), "--study", str(study))
+    assert result.returncode == 2 and "unknown key colums" in result.stderr
+
+
+def test_missing_columns_fail_validation(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = run("validate", str(data))
+    assert result.returncode == 1
+    assert "required column 'participant_id' is missing" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_simulate_writes_valid_data(tmp_path, suffix):
+    out = tmp_path / f"sim{suffix}"
+    result = run("simulate", "--participants", "30", "--seed", "4", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    df = ipt.load(out)
+    assert df["participant_id"].nunique() == 30
+    assert run("validate", str(out)).returncode == 0
+    # the same seed gives the same data as the library
+    expected = ipt.simulate_trial(n_participants=30, seed=4)
+    assert df["score"].fillna(-1).tolist() == pd.Series(expected["score"]).fillna(-1).tolist()
+
+
+def test_simulate_does_not_overwrite_without_force(tmp_path):
+    out = tmp_path / "sim.csv"
+    out.write_text("precious", encoding="utf-8")
+    result = run("simulate", "--participants", "10", "--out", str(out))
+    assert result.returncode == 2 and "already exists" in result.stderr
+    assert out.read_text(encoding="utf-8") == "precious"
+    assert run("simulate", "--participants", "10", "--out", str(out), "--force").returncode == 0
+
+
+def test_version_and_help():
+    assert run("--version").returncode == 0
+    result = run("--help")
+    assert result.returncode == 0 and "validate" in result.stdout and "simulate" in result.stdout
