@@ -9,6 +9,7 @@ text so that :func:`ipt_outcomes.validate` can report it with its row and partic
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import StudyDefinitionError
+from .errors import DataWarning, StudyDefinitionError
 from .io import RawTable, read_raw
 from .study import Study, load_study
 from .vocabulary import alias_map, canonical_spec, fold
@@ -262,20 +263,37 @@ def _all_integral(series: pd.Series) -> bool:
 
 
 def _as_dates(series: pd.Series, study: Study | None) -> pd.Series:
+    """Parse dates: the study's read.date_format, else ISO 8601, else a day-first or month-first
+    format under which every value parses. Ambiguous slashed dates follow read.dayfirst (default:
+    month first, announced with a DataWarning). Unparseable columns stay text for validation."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return series
-    fmt = study.read.get("date_format") if study is not None else None
-    dayfirst = bool(study.read.get("dayfirst", False)) if study is not None else False
+    read = study.read if study is not None else {}
     values = series.astype(object)
     present = values.map(lambda v: not _missing(v))
-    try:
-        parsed = pd.to_datetime(values[present].astype(str), format=fmt or "ISO8601", errors="coerce")
-        if parsed.isna().any() and fmt is None:
-            parsed = pd.to_datetime(values[present].astype(str), format="mixed", dayfirst=dayfirst,
-                                    errors="coerce")
-    except (ValueError, TypeError):
-        return series
-    if parsed.isna().any():
+    text = values[present].astype(str).str.strip()
+    candidates = [read["date_format"]] if read.get("date_format") else ["ISO8601", "%d.%m.%Y", "%d.%m.%y"]
+    parsed = None
+    for fmt in candidates:
+        attempt = pd.to_datetime(text, format=fmt, errors="coerce")
+        if attempt.notna().all():
+            parsed = attempt
+            break
+    if parsed is None and not read.get("date_format"):
+        day_first = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
+        month_first = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce")
+        if day_first.notna().all() and month_first.notna().all():
+            dayfirst = read.get("dayfirst")
+            if dayfirst is None:
+                warnings.warn("dates such as 05/07/2024 are ambiguous and were read month first; set "
+                              "read.dayfirst: true (or read.date_format) in the study file if they are day first.",
+                              DataWarning, stacklevel=4)
+            parsed = day_first if dayfirst else month_first
+        elif day_first.notna().all():
+            parsed = day_first
+        elif month_first.notna().all():
+            parsed = month_first
+    if parsed is None:
         return series  # kept as text; validation reports the values that are not dates
     out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
     out[present] = parsed.astype("datetime64[ns]")

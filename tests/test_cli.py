@@ -32,10 +32,10 @@ def test_validate_semicolon_excel_export_of_example(tmp_path, example_df):
     text = example_df.assign(assessment_date=example_df["assessment_date"].dt.strftime("%d.%m.%Y")).to_csv(
         index=False, sep=";", decimal=",")
     path.write_bytes(text.encode("cp1252"))
-    study = tmp_path / "study.yaml"
-    study.write_text('read: {date_format: "%d.%m.%Y"}\n', encoding="utf-8")
-    result = run("validate", str(path), "--study", str(study))
+    result = run("validate", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
+    loaded = ipt.load(path)
+    assert (loaded["assessment_date"] == example_df["assessment_date"]).all()
 
 
 def test_validate_broken_file_names_line_participant_and_fix(sha256, tmp_path, example_df):
@@ -120,3 +120,12 @@ def test_version_and_help():
     assert run("--version").returncode == 0
     result = run("--help")
     assert result.returncode == 0 and "validate" in result.stdout and "simulate" in result.stdout
+
+
+def test_data_warnings_are_plain_messages(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("participant_id,arm,disorder,instrument,score,session,assessment_date\n"
+                    "A,IPT,depression,PHQ9,10,0,06/01/2025\nA,IPT,depression,PHQ9,8,1,07/01/2025\n", encoding="utf-8")
+    result = run("validate", str(path))
+    assert result.returncode == 0
+    assert "ipt-outcomes: warning: dates such as" in result.stderr

@@ -198,3 +198,25 @@ def test_unreadable_files(tmp_path, name, content, match):
     with pytest.raises(ipt.InputFileError, match=match) as info:
         ipt.load(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(("dates", "study", "expected"), [
+    (["2025-01-06", "2025-01-13"], None, ["2025-01-06", "2025-01-13"]),
+    (["06.01.2025", "13.01.2025"], None, ["2025-01-06", "2025-01-13"]),
+    (["06/01/2025", "13/01/2025"], None, ["2025-01-06", "2025-01-13"]),          # only day first fits
+    (["01/06/2025", "01/13/2025"], None, ["2025-01-06", "2025-01-13"]),          # only month first fits
+    (["06/01/2025", "07/01/2025"], {"read": {"dayfirst": True}}, ["2025-01-06", "2025-01-07"]),
+    (["2025|01|06", "2025|01|13"], {"read": {"date_format": "%Y|%m|%d"}}, ["2025-01-06", "2025-01-13"]),
+])
+def test_date_formats(tmp_path, dates, study, expected):
+    path = tmp_path / "d.csv"
+    path.write_text("participant_id,assessment_date\nA," + dates[0] + "\nA," + dates[1] + "\n", encoding="utf-8")
+    loaded = ipt.load(path, study=study)
+    assert [d.strftime("%Y-%m-%d") for d in loaded["assessment_date"]] == expected
+
+
+def test_ambiguous_dates_are_announced(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("participant_id,assessment_date\nA,06/01/2025\nA,07/01/2025\n", encoding="utf-8")
+    with pytest.warns(ipt.DataWarning, match="ambiguous"):
+        ipt.load(path)
