@@ -1,0 +1,92 @@
+# Reference values for ipt_outcomes growth models, from lme4 + lmerTest (Satterthwaite df).
+# Run from the project root after tests/reference/make_datasets.py:
+#     Rscript tests/reference/make_lmer_fixtures.R
+# Writes tests/reference/lmer_fixtures.json; CI reads it and needs no R.
+suppressPackageStartupMessages({
+  library(lme4)
+  library(lmerTest)
+  library(jsonlite)
+})
+
+here <- "tests/reference"
+read <- function(name) read.csv(file.path(here, "data", paste0(name, ".csv")), stringsAsFactors = FALSE)
+
+# lme4 names a factor level "armIPT"; ipt_outcomes names it "arm[IPT]".
+rename_terms <- function(terms, data, factors) {
+  for (f in factors) {
+    for (l in levels(data[[f]])) {
+      terms <- gsub(paste0("\\b", f, l, "\\b"), paste0(f, "[", l, "]"), terms, perl = TRUE)
+    }
+  }
+  terms <- gsub("(Intercept)", "Intercept", terms, fixed = TRUE)
+  terms
+}
+
+cases <- list(
+  list(id = "two_arm_slope_reml", data = "two_arm", formula = score ~ session * arm + (session | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope"),
+  list(id = "two_arm_slope_ml", data = "two_arm", formula = score ~ session * arm + (session | participant_id),
+       reml = FALSE, factors = list(arm = "TAU"), time = "session", random = "slope"),
+  list(id = "two_arm_intercept_reml", data = "two_arm", formula = score ~ session * arm + (1 | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "intercept"),
+  list(id = "three_arm_slope_reml", data = "three_arm", formula = score ~ session * arm + (session | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope"),
+  list(id = "covariates_intercept_ml", data = "covariates",
+       formula = score ~ session * arm + disorder + age + (1 | participant_id),
+       reml = FALSE, factors = list(arm = "TAU", disorder = "depression"), time = "session", random = "intercept",
+       covariates = c("disorder", "age")),
+  list(id = "log_time_slope_reml", data = "log_time", formula = score ~ log_session * arm + (log_session | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope", shape = "log"),
+  list(id = "baseline_covariate_slope_reml", data = "baseline_covariate",
+       formula = score ~ session * arm + baseline + (session | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope", baseline = "covariate"),
+  list(id = "therapist_slope_reml", data = "therapist",
+       formula = score ~ session * arm + (session | participant_id) + (1 | therapist_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope", therapist = TRUE)
+)
+
+out <- list()
+for (case in cases) {
+  d <- read(case$data)
+  for (f in names(case$factors)) {
+    d[[f]] <- relevel(factor(d[[f]]), ref = case$factors[[f]])
+  }
+  fit <- lmer(case$formula, data = d, REML = case$reml,
+              control = lmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5)))
+  co <- summary(fit, ddf = "Satterthwaite")$coefficients
+  terms <- rename_terms(rownames(co), d, names(case$factors))
+  if (!is.null(case$shape) && case$shape == "log") terms <- gsub("log_session", "log(session + 1)", terms, fixed = TRUE)
+  vc <- as.data.frame(VarCorr(fit))
+  vc_terms1 <- rename_terms(ifelse(is.na(vc$var1), NA, vc$var1), d, character(0))
+  vc_terms2 <- rename_terms(ifelse(is.na(vc$var2), NA, vc$var2), d, character(0))
+  if (!is.null(case$shape) && case$shape == "log") {
+    vc_terms1 <- gsub("log_session", "log(session + 1)", vc_terms1, fixed = TRUE)
+    vc_terms2 <- gsub("log_session", "log(session + 1)", vc_terms2, fixed = TRUE)
+  }
+  ct <- contest(fit, diag(nrow(co)), joint = FALSE, confint = TRUE, level = 0.95)
+  out[[case$id]] <- list(
+    data = case$data,
+    formula = paste(deparse(case$formula), collapse = ""),
+    method = if (case$reml) "reml" else "ml",
+    settings = list(time = case$time, random = case$random,
+                    shape = if (is.null(case$shape)) "linear" else case$shape,
+                    covariates = if (is.null(case$covariates)) list() else as.list(case$covariates),
+                    baseline = if (is.null(case$baseline)) "outcome" else case$baseline,
+                    therapist = isTRUE(case$therapist),
+                    reference_arm = case$factors$arm),
+    fixed_effects = data.frame(term = terms, estimate = unname(co[, "Estimate"]),
+                               std_error = unname(co[, "Std. Error"]), df = unname(co[, "df"]),
+                               statistic = unname(co[, "t value"]), p_value = unname(co[, "Pr(>|t|)"]),
+                               ci_lower = ct$lower, ci_upper = ct$upper),
+    variance_components = data.frame(group = vc$grp, term1 = vc_terms1, term2 = vc_terms2, estimate = vc$vcov),
+    log_likelihood = as.numeric(logLik(fit)),
+    aic = AIC(fit), bic = BIC(fit),
+    n_obs = nobs(fit), n_participants = unname(ngrps(fit)["participant_id"]),
+    singular = isSingular(fit),
+    r_version = R.version.string,
+    lme4_version = as.character(packageVersion("lme4")),
+    lmerTest_version = as.character(packageVersion("lmerTest"))
+  )
+}
+write_json(out, file.path(here, "lmer_fixtures.json"), digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null")
+cat("wrote", file.path(here, "lmer_fixtures.json"), "\n")
