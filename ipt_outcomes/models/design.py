@@ -1,0 +1,186 @@
+"""Fixed- and random-effects design of a growth model, with the term names of the data model.
+
+Terms: ``Intercept``; the time term(s) (``session``; ``log(session + 1)``; ``session`` and
+``session^2``; or ``session[initial]``, ``session[middle]``, ``session[termination]`` for
+piecewise time by IPT phase); ``arm[level]`` against the reference arm; time x arm as
+``session:arm[IPT]``; moderators (``problem_area[grief]``) with moderator x time and
+moderator x arm x time; covariates (numeric by name, categorical as ``column[level]``); with
+``baseline="covariate"`` the baseline score as ``baseline``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ..errors import AnalysisError, ArgumentError
+
+__all__ = ["GrowthSpec", "Design", "build_design", "time_columns"]
+
+Shape = Literal["linear", "log", "quadratic", "piecewise"]
+
+
+@dataclass(frozen=True)
+class GrowthSpec:
+    """Settings of a growth model (what :func:`ipt_outcomes.fit_growth` was asked for)."""
+
+    outcome: str
+    time: str = "session"
+    shape: Shape = "linear"
+    random: Literal["intercept", "slope"] = "slope"
+    method: Literal["reml", "ml"] = "reml"
+    reference_arm: str | None = None
+    covariates: tuple[str, ...] = ()
+    moderators: tuple[str, ...] = ()
+    baseline: Literal["outcome", "covariate"] = "outcome"
+    therapist: str | None = None
+    breakpoints: tuple[float, float] = (3.0, 12.0)
+    reference_levels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Design:
+    """Model matrices and the data rows they came from."""
+
+    data: pd.DataFrame            # analysed rows (response present), in model order
+    y: np.ndarray
+    X: np.ndarray
+    terms: list[str]
+    Z: np.ndarray
+    random_terms: list[str]
+    participant: np.ndarray       # integer codes
+    participant_ids: np.ndarray   # code -> participant_id
+    therapist: np.ndarray | None
+    time_terms: list[str]
+    arm_levels: list[str]         # reference first
+    n_dropped: int
+
+
+def time_columns(values: np.ndarray, spec: GrowthSpec) -> tuple[list[str], np.ndarray]:
+    """Time term names and their columns for a vector of times."""
+    t = np.asarray(values, float)
+    name = spec.time
+    if spec.shape == "linear":
+        return [name], t[:, None]
+    if spec.shape == "log":
+        return [f"log({name} + 1)"], np.log(t + 1.0)[:, None]
+    if spec.shape == "quadratic":
+        return [name, f"{name}^2"], np.column_stack([t, t ** 2])
+    if spec.shape == "piecewise":
+        k1, k2 = spec.breakpoints
+        cols = np.column_stack([np.minimum(t, k1), np.clip(t - k1, 0, k2 - k1), np.maximum(t - k2, 0)])
+        return [f"{name}[initial]", f"{name}[middle]", f"{name}[termination]"], cols
+    raise ArgumentError(f"shape must be linear, log, quadratic or piecewise, not {spec.shape!r}.")
+
+
+def _levels(series: pd.Series, column: str, reference: str | None) -> list[str]:
+    levels = sorted(series.dropna().astype(str).unique())
+    if reference is None:
+        return levels
+    if reference not in levels:
+        raise ArgumentError(f"reference level {reference!r} of {column!r} is not in the data; levels: "
+                            f"{', '.join(levels)}.")
+    return [reference] + [lv for lv in levels if lv != reference]
+
+
+def _dummies(series: pd.Series, column: str, levels: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    values = series.astype(str).to_numpy()
+    names = [f"{column}[{lv}]" for lv in levels[1:]]
+    cols = np.column_stack([(values == lv).astype(float) for lv in levels[1:]]) if len(levels) > 1 else np.empty((len(series), 0))
+    return names, cols
+
+
+def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
+    """Select the outcome's rows and build X, Z and groups. Raises AnalysisError when impossible."""
+    data = df[df["instrument"].astype(str) == spec.outcome].copy() if "instrument" in df.columns else df.copy()
+    if data.empty:
+        known = sorted(df["instrument"].dropna().astype(str).unique()) if "instrument" in df.columns else []
+        raise AnalysisError(f"no rows for outcome {spec.outcome!r}; instruments in the data: {', '.join(known)}.")
+    for column in ("participant_id", "arm", spec.time):
+        if column not in data.columns:
+            raise ArgumentError(f"column {column!r} is needed for a growth model but is not in the data.")
+    data["score"] = pd.to_numeric(data["score"], errors="coerce")
+    data[spec.time] = pd.to_numeric(data[spec.time], errors="coerce")
+    if spec.baseline == "covariate":
+        is_base = data[spec.time] == 0
+        base = data[is_base].groupby("participant_id")["score"].first()
+        data = data[~is_base].assign(baseline=data.loc[~is_base, "participant_id"].map(base))
+    needed = ["score", spec.time, "participant_id", "arm", *spec.covariates, *spec.moderators]
+    if spec.baseline == "covariate":
+        needed.append("baseline")
+    if spec.therapist:
+        needed.append(spec.therapist)
+    missing_cols = [c for c in needed if c not in data.columns]
+    if missing_cols:
+        raise ArgumentError(f"column(s) {', '.join(missing_cols)} not in the data.")
+    complete = data[needed].notna().all(axis=1)
+    n_dropped = int((~complete).sum())
+    data = data[complete].reset_index(drop=True)
+    if data["participant_id"].nunique() < 3:
+        raise AnalysisError(f"only {data['participant_id'].nunique()} participant(s) with a {spec.outcome} score; "
+                            "a growth model needs more.")
+
+    t_names, t_cols = time_columns(data[spec.time].to_numpy(), spec)
+    arm_levels = _levels(data["arm"], "arm", spec.reference_arm)
+    if len(arm_levels) < 2:
+        raise AnalysisError(f"only one arm ({arm_levels[0]}) has {spec.outcome} data; arm effects need two.")
+    arm_names, arm_cols = _dummies(data["arm"], "arm", arm_levels)
+    names = ["Intercept", *t_names, *arm_names]
+    cols = [np.ones((len(data), 1)), t_cols, arm_cols]
+    for tn, tc in zip(t_names, t_cols.T, strict=True):
+        names += [f"{tn}:{an}" for an in arm_names]
+        cols.append(tc[:, None] * arm_cols)
+    for mod in spec.moderators:
+        levels = _levels(data[mod], mod, spec.reference_levels.get(mod))
+        m_names, m_cols = _dummies(data[mod], mod, levels)
+        names += m_names
+        cols.append(m_cols)
+        for an, ac in zip(arm_names, arm_cols.T, strict=True):
+            names += [f"{an}:{mn}" for mn in m_names]
+            cols.append(ac[:, None] * m_cols)
+        for tn, tc in zip(t_names, t_cols.T, strict=True):
+            names += [f"{tn}:{mn}" for mn in m_names]
+            cols.append(tc[:, None] * m_cols)
+            for an, ac in zip(arm_names, arm_cols.T, strict=True):
+                names += [f"{tn}:{an}:{mn}" for mn in m_names]
+                cols.append((tc * ac)[:, None] * m_cols)
+    for cov in spec.covariates:
+        col = data[cov]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            names.append(cov)
+            cols.append(col.to_numpy(float)[:, None])
+        else:
+            c_names, c_cols = _dummies(col, cov, _levels(col, cov, spec.reference_levels.get(cov)))
+            names += c_names
+            cols.append(c_cols)
+    if spec.baseline == "covariate":
+        names.append("baseline")
+        cols.append(data["baseline"].to_numpy(float)[:, None])
+    X = np.column_stack(cols)
+    keep = np.abs(X).sum(axis=0) > 0
+    if not keep.all():
+        empty = [n for n, k in zip(names, keep, strict=True) if not k]
+        raise AnalysisError(f"no data for term(s) {', '.join(empty)} (for example a moderator level that occurs in "
+                            "one arm only); drop the moderator or merge its levels.")
+    rank = np.linalg.matrix_rank(X)
+    if rank < X.shape[1]:
+        raise AnalysisError(f"the fixed effects are not estimable (design rank {rank} < {X.shape[1]} terms); a "
+                            "covariate or moderator is confounded with arm or time.")
+    if spec.random == "slope":
+        if len(t_names) != 1:
+            raise ArgumentError(f"random slopes need one time term; shape {spec.shape!r} has {len(t_names)}. "
+                                "Use random='intercept' or shape 'linear'/'log'.")
+        Z = np.column_stack([np.ones(len(data)), t_cols[:, 0]])
+        random_terms = ["Intercept", t_names[0]]
+    else:
+        Z = np.ones((len(data), 1))
+        random_terms = ["Intercept"]
+    codes, ids = pd.factorize(data["participant_id"].astype(str))
+    therapist = pd.factorize(data[spec.therapist].astype(str))[0] if spec.therapist else None
+    return Design(data=data, y=data["score"].to_numpy(float), X=X, terms=names, Z=Z, random_terms=random_terms,
+                  participant=codes, participant_ids=np.asarray(ids), therapist=therapist, time_terms=t_names,
+                  arm_levels=arm_levels, n_dropped=n_dropped)
