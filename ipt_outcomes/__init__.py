@@ -22,6 +22,7 @@ from .errors import (
 )
 from .examples import example_path, example_study_path, load_example
 from .loading import load
+from .models import GrowthFit, fit_growth
 from .registry import Instrument, Registry, default_registry
 from .simulate import simulate_trial
 from .study import Study, load_study
@@ -37,6 +38,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataValidationError",
     "DataWarning",
+    "GrowthFit",
     "IPTOutcomesError",
     "IPTOutcomesWarning",
     "InputFileError",
@@ -51,6 +53,7 @@ __all__ = [
     "default_registry",
     "example_path",
     "example_study_path",
+    "fit_growth",
     "load",
     "load_example",
     "load_study",

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import AnalysisError, ArgumentError
 
-__all__ = ["GrowthSpec", "Design", "build_design", "time_columns"]
+__all__ = ["Design", "GrowthSpec", "build_design", "time_columns"]
 
 Shape = Literal["linear", "log", "quadratic", "piecewise"]
 

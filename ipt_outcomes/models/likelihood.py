@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MixedData", "Evaluation", "evaluate", "unpack"]
+__all__ = ["Evaluation", "MixedData", "evaluate", "sufficient_statistics", "unpack"]
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -32,18 +32,21 @@ class MixedData:
     Z: np.ndarray               # participant random-effect design (n x q)
     participant: np.ndarray     # integer codes
     therapist: np.ndarray | None
-    blocks: tuple[np.ndarray, ...]  # row indices of each block
+    blocks: tuple[np.ndarray, ...]  # row indices of each block (used with a therapist component)
+    stats: dict[str, np.ndarray] | None = None  # per-participant sufficient statistics (no therapist)
 
     @classmethod
     def build(cls, y: np.ndarray, X: np.ndarray, Z: np.ndarray, participant: np.ndarray,
               therapist: np.ndarray | None = None) -> MixedData:
-        outer = therapist if therapist is not None else participant
-        order = np.argsort(outer, kind="stable")
-        bounds = np.flatnonzero(np.diff(outer[order])) + 1
-        blocks = tuple(np.split(order, bounds))
-        return cls(y=np.asarray(y, float), X=np.asarray(X, float), Z=np.asarray(Z, float),
-                   participant=np.asarray(participant), therapist=None if therapist is None else np.asarray(therapist),
-                   blocks=blocks)
+        y, X, Z = np.asarray(y, float), np.asarray(X, float), np.asarray(Z, float)
+        participant = np.asarray(participant)
+        if therapist is None:
+            return cls(y=y, X=X, Z=Z, participant=participant, therapist=None, blocks=(),
+                       stats=sufficient_statistics(y, X, Z, participant))
+        therapist = np.asarray(therapist)
+        order = np.argsort(therapist, kind="stable")
+        bounds = np.flatnonzero(np.diff(therapist[order])) + 1
+        return cls(y=y, X=X, Z=Z, participant=participant, therapist=therapist, blocks=tuple(np.split(order, bounds)))
 
     @property
     def q(self) -> int:
@@ -77,9 +80,73 @@ def unpack(varpar: np.ndarray, q: int, has_therapist: bool) -> tuple[np.ndarray,
     return G, g_t, s2
 
 
+def sufficient_statistics(y: np.ndarray, X: np.ndarray, Z: np.ndarray, participant: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-participant Z'Z, Z'X, Z'y and counts, plus the totals X'X, X'y, y'y: one pass over the rows."""
+    n_groups = int(participant.max()) + 1 if len(participant) else 0
+    q, p = Z.shape[1], X.shape[1]
+    ZZ = np.zeros((n_groups, q, q))
+    ZX = np.zeros((n_groups, q, p))
+    Zy = np.zeros((n_groups, q))
+    for a in range(q):
+        Zy[:, a] = np.bincount(participant, Z[:, a] * y, n_groups)
+        for b in range(q):
+            ZZ[:, a, b] = np.bincount(participant, Z[:, a] * Z[:, b], n_groups)
+        for b in range(p):
+            ZX[:, a, b] = np.bincount(participant, Z[:, a] * X[:, b], n_groups)
+    return {"ZZ": ZZ, "ZX": ZX, "Zy": Zy, "n": np.bincount(participant, minlength=n_groups).astype(float),
+            "XX": X.T @ X, "Xy": X.T @ y, "yy": np.array(float(y @ y))}
+
+
+def _evaluate_stats(data: MixedData, G: np.ndarray, s2: float, reml: bool) -> Evaluation:
+    """Participant-only model, by Woodbury and Sylvester identities on q x q blocks:
+    V_i^-1 = (I - Z_i K_i Z_i') / s2 with K_i = G (s2 I + Z_i'Z_i G)^-1, and
+    log|V_i| = n_i log s2 + log|I + Z_i'Z_i G / s2|."""
+    st = data.stats
+    assert st is not None
+    p, q = data.X.shape[1], data.q
+    if s2 <= 0:
+        return _failed(p)
+    MG = st["ZZ"] @ G                                   # (N, q, q)
+    sign, logdet_c = np.linalg.slogdet(np.eye(q) + MG / s2)
+    if np.any(sign <= 0):
+        return _failed(p)
+    try:
+        K = G @ np.linalg.inv(s2 * np.eye(q) + MG)       # (N, q, q)
+    except np.linalg.LinAlgError:
+        return _failed(p)
+    KZX = K @ st["ZX"]                                   # (N, q, p)
+    KZy = np.einsum("nab,nb->na", K, st["Zy"])
+    xtvx = (st["XX"] - np.einsum("nqp,nqr->pr", st["ZX"], KZX)) / s2
+    xtvy = (st["Xy"] - np.einsum("nqp,nq->p", st["ZX"], KZy)) / s2
+    ytvy = (float(st["yy"]) - float(np.einsum("nq,nq->", st["Zy"], KZy))) / s2
+    logdet = float(np.sum(st["n"]) * np.log(s2) + np.sum(logdet_c))
+    return _finish(xtvx, xtvy, ytvy, logdet, len(data.y), reml)
+
+
+def _failed(p: int) -> Evaluation:
+    return Evaluation(np.inf, np.full(p, np.nan), np.full((p, p), np.nan), np.full((p, p), np.nan))
+
+
+def _finish(xtvx: np.ndarray, xtvy: np.ndarray, ytvy: float, logdet: float, n: int, reml: bool) -> Evaluation:
+    p = len(xtvy)
+    try:
+        C = np.linalg.cholesky(xtvx)
+    except np.linalg.LinAlgError:
+        return _failed(p)
+    beta = np.linalg.solve(xtvx, xtvy)
+    rss = ytvy - float(beta @ xtvy)
+    if reml:
+        deviance = (n - p) * LOG_2PI + logdet + 2.0 * float(np.sum(np.log(np.diag(C)))) + rss
+    else:
+        deviance = n * LOG_2PI + logdet + rss
+    return Evaluation(float(deviance), beta, np.linalg.inv(xtvx), xtvx)
+
+
 def evaluate(data: MixedData, varpar: np.ndarray, reml: bool = True) -> Evaluation:
     """Deviance, GLS fixed effects and their covariance at the covariance parameters ``varpar``."""
     G, g_t, s2 = unpack(np.asarray(varpar, float), data.q, data.therapist is not None)
+    if data.stats is not None:
+        return _evaluate_stats(data, G, s2, reml)
     p = data.X.shape[1]
     xtvx = np.zeros((p, p))
     xtvy = np.zeros(p)
@@ -95,23 +162,11 @@ def evaluate(data: MixedData, varpar: np.ndarray, reml: bool = True) -> Evaluati
         try:
             L = np.linalg.cholesky(V)
         except np.linalg.LinAlgError:
-            return Evaluation(np.inf, np.full(p, np.nan), np.full((p, p), np.nan), xtvx)
+            return _failed(p)
         Xw = np.linalg.solve(L, data.X[rows])
         yw = np.linalg.solve(L, data.y[rows])
         xtvx += Xw.T @ Xw
         xtvy += Xw.T @ yw
         ytvy += float(yw @ yw)
         logdet += 2.0 * float(np.sum(np.log(np.diag(L))))
-    try:
-        C = np.linalg.cholesky(xtvx)
-    except np.linalg.LinAlgError:
-        return Evaluation(np.inf, np.full(p, np.nan), np.full((p, p), np.nan), xtvx)
-    beta = np.linalg.solve(xtvx, xtvy)
-    rss = ytvy - float(beta @ xtvy)
-    n = len(data.y)
-    if reml:
-        deviance = (n - p) * LOG_2PI + logdet + 2.0 * float(np.sum(np.log(np.diag(C)))) + rss
-    else:
-        deviance = n * LOG_2PI + logdet + rss
-    vcov = np.linalg.inv(xtvx)
-    return Evaluation(float(deviance), beta, vcov, xtvx)
+    return _finish(xtvx, xtvy, ytvy, logdet, len(data.y), reml)

@@ -1,0 +1,311 @@
+"""``ipt.fit_growth``: mixed-effects growth models of symptom change across sessions."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import ArgumentError, ConvergenceWarning, SingularFitWarning
+from ..study import Study
+from .design import Design, GrowthSpec, build_design
+from .engine import fit_covariance
+from .likelihood import MixedData, evaluate, unpack
+from .satterthwaite import SatterthwaiteState, satterthwaite_state
+
+__all__ = ["FIXED_EFFECT_COLUMNS", "VARIANCE_COLUMNS", "GrowthFit", "fit_growth"]
+
+FIXED_EFFECT_COLUMNS = ["term", "estimate", "std_error", "df", "statistic", "p_value", "ci_lower", "ci_upper"]
+VARIANCE_COLUMNS = ["group", "term1", "term2", "estimate"]
+CONTROL_NAMES = ("TAU", "treatment as usual", "usual care", "waitlist", "waiting list", "control", "placebo")
+
+
+@dataclass
+class GrowthFit:
+    """A fitted growth model. Tables are DataFrames; numbers are unrounded."""
+
+    spec: GrowthSpec
+    fixed_effects: pd.DataFrame
+    variance_components: pd.DataFrame
+    log_likelihood: float
+    aic: float
+    bic: float
+    converged: bool
+    singular: bool
+    n_obs: int
+    n_participants: int
+    method: str
+    engine: str
+    notes: list[str] = field(default_factory=list)
+    _design: Design | None = field(default=None, repr=False)
+    _varpar: np.ndarray | None = field(default=None, repr=False)
+    _satt: SatterthwaiteState | None = field(default=None, repr=False)
+
+    @property
+    def outcome(self) -> str:
+        return self.spec.outcome
+
+    def summary_text(self) -> str:
+        """Plain-text summary: fixed effects with Satterthwaite df, variance components, fit."""
+        fe = self.fixed_effects.copy()
+        lines = [
+            f"Linear mixed growth model of {self.outcome} by {self.spec.time} ({self.spec.shape} time), "
+            f"{self.method.upper()}",
+            f"random: {'intercept and slope' if self.spec.random == 'slope' else 'intercept'} by participant"
+            + (f", intercept by {self.spec.therapist}" if self.spec.therapist else ""),
+            f"observations {self.n_obs}, participants {self.n_participants}; log-likelihood "
+            f"{self.log_likelihood:.2f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}",
+            "",
+            f"{'term':<34}{'estimate':>10}{'SE':>9}{'df':>9}{'t':>8}{'p':>10}{'95% CI':>22}",
+        ]
+        for r in fe.itertuples():
+            ci = f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]"
+            lines.append(f"{r.term:<34}{r.estimate:>10.3f}{r.std_error:>9.3f}{r.df:>9.1f}{r.statistic:>8.2f}"
+                         f"{_p(r.p_value):>10}{ci:>22}")
+        lines += ["", "variance components"]
+        for r in self.variance_components.itertuples():
+            label = r.group + (f" {r.term1}" if isinstance(r.term1, str) else "") + \
+                (f" x {r.term2}" if isinstance(r.term2, str) else "")
+            lines.append(f"  {label:<40}{r.estimate:>12.4f}")
+        if self.singular:
+            lines.append("warning: singular fit (a variance at 0 or a correlation at +-1); simplify the random part.")
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary_text()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = html.escape(self.summary_text().split("\n\n")[0]).replace("\n", "<br>")
+        fe = self.fixed_effects.to_html(index=False, float_format=lambda x: f"{x:.4g}", escape=True)
+        vc = self.variance_components.to_html(index=False, float_format=lambda x: f"{x:.4g}", escape=True, na_rep="")
+        return f"<p>{head}</p>{fe}<p>variance components</p>{vc}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (used by ``ipt-outcomes fit --json``)."""
+        def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+            return df.astype(object).where(df.notna(), None).to_dict(orient="records")
+
+        return {
+            "outcome": self.outcome, "time": self.spec.time, "shape": self.spec.shape, "random": self.spec.random,
+            "method": self.method, "reference_arm": self.spec.reference_arm, "engine": self.engine,
+            "fixed_effects": records(self.fixed_effects), "variance_components": records(self.variance_components),
+            "log_likelihood": self.log_likelihood, "aic": self.aic, "bic": self.bic, "converged": self.converged,
+            "singular": self.singular, "n_obs": self.n_obs, "n_participants": self.n_participants,
+            "notes": list(self.notes),
+        }
+
+    def contrast(self, L: Sequence[float] | np.ndarray, level: float = 0.95) -> dict[str, float]:
+        """Estimate, SE, Satterthwaite df, t, p and CI of a linear combination of the fixed effects."""
+        L = np.asarray(L, float)
+        beta = self.fixed_effects["estimate"].to_numpy()
+        assert self._satt is not None
+        est = float(L @ beta)
+        se = math.sqrt(float(L @ self._satt.vcov @ L))
+        df = self._satt.df(L)
+        t = est / se
+        crit = stats.t.ppf(0.5 + level / 2, df)
+        return {"estimate": est, "std_error": se, "df": df, "statistic": t,
+                "p_value": float(2 * stats.t.sf(abs(t), df)), "ci_lower": est - crit * se, "ci_upper": est + crit * se}
+
+
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _reference_arm(df: pd.DataFrame, given: str | None) -> str | None:
+    if given is not None:
+        return given
+    study = Study.from_attrs(df.attrs.get("ipt_study"))
+    if study is not None and study.reference_arm:
+        return study.reference_arm
+    arms = {str(a).lower(): str(a) for a in df["arm"].dropna().unique()} if "arm" in df.columns else {}
+    for name in CONTROL_NAMES:
+        if name.lower() in arms:
+            return arms[name.lower()]
+    return None
+
+
+def fit_growth(
+    df: pd.DataFrame,
+    outcome: str,
+    time: str = "session",
+    random: Literal["intercept", "slope"] = "slope",
+    method: Literal["reml", "ml"] = "reml",
+    reference_arm: str | None = None,
+    covariates: Sequence[str] = (),
+    moderators: Sequence[str] = (),
+    baseline: Literal["outcome", "covariate"] = "outcome",
+    *,
+    shape: Literal["linear", "log", "quadratic", "piecewise"] = "linear",
+    therapist: str | None = None,
+    breakpoints: tuple[float, float] = (3.0, 12.0),
+    reference_levels: Mapping[str, str] | None = None,
+    level: float = 0.95,
+) -> GrowthFit:
+    """Fit a linear mixed growth model of one outcome across sessions (or weeks).
+
+    Parameters
+    ----------
+    df
+        Canonical trial table (see the data model). Rows of other instruments are ignored; rows
+        with a missing score or covariate are dropped (counted in ``notes``), which is valid under
+        missing at random.
+    outcome
+        Instrument key (``"HAMD17"``).
+    time
+        Any numeric column: ``session``, ``week`` or an extra column such as ``month``.
+    random
+        ``"intercept"`` or ``"slope"`` (correlated random intercept and slope by participant).
+    method
+        ``"reml"`` or ``"ml"``.
+    reference_arm
+        Arm the others are compared with; default the study's reference arm, else an arm named
+        like a control (TAU, waitlist, control, ...), else the first in sorted order.
+    covariates
+        Numeric or categorical columns (reference = first sorted level unless ``reference_levels``).
+    moderators
+        Categorical columns such as ``problem_area`` or ``disorder``: moderator, moderator x time,
+        moderator x arm and moderator x arm x time terms.
+    baseline
+        ``"outcome"``: baseline is the first point of the trajectory; ``"covariate"``: baseline rows
+        are removed from the response and the baseline score enters as the covariate ``baseline``.
+    shape
+        ``"linear"``, ``"log"`` (``log(time + 1)``), ``"quadratic"`` or ``"piecewise"`` by IPT phase
+        (breaks after session ``breakpoints[0]`` and ``breakpoints[1]``).
+    therapist
+        Column of a further random intercept (``therapist_id`` or ``site``), participants nested in it.
+    level
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    GrowthFit
+        ``fixed_effects`` (term, estimate, std_error, df, statistic, p_value, ci_lower, ci_upper; df
+        by Satterthwaite), ``variance_components`` (group, term1, term2, estimate; term2 set = a
+        covariance; group ``Residual``), ``log_likelihood``, ``aic``, ``bic``, ``converged``,
+        ``singular``, ``n_obs``, ``n_participants``, ``method``.
+
+    Notes
+    -----
+    Model: ``y_ij = x_ij' b + u_0i + u_1i f(t_ij) + e_ij`` with ``(u_0i, u_1i) ~ N(0, G)`` and
+    ``e_ij ~ N(0, s2)``. The REML criterion is lme4's (Bates et al. 2015, section 3); the df of
+    each coefficient follow Satterthwaite as in lmerTest (Kuznetsova et al. 2017), and
+    ``p = 2 P(T_df > |t|)``. AIC and BIC count fixed effects and covariance parameters, as lme4.
+
+    References
+    ----------
+    Bates D, Maechler M, Bolker B, Walker S (2015). J Stat Softw 67(1). doi:10.18637/jss.v067.i01
+    Kuznetsova A, Brockhoff PB, Christensen RHB (2017). J Stat Softw 82(13). doi:10.18637/jss.v082.i13
+
+    Examples
+    --------
+    >>> import ipt_outcomes as ipt
+    >>> fit = ipt.fit_growth(ipt.load_example(), outcome="HAMD17", reference_arm="TAU")
+    >>> list(fit.fixed_effects["term"])
+    ['Intercept', 'session', 'arm[IPT]', 'session:arm[IPT]']
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ArgumentError("fit_growth() needs the canonical table as a pandas DataFrame.")
+    if random not in ("intercept", "slope"):
+        raise ArgumentError(f"random must be 'intercept' or 'slope', not {random!r}.")
+    if method not in ("reml", "ml"):
+        raise ArgumentError(f"method must be 'reml' or 'ml', not {method!r}.")
+    if baseline not in ("outcome", "covariate"):
+        raise ArgumentError(f"baseline must be 'outcome' or 'covariate', not {baseline!r}.")
+    spec = GrowthSpec(outcome=outcome, time=time, shape=shape, random=random, method=method,
+                      reference_arm=_reference_arm(df, reference_arm), covariates=tuple(covariates),
+                      moderators=tuple(moderators), baseline=baseline, therapist=therapist,
+                      breakpoints=tuple(breakpoints), reference_levels=dict(reference_levels or {}))
+    design = build_design(df, spec)
+    spec = GrowthSpec(**{**spec.__dict__, "reference_arm": design.arm_levels[0]})
+    data = MixedData.build(design.y, design.X, design.Z, design.participant, design.therapist)
+    reml = method == "reml"
+    result = fit_covariance(data, reml)
+    ev = evaluate(data, result.varpar, reml)
+    notes = list(result.notes)
+    if design.n_dropped:
+        notes.append(f"{design.n_dropped} row(s) without a {outcome} score or covariate value were left out.")
+    if result.statsmodels_beta is not None and data.therapist is None:
+        se = np.sqrt(np.diag(ev.vcov_beta))
+        if np.any(np.abs(result.statsmodels_beta - ev.beta) > 0.01 * se):
+            notes.append("statsmodels' fixed effects disagreed with GLS at its own optimum (statsmodels issue "
+                         "10239); the GLS values are reported.")
+    G, g_t, s2 = unpack(result.varpar, data.q, data.therapist is not None)
+    singular = _is_singular(G, g_t, s2, data.therapist is not None)
+    if singular:
+        warnings.warn(f"singular fit for {outcome}: a variance is (near) zero or a correlation is +-1; consider "
+                      "random='intercept'.", SingularFitWarning, stacklevel=2)
+    if not result.converged:
+        warnings.warn(f"the model for {outcome} did not converge; treat the estimates with caution.",
+                      ConvergenceWarning, stacklevel=2)
+    active = _active(result.varpar, data.q, data.therapist is not None)
+    satt = satterthwaite_state(data, result.varpar, reml, active)
+    fixed = _fixed_table(design.terms, ev.beta, satt, level)
+    k = len(result.varpar)
+    p = design.X.shape[1]
+    loglik = -ev.deviance / 2.0
+    n = len(design.y)
+    return GrowthFit(
+        spec=spec, fixed_effects=fixed, variance_components=_variance_table(design, G, g_t, s2, spec.therapist),
+        log_likelihood=loglik, aic=-2 * loglik + 2 * (p + k), bic=-2 * loglik + math.log(n) * (p + k),
+        converged=result.converged, singular=singular, n_obs=n, n_participants=len(design.participant_ids),
+        method=method, engine=result.optimizer, notes=notes, _design=design, _varpar=result.varpar, _satt=satt,
+    )
+
+
+def _is_singular(G: np.ndarray, g_t: float, s2: float, has_t: bool) -> bool:
+    tol = 1e-6 * s2
+    if np.any(np.diag(G) < tol) or (has_t and g_t < tol):
+        return True
+    if G.shape[0] == 2:
+        corr = G[0, 1] / math.sqrt(G[0, 0] * G[1, 1])
+        return abs(corr) > 1 - 1e-6
+    return False
+
+
+def _active(varpar: np.ndarray, q: int, has_t: bool) -> np.ndarray:
+    """Covariance parameters not at a boundary (a zero variance is held fixed for the df)."""
+    G, g_t, s2 = unpack(varpar, q, has_t)
+    tol = 1e-6 * s2
+    active = [G[0, 0] > tol] if q == 1 else [G[0, 0] > tol, G[0, 0] > tol and G[1, 1] > tol, G[1, 1] > tol]
+    if has_t:
+        active.append(g_t > tol)
+    active.append(True)
+    return np.array(active, bool)
+
+
+def _fixed_table(terms: list[str], beta: np.ndarray, satt: SatterthwaiteState, level: float) -> pd.DataFrame:
+    rows = []
+    for i, term in enumerate(terms):
+        L = np.zeros(len(terms))
+        L[i] = 1.0
+        se = math.sqrt(float(satt.vcov[i, i]))
+        df = satt.df(L)
+        t = beta[i] / se
+        crit = stats.t.ppf(0.5 + level / 2, df)
+        rows.append({"term": term, "estimate": float(beta[i]), "std_error": se, "df": df, "statistic": float(t),
+                     "p_value": float(2 * stats.t.sf(abs(t), df)), "ci_lower": float(beta[i] - crit * se),
+                     "ci_upper": float(beta[i] + crit * se)})
+    return pd.DataFrame(rows, columns=FIXED_EFFECT_COLUMNS)
+
+
+def _variance_table(design: Design, G: np.ndarray, g_t: float, s2: float, therapist: str | None) -> pd.DataFrame:
+    rows = [{"group": "participant_id", "term1": design.random_terms[0], "term2": None, "estimate": float(G[0, 0])}]
+    if G.shape[0] == 2:
+        rows.append({"group": "participant_id", "term1": design.random_terms[1], "term2": None, "estimate": float(G[1, 1])})
+        rows.append({"group": "participant_id", "term1": design.random_terms[0], "term2": design.random_terms[1],
+                     "estimate": float(G[0, 1])})
+    if therapist:
+        rows.append({"group": therapist, "term1": "Intercept", "term2": None, "estimate": float(g_t)})
+    rows.append({"group": "Residual", "term1": None, "term2": None, "estimate": float(s2)})
+    return pd.DataFrame(rows, columns=VARIANCE_COLUMNS)
