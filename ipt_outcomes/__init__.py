@@ -22,7 +22,7 @@ from .errors import (
 )
 from .examples import example_path, example_study_path, load_example
 from .loading import load
-from .models import GrowthFit, fit_growth
+from .models import GrowthFit, compare_models, fit_growth
 from .registry import Instrument, Registry, default_registry
 from .simulate import simulate_trial
 from .study import Study, load_study
@@ -50,6 +50,7 @@ __all__ = [
     "StudyDefinitionError",
     "ValidationReport",
     "__version__",
+    "compare_models",
     "default_registry",
     "example_path",
     "example_study_path",

@@ -36,7 +36,7 @@ def _fit(case: dict) -> ipt.GrowthFit:
     return fit
 
 
-@pytest.fixture(scope="module", params=sorted(FIXTURES))
+@pytest.fixture(scope="module", params=sorted(k for k in FIXTURES if "fixed_effects" in FIXTURES[k]))
 def case_and_fit(request):
     case = FIXTURES[request.param]
     return case, _fit(case)
@@ -89,3 +89,56 @@ def test_fit_statistics(case_and_fit):
     assert fit.n_participants == case["n_participants"]
     assert fit.singular == case["singular"]
     assert fit.converged
+
+
+MODEL_CASES = sorted(k for k in FIXTURES if "fixed_effects" in FIXTURES[k])
+
+
+def test_arm_difference_at_end_of_treatment(case_and_fit):
+    """emmeans trt.vs.ctrl at session 16 with lmer.df = "satterthwaite"."""
+    case, fit = case_and_fit
+    got = fit.arm_differences(at=16).set_index("arm")
+    for ref in case["arm_differences"]:
+        row = got.loc[ref["arm"]]
+        assert row["difference"] == pytest.approx(ref["difference"], rel=1e-4, abs=1e-6)
+        assert row["std_error"] == pytest.approx(ref["std_error"], rel=1e-3)
+        assert row["df"] == pytest.approx(ref["df"], rel=1e-2)
+        assert row["ci_lower"] == pytest.approx(ref["ci_lower"], rel=1e-3)
+        assert row["ci_upper"] == pytest.approx(ref["ci_upper"], rel=1e-3)
+        assert row["p_value"] == pytest.approx(ref["p_value"], rel=2e-2)
+
+
+def test_random_effects(case_and_fit):
+    """lme4 ranef() for the first participants (conditional modes = BLUPs in a linear model)."""
+    case, fit = case_and_fit
+    got = fit.random_effects().set_index("participant_id")
+    for ref in case["random_effects"]:
+        for term, value in ref.items():
+            if term != "participant_id":
+                assert got.loc[ref["participant_id"], term] == pytest.approx(value, rel=2e-3, abs=1e-4), term
+
+
+def test_r_squared(case_and_fit):
+    """performance::r2_nakagawa (marginal and conditional R^2)."""
+    case, fit = case_and_fit
+    if case.get("r2") is None:
+        pytest.skip("performance could not compute R2 for this model")
+    r2 = fit.r_squared()
+    assert r2["marginal"] == pytest.approx(case["r2"]["marginal"], rel=1e-3)
+    assert r2["conditional"] == pytest.approx(case["r2"]["conditional"], rel=1e-3)
+
+
+def test_likelihood_ratio_test_refits_with_ml():
+    """anova(m0, m1) of lme4: random intercept vs intercept and slope, both refitted by ML."""
+    ref = FIXTURES["lrt_two_arm_intercept_vs_slope"]
+    data = pd.read_csv(REF / "data" / "two_arm.csv", dtype={"participant_id": str}).assign(instrument="X")
+    m0 = ipt.fit_growth(data, outcome="X", random="intercept", reference_arm="TAU")
+    m1 = ipt.fit_growth(data, outcome="X", random="slope", reference_arm="TAU")
+    table = ipt.compare_models(m0, m1)
+    assert list(table["n_parameters"]) == ref["n_parameters"]
+    np.testing.assert_allclose(table["log_likelihood"], ref["log_likelihood"], atol=1e-2)
+    np.testing.assert_allclose(table["aic"], ref["aic"], atol=2e-2)
+    np.testing.assert_allclose(table["bic"], ref["bic"], atol=2e-2)
+    assert table["chi_square"].iloc[1] == pytest.approx(ref["chi_square"], abs=2e-2)
+    assert table["df"].iloc[1] == ref["df"]
+    assert table["p_value"].iloc[1] == pytest.approx(ref["p_value"], rel=1e-2)

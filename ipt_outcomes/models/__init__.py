@@ -1,5 +1,6 @@
 """Mixed-effects growth models of symptom change."""
 
+from .derived import compare_models
 from .growth import FIXED_EFFECT_COLUMNS, VARIANCE_COLUMNS, GrowthFit, fit_growth
 
-__all__ = ["FIXED_EFFECT_COLUMNS", "VARIANCE_COLUMNS", "GrowthFit", "fit_growth"]
+__all__ = ["FIXED_EFFECT_COLUMNS", "VARIANCE_COLUMNS", "GrowthFit", "compare_models", "fit_growth"]

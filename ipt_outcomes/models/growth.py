@@ -14,6 +14,7 @@ from scipy import stats
 
 from ..errors import ArgumentError, ConvergenceWarning, SingularFitWarning
 from ..study import Study
+from . import derived
 from .design import Design, GrowthSpec, build_design
 from .engine import fit_covariance
 from .likelihood import MixedData, evaluate, unpack
@@ -46,6 +47,41 @@ class GrowthFit:
     _design: Design | None = field(default=None, repr=False)
     _varpar: np.ndarray | None = field(default=None, repr=False)
     _satt: SatterthwaiteState | None = field(default=None, repr=False)
+    _source: pd.DataFrame | None = field(default=None, repr=False)
+    _source_attrs: dict[str, Any] = field(default_factory=dict, repr=False)
+    _options: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_parameters(self) -> int:
+        """Fixed effects plus covariance parameters (what AIC and BIC count)."""
+        return len(self.fixed_effects) + (0 if self._varpar is None else len(self._varpar))
+
+    def refit(self, **changes: Any) -> GrowthFit:
+        """Fit the same model again with some settings changed (``method="ml"``, ``random=...``)."""
+        if self._source is None:
+            raise ArgumentError("this fit does not keep its data; call fit_growth again.")
+        return fit_growth(self._source, **{**self._options, **changes})
+
+    def trajectories(self, times: Sequence[float] | None = None, by: str | None = None,
+                     level: float = 0.95) -> pd.DataFrame:
+        """Model-implied mean trajectories with confidence bands (see :func:`.derived.trajectories`)."""
+        return derived.trajectories(self, times=times, by=by, level=level)
+
+    def arm_differences(self, at: float | None = None, level: float = 0.95) -> pd.DataFrame:
+        """Arm differences at a time with CIs and Feingold's d (see :func:`.derived.arm_differences`)."""
+        return derived.arm_differences(self, at=at, level=level)
+
+    def icc(self) -> pd.DataFrame:
+        """Participant (and therapist) intraclass correlations at time 0."""
+        return derived.icc(self)
+
+    def r_squared(self) -> dict[str, float]:
+        """Marginal and conditional R^2 (Nakagawa and Schielzeth 2013)."""
+        return derived.r_squared(self)
+
+    def random_effects(self) -> pd.DataFrame:
+        """Per-participant predicted random effects (BLUPs)."""
+        return derived.random_effects(self)
 
     @property
     def outcome(self) -> str:
@@ -108,7 +144,8 @@ class GrowthFit:
         """Estimate, SE, Satterthwaite df, t, p and CI of a linear combination of the fixed effects."""
         L = np.asarray(L, float)
         beta = self.fixed_effects["estimate"].to_numpy()
-        assert self._satt is not None
+        if self._satt is None or L.shape != beta.shape:
+            raise ArgumentError(f"a contrast needs {len(beta)} weights, one per fixed effect.")
         est = float(L @ beta)
         se = math.sqrt(float(L @ self._satt.vcov @ L))
         df = self._satt.df(L)
@@ -222,6 +259,10 @@ def fit_growth(
         raise ArgumentError(f"method must be 'reml' or 'ml', not {method!r}.")
     if baseline not in ("outcome", "covariate"):
         raise ArgumentError(f"baseline must be 'outcome' or 'covariate', not {baseline!r}.")
+    options = dict(outcome=outcome, time=time, random=random, method=method, reference_arm=reference_arm,
+                   covariates=tuple(covariates), moderators=tuple(moderators), baseline=baseline, shape=shape,
+                   therapist=therapist, breakpoints=tuple(breakpoints), reference_levels=dict(reference_levels or {}),
+                   level=level)
     spec = GrowthSpec(outcome=outcome, time=time, shape=shape, random=random, method=method,
                       reference_arm=_reference_arm(df, reference_arm), covariates=tuple(covariates),
                       moderators=tuple(moderators), baseline=baseline, therapist=therapist,
@@ -260,6 +301,7 @@ def fit_growth(
         log_likelihood=loglik, aic=-2 * loglik + 2 * (p + k), bic=-2 * loglik + math.log(n) * (p + k),
         converged=result.converged, singular=singular, n_obs=n, n_participants=len(design.participant_ids),
         method=method, engine=result.optimizer, notes=notes, _design=design, _varpar=result.varpar, _satt=satt,
+        _source=df, _source_attrs=dict(df.attrs), _options=options,
     )
 
 

@@ -2,10 +2,13 @@
 # Run from the project root after tests/reference/make_datasets.py:
 #     Rscript tests/reference/make_lmer_fixtures.R
 # Writes tests/reference/lmer_fixtures.json; CI reads it and needs no R.
+# Debian packages: r-base-core r-cran-lme4 r-cran-lmertest r-cran-jsonlite r-cran-emmeans r-cran-performance
 suppressPackageStartupMessages({
   library(lme4)
   library(lmerTest)
   library(jsonlite)
+  library(emmeans)
+  library(performance)
 })
 
 here <- "tests/reference"
@@ -51,8 +54,12 @@ for (case in cases) {
   for (f in names(case$factors)) {
     d[[f]] <- relevel(factor(d[[f]]), ref = case$factors[[f]])
   }
-  fit <- lmer(case$formula, data = d, REML = case$reml,
-              control = lmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5)))
+  lme4_messages <- character(0)
+  fit <- withCallingHandlers(
+    lmer(case$formula, data = d, REML = case$reml,
+         control = lmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5))),
+    warning = function(w) { lme4_messages <<- c(lme4_messages, conditionMessage(w)); invokeRestart("muffleWarning") },
+    message = function(m) { lme4_messages <<- c(lme4_messages, conditionMessage(m)); invokeRestart("muffleMessage") })
   co <- summary(fit, ddf = "Satterthwaite")$coefficients
   terms <- rename_terms(rownames(co), d, names(case$factors))
   if (!is.null(case$shape) && case$shape == "log") terms <- gsub("log_session", "log(session + 1)", terms, fixed = TRUE)
@@ -64,6 +71,18 @@ for (case in cases) {
     vc_terms2 <- gsub("log_session", "log(session + 1)", vc_terms2, fixed = TRUE)
   }
   ct <- contest(fit, diag(nrow(co)), joint = FALSE, confint = TRUE, level = 0.95)
+  # model-implied arm difference at the end of treatment (session 16), Satterthwaite df (emmeans)
+  tvar <- if (!is.null(case$shape) && case$shape == "log") "log_session" else "session"
+  at <- list(); at[[tvar]] <- if (tvar == "log_session") log(17) else 16
+  emm <- emmeans(fit, as.formula(paste("~ arm |", tvar)), at = at, lmer.df = "satterthwaite")
+  diffs <- as.data.frame(summary(contrast(emm, method = "trt.vs.ctrl", ref = 1), infer = TRUE, adjust = "none"))
+  diffs$arm <- sub(" - .*", "", as.character(diffs$contrast))
+  re <- ranef(fit)$participant_id
+  re_names <- rename_terms(colnames(re), d, character(0))
+  if (tvar == "log_session") re_names <- gsub("log_session", "log(session + 1)", re_names, fixed = TRUE)
+  colnames(re) <- re_names
+  re <- data.frame(participant_id = rownames(re), re, check.names = FALSE, row.names = NULL)[1:5, , drop = FALSE]
+  r2 <- tryCatch(performance::r2_nakagawa(fit), error = function(e) NULL)
   out[[case$id]] <- list(
     data = case$data,
     formula = paste(deparse(case$formula), collapse = ""),
@@ -83,10 +102,26 @@ for (case in cases) {
     aic = AIC(fit), bic = BIC(fit),
     n_obs = nobs(fit), n_participants = unname(ngrps(fit)["participant_id"]),
     singular = isSingular(fit),
+    lme4_messages = as.list(lme4_messages),
+    arm_differences = data.frame(arm = diffs$arm, time = 16, difference = diffs$estimate, std_error = diffs$SE,
+                                 df = diffs$df, p_value = diffs$p.value, ci_lower = diffs$lower.CL,
+                                 ci_upper = diffs$upper.CL),
+    random_effects = re,
+    r2 = if (is.null(r2)) NULL else list(marginal = unname(r2$R2_marginal), conditional = unname(r2$R2_conditional)),
     r_version = R.version.string,
     lme4_version = as.character(packageVersion("lme4")),
     lmerTest_version = as.character(packageVersion("lmerTest"))
   )
 }
+# likelihood-ratio test of nested models, refitted by ML (anova on lmer fits)
+d <- read("two_arm"); d$arm <- relevel(factor(d$arm), ref = "TAU")
+m0 <- lmer(score ~ session * arm + (1 | participant_id), data = d, REML = TRUE)
+m1 <- lmer(score ~ session * arm + (session | participant_id), data = d, REML = TRUE)
+a <- anova(m0, m1)
+out[["lrt_two_arm_intercept_vs_slope"]] <- list(
+  data = "two_arm", models = c("random intercept", "random intercept and slope"),
+  n_parameters = a$npar, aic = a$AIC, bic = a$BIC, log_likelihood = a$logLik,
+  chi_square = a$Chisq[2], df = a[["Df"]][2], p_value = a[["Pr(>Chisq)"]][2])
+
 write_json(out, file.path(here, "lmer_fixtures.json"), digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null")
 cat("wrote", file.path(here, "lmer_fixtures.json"), "\n")

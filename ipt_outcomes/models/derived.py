@@ -1,0 +1,266 @@
+"""Quantities derived from a fitted growth model: trajectories, arm differences, effect sizes,
+ICC, R^2, participant random effects and likelihood-ratio comparisons.
+
+Model-implied means are linear combinations ``L b`` of the fixed effects; their standard errors
+come from ``Var(b)`` and their degrees of freedom from Satterthwaite's method, as for coefficients.
+Covariates and moderators that are not held at a given level are set to their mean in the
+analysed data (for a categorical one: its observed proportions), giving marginal means.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import AnalysisError, ArgumentError
+from .design import time_columns
+from .likelihood import unpack
+
+if TYPE_CHECKING:
+    from .growth import GrowthFit
+
+__all__ = [
+    "arm_differences",
+    "compare_models",
+    "contrast_row",
+    "end_of_treatment",
+    "icc",
+    "r_squared",
+    "random_effects",
+    "trajectories",
+]
+
+
+def contrast_row(fit: GrowthFit, arm: str, time: float, levels: dict[str, str] | None = None) -> np.ndarray:
+    """The design row of the model-implied mean for ``arm`` at ``time`` (other columns at their mean)."""
+    design = fit._design
+    assert design is not None
+    levels = dict(levels or {})
+    t_names, t_vals = time_columns(np.array([time]), fit.spec)
+    tv = dict(zip(t_names, t_vals[0], strict=True))
+    means = dict(zip(design.terms, design.X.mean(axis=0), strict=True))
+    if arm not in design.arm_levels:
+        raise ArgumentError(f"arm {arm!r} is not in the model; arms: {', '.join(design.arm_levels)}.")
+
+    def component(name: str) -> float:
+        if name == "Intercept":
+            return 1.0
+        if name in tv:
+            return float(tv[name])
+        if name.startswith("arm[") and name.endswith("]"):
+            return 1.0 if name[4:-1] == arm else 0.0
+        column = name.split("[", 1)[0]
+        if column in levels and "[" in name:
+            return 1.0 if name[len(column) + 1:-1] == levels[column] else 0.0
+        return float(means[name])
+
+    row = []
+    for term in design.terms:
+        parts = term.split(":")
+        if len(parts) == 1:
+            row.append(component(term))
+        else:
+            value = 1.0
+            for part in parts:
+                value *= component(part)
+            row.append(value)
+    return np.array(row)
+
+
+def _estimate(fit: GrowthFit, L: np.ndarray, level: float) -> dict[str, float]:
+    return fit.contrast(L, level=level)
+
+
+def end_of_treatment(fit: GrowthFit) -> float:
+    """Default time of 'end of treatment': the study's planned maximum, else the largest time observed."""
+    from ..study import Study
+
+    study = Study.from_attrs(fit._source_attrs.get("ipt_study")) if fit._source_attrs else None
+    if study is not None and study.planned_sessions_max is not None and fit.spec.time == "session":
+        return float(study.planned_sessions_max)
+    assert fit._design is not None
+    return float(fit._design.data[fit.spec.time].max())
+
+
+def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str | None = None,
+                 level: float = 0.95) -> pd.DataFrame:
+    """Model-implied mean trajectory of each arm (and moderator level) with confidence bands.
+
+    Returns columns ``arm``, [``by``], ``time``, ``estimate``, ``std_error``, ``df``, ``ci_lower``,
+    ``ci_upper``.
+    """
+    design = fit._design
+    assert design is not None
+    if times is None:
+        observed = np.unique(design.data[fit.spec.time].to_numpy(float))
+        times = observed if len(observed) <= 40 else np.linspace(observed.min(), observed.max(), 40)
+    groups: list[dict[str, str]] = [{}]
+    if by is not None:
+        if by not in fit.spec.moderators:
+            raise ArgumentError(f"by={by!r} is not a moderator of this model; moderators: {list(fit.spec.moderators)}.")
+        groups = [{by: str(v)} for v in sorted(design.data[by].astype(str).unique())]
+    rows = []
+    for arm in design.arm_levels:
+        for g in groups:
+            for t in times:
+                est = _estimate(fit, contrast_row(fit, arm, float(t), g), level)
+                rows.append({"arm": arm, **g, "time": float(t), "estimate": est["estimate"],
+                             "std_error": est["std_error"], "df": est["df"], "ci_lower": est["ci_lower"],
+                             "ci_upper": est["ci_upper"]})
+    return pd.DataFrame(rows)
+
+
+def baseline_sd(fit: GrowthFit) -> float:
+    """SD of the observed outcome at time 0 (all arms pooled): the denominator of Feingold's d.
+    NaN when the analysed data hold no baseline scores."""
+    design = fit._design
+    assert design is not None
+    if fit.spec.baseline == "covariate":
+        values = design.data.groupby("participant_id")["baseline"].first()
+    else:
+        values = design.data.loc[design.data[fit.spec.time] == 0, "score"]
+    if len(values) < 2:
+        return math.nan  # no baseline scores: d cannot be scaled (reported as missing)
+    return float(values.std(ddof=1))
+
+
+def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Difference of each arm from the reference arm at time ``at`` (default: end of treatment).
+
+    Returns columns ``arm``, ``reference_arm``, ``time``, ``difference``, ``std_error``, ``df``,
+    ``statistic``, ``p_value``, ``ci_lower``, ``ci_upper``, ``change_difference`` (difference in
+    model-implied change from time 0), ``effect_size_d``, ``d_ci_lower``, ``d_ci_upper``.
+
+    Notes
+    -----
+    ``effect_size_d`` is the growth-model d of Feingold (2009): the difference between arms in
+    model-implied change from baseline to ``at``, divided by the SD of the raw baseline scores
+    (for linear time this is ``b_time x arm * duration / SD``). Its interval is the interval of the
+    change difference divided by the same SD. Negative d = the arm's scores fell more.
+
+    References
+    ----------
+    Feingold A (2009). Effect sizes for growth-modeling analysis for controlled clinical trials in
+    the same metric as for classical analysis. Psychol Methods 14:43-53. doi:10.1037/a0014699
+    """
+    design = fit._design
+    assert design is not None
+    at = end_of_treatment(fit) if at is None else float(at)
+    sd = baseline_sd(fit)
+    ref = design.arm_levels[0]
+    rows = []
+    for arm in design.arm_levels[1:]:
+        L = contrast_row(fit, arm, at) - contrast_row(fit, ref, at)
+        diff = _estimate(fit, L, level)
+        L_change = L - (contrast_row(fit, arm, 0.0) - contrast_row(fit, ref, 0.0))
+        change = _estimate(fit, L_change, level)
+        rows.append({"arm": arm, "reference_arm": ref, "time": at, "difference": diff["estimate"],
+                     "std_error": diff["std_error"], "df": diff["df"], "statistic": diff["statistic"],
+                     "p_value": diff["p_value"], "ci_lower": diff["ci_lower"], "ci_upper": diff["ci_upper"],
+                     "change_difference": change["estimate"], "effect_size_d": change["estimate"] / sd,
+                     "d_ci_lower": change["ci_lower"] / sd, "d_ci_upper": change["ci_upper"] / sd})
+    return pd.DataFrame(rows)
+
+
+def icc(fit: GrowthFit) -> pd.DataFrame:
+    """Intraclass correlations at time 0: share of variance between participants (and therapists).
+
+    ``icc = var(participant intercept) / (var(participant intercept) + [var(therapist)] + var(residual))``;
+    with random slopes this is the ICC at time 0 (time term = 0).
+    """
+    assert fit._varpar is not None and fit._design is not None
+    G, g_t, s2 = unpack(fit._varpar, fit._design.Z.shape[1], fit._design.therapist is not None)
+    total = G[0, 0] + g_t + s2
+    rows = [{"group": "participant_id", "icc": G[0, 0] / total}]
+    if fit._design.therapist is not None:
+        rows.append({"group": fit.spec.therapist, "icc": g_t / total})
+    return pd.DataFrame(rows)
+
+
+def r_squared(fit: GrowthFit) -> dict[str, float]:
+    """Marginal and conditional R^2 (Nakagawa and Schielzeth 2013; random slopes as in Johnson 2014).
+
+    ``var_f = var(X b)``, ``var_r = mean_i z_i' G z_i (+ var(therapist))``,
+    ``R2_marginal = var_f / (var_f + var_r + s2)``, ``R2_conditional = (var_f + var_r) / (var_f + var_r + s2)``.
+
+    References
+    ----------
+    Nakagawa S, Schielzeth H (2013). Methods Ecol Evol 4:133-142. doi:10.1111/j.2041-210x.2012.00261.x
+    Johnson PCD (2014). Methods Ecol Evol 5:944-946. doi:10.1111/2041-210X.12225
+    """
+    design = fit._design
+    assert design is not None and fit._varpar is not None
+    G, g_t, s2 = unpack(fit._varpar, design.Z.shape[1], design.therapist is not None)
+    beta = fit.fixed_effects["estimate"].to_numpy()
+    var_f = float(np.var(design.X @ beta))  # population variance, as MuMIn and performance
+    var_r = float(np.mean(np.einsum("ij,jk,ik->i", design.Z, G, design.Z))) + g_t
+    total = var_f + var_r + s2
+    return {"marginal": var_f / total, "conditional": (var_f + var_r) / total}
+
+
+def random_effects(fit: GrowthFit) -> pd.DataFrame:
+    """Predicted participant random effects (BLUPs), one row per participant.
+
+    ``u_i = G Z_i' V_i^-1 (y_i - X_i b)``. Columns: ``participant_id`` and one per random term.
+    """
+    design = fit._design
+    assert design is not None and fit._varpar is not None
+    G, g_t, s2 = unpack(fit._varpar, design.Z.shape[1], design.therapist is not None)
+    beta = fit.fixed_effects["estimate"].to_numpy()
+    resid = design.y - design.X @ beta
+    out = np.zeros((len(design.participant_ids), design.Z.shape[1]))
+    if design.therapist is None:
+        for i in range(len(design.participant_ids)):
+            rows = design.participant == i
+            Zi = design.Z[rows]
+            V = Zi @ G @ Zi.T + s2 * np.eye(rows.sum())
+            out[i] = G @ Zi.T @ np.linalg.solve(V, resid[rows])
+    else:
+        for t in np.unique(design.therapist):
+            rows = np.flatnonzero(design.therapist == t)
+            pid = design.participant[rows]
+            Zb = design.Z[rows]
+            V = (Zb @ G @ Zb.T) * (pid[:, None] == pid[None, :]) + g_t + s2 * np.eye(len(rows))
+            w = np.linalg.solve(V, resid[rows])
+            for i in np.unique(pid):
+                mask = pid == i
+                out[i] = G @ Zb[mask].T @ w[mask]
+    frame = pd.DataFrame(out, columns=design.random_terms)
+    frame.insert(0, "participant_id", design.participant_ids)
+    return frame
+
+
+def compare_models(*fits: GrowthFit) -> pd.DataFrame:
+    """Likelihood-ratio comparison of nested models, refitting REML fits by ML (as lme4's anova).
+
+    Returns one row per model (fewest parameters first): ``model``, ``n_parameters``, ``aic``,
+    ``bic``, ``log_likelihood``, ``deviance``, ``chi_square``, ``df``, ``p_value`` (each against
+    the row above).
+    """
+    if len(fits) < 2:
+        raise ArgumentError("compare_models needs at least two fitted models.")
+    refits = [f if f.method == "ml" else f.refit(method="ml") for f in fits]
+    n_obs = {f.n_obs for f in refits}
+    if len(n_obs) > 1:
+        raise AnalysisError(f"the models were fitted to different rows ({sorted(n_obs)} observations); "
+                            "a likelihood-ratio test needs the same data.")
+    order = sorted(range(len(refits)), key=lambda i: refits[i].n_parameters)
+    rows: list[dict[str, Any]] = []
+    previous = None
+    for i in order:
+        f = refits[i]
+        row = {"model": i + 1, "n_parameters": f.n_parameters, "aic": f.aic, "bic": f.bic,
+               "log_likelihood": f.log_likelihood, "deviance": -2 * f.log_likelihood,
+               "chi_square": math.nan, "df": math.nan, "p_value": math.nan}
+        if previous is not None:
+            chi = max(2 * (f.log_likelihood - previous.log_likelihood), 0.0)
+            ddf = f.n_parameters - previous.n_parameters
+            row.update(chi_square=chi, df=ddf, p_value=float(stats.chi2.sf(chi, ddf)) if ddf > 0 else math.nan)
+        rows.append(row)
+        previous = f
+    return pd.DataFrame(rows)
