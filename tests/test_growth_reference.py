@@ -32,6 +32,7 @@ def _fit(case: dict) -> ipt.GrowthFit:
         covariates = list(s["covariates"])
     fit = ipt.fit_growth(data, outcome="X", time=s["time"], random=s["random"], method=case["method"],
                          reference_arm=s["reference_arm"], covariates=covariates, shape=s["shape"],
+                         moderators=list(s.get("moderators", [])),
                          therapist="therapist_id" if s["therapist"] else None)
     return fit
 

@@ -43,6 +43,16 @@ cases <- list(
   list(id = "baseline_covariate_slope_reml", data = "baseline_covariate",
        formula = score ~ session * arm + baseline + (session | participant_id),
        reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope", baseline = "covariate"),
+  list(id = "quadratic_intercept_reml", data = "two_arm",
+       formula = score ~ (session + I(session^2)) * arm + (1 | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "intercept", shape = "quadratic"),
+  list(id = "piecewise_intercept_reml", data = "two_arm",
+       formula = score ~ (s_initial + s_middle + s_termination) * arm + (1 | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "intercept", shape = "piecewise"),
+  list(id = "moderator_disorder_intercept_reml", data = "covariates",
+       formula = score ~ session * arm * disorder + (1 | participant_id),
+       reml = TRUE, factors = list(arm = "TAU", disorder = "depression"), time = "session", random = "intercept",
+       moderators = c("disorder")),
   list(id = "therapist_slope_reml", data = "therapist",
        formula = score ~ session * arm + (session | participant_id) + (1 | therapist_id),
        reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope", therapist = TRUE)
@@ -51,6 +61,7 @@ cases <- list(
 out <- list()
 for (case in cases) {
   d <- read(case$data)
+  d$s_initial <- pmin(d$session, 3); d$s_middle <- pmin(pmax(d$session - 3, 0), 9); d$s_termination <- pmax(d$session - 12, 0)
   for (f in names(case$factors)) {
     d[[f]] <- relevel(factor(d[[f]]), ref = case$factors[[f]])
   }
@@ -63,6 +74,8 @@ for (case in cases) {
   co <- summary(fit, ddf = "Satterthwaite")$coefficients
   terms <- rename_terms(rownames(co), d, names(case$factors))
   if (!is.null(case$shape) && case$shape == "log") terms <- gsub("log_session", "log(session + 1)", terms, fixed = TRUE)
+  terms <- gsub("I(session^2)", "session^2", terms, fixed = TRUE)
+  terms <- gsub("s_initial", "session[initial]", gsub("s_middle", "session[middle]", gsub("s_termination", "session[termination]", terms, fixed = TRUE), fixed = TRUE), fixed = TRUE)
   vc <- as.data.frame(VarCorr(fit))
   vc_terms1 <- rename_terms(ifelse(is.na(vc$var1), NA, vc$var1), d, character(0))
   vc_terms2 <- rename_terms(ifelse(is.na(vc$var2), NA, vc$var2), d, character(0))
@@ -72,14 +85,27 @@ for (case in cases) {
   }
   ct <- contest(fit, diag(nrow(co)), joint = FALSE, confint = TRUE, level = 0.95)
   # model-implied arm difference at the end of treatment (session 16), Satterthwaite df (emmeans)
-  tvar <- if (!is.null(case$shape) && case$shape == "log") "log_session" else "session"
-  at <- list(); at[[tvar]] <- if (tvar == "log_session") log(17) else 16
-  emm <- emmeans(fit, as.formula(paste("~ arm |", tvar)), at = at, lmer.df = "satterthwaite")
-  diffs <- as.data.frame(summary(contrast(emm, method = "trt.vs.ctrl", ref = 1), infer = TRUE, adjust = "none"))
-  diffs$arm <- sub(" - .*", "", as.character(diffs$contrast))
+  shape <- if (is.null(case$shape)) "linear" else case$shape
+  if (shape == "piecewise") {
+    at <- list(s_initial = 3, s_middle = 9, s_termination = 4)
+    emm <- emmeans(fit, ~ arm | s_initial + s_middle + s_termination, at = at, lmer.df = "satterthwaite")
+  } else if (shape == "quadratic") {
+    emm <- emmeans(fit, ~ arm | session, at = list(session = 16), lmer.df = "satterthwaite")
+  } else {
+    tvar <- if (shape == "log") "log_session" else "session"
+    at <- list(); at[[tvar]] <- if (tvar == "log_session") log(17) else 16
+    emm <- emmeans(fit, as.formula(paste("~ arm |", tvar)), at = at, lmer.df = "satterthwaite")
+  }
+  diffs <- as.data.frame(summary(contrast(emm, method = "trt.vs.ctrl", ref = 1, by = NULL), infer = TRUE, adjust = "none"))
+  if (!is.null(case$moderators)) {
+    # averaged over the moderator's levels in proportion to their rows, as ipt_outcomes does
+    emm <- emmeans(fit, ~ arm | session, at = list(session = 16), lmer.df = "satterthwaite", weights = "proportional")
+    diffs <- as.data.frame(summary(contrast(emm, method = "trt.vs.ctrl", ref = 1), infer = TRUE, adjust = "none"))
+  }
+  diffs$arm <- sub(" .*", "", as.character(diffs$contrast))
   re <- ranef(fit)$participant_id
   re_names <- rename_terms(colnames(re), d, character(0))
-  if (tvar == "log_session") re_names <- gsub("log_session", "log(session + 1)", re_names, fixed = TRUE)
+  if (shape == "log") re_names <- gsub("log_session", "log(session + 1)", re_names, fixed = TRUE)
   colnames(re) <- re_names
   re <- data.frame(participant_id = rownames(re), re, check.names = FALSE, row.names = NULL)[1:5, , drop = FALSE]
   r2 <- tryCatch(performance::r2_nakagawa(fit), error = function(e) NULL)
@@ -90,6 +116,7 @@ for (case in cases) {
     settings = list(time = case$time, random = case$random,
                     shape = if (is.null(case$shape)) "linear" else case$shape,
                     covariates = if (is.null(case$covariates)) list() else as.list(case$covariates),
+                    moderators = if (is.null(case$moderators)) list() else as.list(case$moderators),
                     baseline = if (is.null(case$baseline)) "outcome" else case$baseline,
                     therapist = isTRUE(case$therapist),
                     reference_arm = case$factors$arm),
