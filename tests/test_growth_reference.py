@@ -7,6 +7,7 @@ variance components 1e-3 relative, log-likelihood 1e-2 absolute.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -30,10 +31,13 @@ def _fit(case: dict) -> ipt.GrowthFit:
         covariates = ["baseline_score"]
     else:
         covariates = list(s["covariates"])
-    fit = ipt.fit_growth(data, outcome="X", time=s["time"], random=s["random"], method=case["method"],
-                         reference_arm=s["reference_arm"], covariates=covariates, shape=s["shape"],
-                         moderators=list(s.get("moderators", [])),
-                         therapist="therapist_id" if s["therapist"] else None)
+    expected = (pytest.warns(ipt.SingularFitWarning, match="singular fit") if case["singular"]
+                else contextlib.nullcontext())
+    with expected:
+        fit = ipt.fit_growth(data, outcome="X", time=s["time"], random=s["random"], method=case["method"],
+                             reference_arm=s["reference_arm"], covariates=covariates, shape=s["shape"],
+                             moderators=list(s.get("moderators", [])),
+                             therapist="therapist_id" if s["therapist"] else None)
     return fit
 
 
@@ -125,8 +129,9 @@ def test_r_squared(case_and_fit):
     if case.get("r2") is None:
         pytest.skip("performance could not compute R2 for this model")
     r2 = fit.r_squared()
-    assert r2["marginal"] == pytest.approx(case["r2"]["marginal"], rel=1e-3)
-    assert r2["conditional"] == pytest.approx(case["r2"]["conditional"], rel=1e-3)
+    assert r2["marginal"] == pytest.approx(case["r2"]["marginal"], rel=1e-4)
+    if case["r2"]["conditional"] is not None:  # performance leaves it undefined for singular fits
+        assert r2["conditional"] == pytest.approx(case["r2"]["conditional"], rel=1e-3)
 
 
 def test_likelihood_ratio_test_refits_with_ml():

@@ -185,7 +185,7 @@ def icc(fit: GrowthFit) -> pd.DataFrame:
 def r_squared(fit: GrowthFit) -> dict[str, float]:
     """Marginal and conditional R^2 (Nakagawa and Schielzeth 2013; random slopes as in Johnson 2014).
 
-    ``var_f = var(X b)``, ``var_r = mean_i z_i' G z_i (+ var(therapist))``,
+    ``var_f = var(X b)`` (sample variance), ``var_r = mean_i z_i' G z_i (+ var(therapist))``,
     ``R2_marginal = var_f / (var_f + var_r + s2)``, ``R2_conditional = (var_f + var_r) / (var_f + var_r + s2)``.
 
     References
@@ -197,7 +197,7 @@ def r_squared(fit: GrowthFit) -> dict[str, float]:
     assert design is not None and fit._varpar is not None
     G, g_t, s2 = unpack(fit._varpar, design.Z.shape[1], design.therapist is not None)
     beta = fit.fixed_effects["estimate"].to_numpy()
-    var_f = float(np.var(design.X @ beta))  # population variance, as MuMIn and performance
+    var_f = float(np.var(design.X @ beta, ddof=1))  # sample variance, as R's MuMIn and performance
     var_r = float(np.mean(np.einsum("ij,jk,ik->i", design.Z, G, design.Z))) + g_t
     total = var_f + var_r + s2
     return {"marginal": var_f / total, "conditional": (var_f + var_r) / total}

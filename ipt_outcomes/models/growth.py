@@ -284,8 +284,11 @@ def fit_growth(
     G, g_t, s2 = unpack(result.varpar, data.q, data.therapist is not None)
     singular = _is_singular(G, g_t, s2, data.therapist is not None)
     if singular:
-        warnings.warn(f"singular fit for {outcome}: a variance is (near) zero or a correlation is +-1; consider "
-                      "random='intercept'.", SingularFitWarning, stacklevel=2)
+        advice = ("the random slope is not supported by the data: consider random='intercept'" if random == "slope"
+                  else "participants vary no more than chance; the fixed effects equal ordinary regression")
+        warnings.warn(f"singular fit for {outcome}: a variance is (near) zero or a correlation is +-1; {advice}.",
+                      SingularFitWarning, stacklevel=2)
+        notes.append(f"singular fit: {advice}.")
     if not result.converged:
         warnings.warn(f"the model for {outcome} did not converge; treat the estimates with caution.",
                       ConvergenceWarning, stacklevel=2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import ipt_outcomes as ipt
 
@@ -43,7 +44,22 @@ def build() -> dict:
     sets["baseline_covariate"] = d.reset_index(drop=True)
     th = ipt.simulate_trial(n_participants=160, seed=16, dropout=0.2, therapists_per_arm=5, therapist_icc=0.1)
     sets["therapist"] = _outcome(th)
+    sets["zero_variance"] = _zero_between_variance()
     return sets
+
+
+def _zero_between_variance() -> pd.DataFrame:
+    """Scores whose participant means vary less than chance: the participant variance is estimated
+    at zero (a singular fit); statsmodels' lbfgs fails here and issue 10239 zeroes between effects."""
+    rng = np.random.default_rng(1)
+    n = 60
+    g = np.repeat(np.arange(n), 5)
+    arm = (np.arange(n) % 2)[g]
+    t = np.tile(np.arange(5), n).astype(float)
+    e = rng.normal(0, 1, len(g))
+    e = e - 0.7 * pd.Series(e).groupby(g).transform("mean").to_numpy()
+    return pd.DataFrame({"participant_id": [f"Z{i:03d}" for i in g], "arm": np.where(arm == 1, "IPT", "TAU"),
+                         "session": t, "score": 10 + 2 * arm - 0.5 * t + e})
 
 
 def main() -> None:

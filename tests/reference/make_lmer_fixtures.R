@@ -53,6 +53,9 @@ cases <- list(
        formula = score ~ session * arm * disorder + (1 | participant_id),
        reml = TRUE, factors = list(arm = "TAU", disorder = "depression"), time = "session", random = "intercept",
        moderators = c("disorder")),
+  list(id = "zero_variance_intercept_reml", data = "zero_variance",
+       formula = score ~ session * arm + (1 | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "intercept"),
   list(id = "therapist_slope_reml", data = "therapist",
        formula = score ~ session * arm + (session | participant_id) + (1 | therapist_id),
        reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope", therapist = TRUE)
