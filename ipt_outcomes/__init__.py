@@ -22,7 +22,7 @@ from .errors import (
 )
 from .examples import example_path, example_study_path, load_example
 from .loading import load
-from .models import GrowthFit, compare_models, fit_growth
+from .models import ClassicalAnova, GrowthFit, classical_anova, compare_models, fit_growth
 from .registry import Instrument, Registry, default_registry
 from .simulate import simulate_trial
 from .study import Study, load_study
@@ -35,6 +35,7 @@ __all__ = [
     "ApproximationWarning",
     "ArgumentError",
     "ArgumentTypeError",
+    "ClassicalAnova",
     "ConvergenceWarning",
     "DataValidationError",
     "DataWarning",
@@ -50,6 +51,7 @@ __all__ = [
     "StudyDefinitionError",
     "ValidationReport",
     "__version__",
+    "classical_anova",
     "compare_models",
     "default_registry",
     "example_path",

@@ -129,3 +129,40 @@ def test_data_warnings_are_plain_messages(tmp_path):
     result = run("validate", str(path))
     assert result.returncode == 0
     assert "ipt-outcomes: warning: dates such as" in result.stderr
+
+
+def test_fit_bundled_example_prints_paper_table():
+    result = run("fit", str(ipt.example_path()), "--study", str(ipt.example_study_path()))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for text in ("Linear mixed growth model of HAMD17", "session:arm[IPT]", "95% CI", "Arm differences at session 16",
+                 "IPT - TAU", "d = ", "ICC at baseline", "Mixed ANOVA cross-check"):
+        assert text in out, text
+
+
+def test_fit_json_matches_library():
+    result = run("fit", str(ipt.example_path()), "--outcome", "PHQ9", "--random", "intercept", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    fit = ipt.fit_growth(ipt.load_example(), outcome="PHQ9", random="intercept")
+    got = {r["term"]: r["estimate"] for r in data["fixed_effects"]}
+    for row in fit.fixed_effects.itertuples():
+        assert got[row.term] == pytest.approx(row.estimate, rel=1e-9)
+    assert data["arm_differences"][0]["arm"] == "IPT"
+    assert set(data) >= {"variance_components", "log_likelihood", "icc", "r_squared", "classical_anova"}
+
+
+def test_fit_refuses_invalid_data_and_bad_options(tmp_path, example_df):
+    df = example_df.head(30).copy()
+    df["score"] = df["score"].astype(object)
+    df.loc[5, "score"] = 99
+    path = tmp_path / "broken.csv"
+    df.to_csv(path, index=False)
+    result = run("fit", str(path), "--outcome", "HAMD17")
+    assert result.returncode == 1 and "score 99 is outside" in result.stderr
+    result = run("fit", str(ipt.example_path()), "--outcome", "BDI2")
+    assert result.returncode == 1 and "no rows for outcome 'BDI2'" in result.stderr
+    result = run("fit", str(ipt.example_path()))
+    assert result.returncode == 2 and "give --outcome" in result.stderr
+    result = run("fit", str(ipt.example_path()), "--outcome", "HAMD17", "--random", "wiggly")
+    assert result.returncode == 2 and "usage error" in result.stderr

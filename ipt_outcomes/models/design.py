@@ -117,6 +117,14 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
     missing_cols = [c for c in needed if c not in data.columns]
     if missing_cols:
         raise ArgumentError(f"column(s) {', '.join(missing_cols)} not in the data.")
+    for column in (*spec.moderators, *spec.covariates):
+        present_by_arm = data[column].notna().groupby(data["arm"].astype(str)).any()
+        empty_arms = sorted(present_by_arm[~present_by_arm].index)
+        if empty_arms:
+            raise AnalysisError(
+                f"{column!r} is not recorded in arm(s) {', '.join(empty_arms)} (problem areas usually exist only in "
+                f"IPT arms); a {column} x arm model needs it in every arm. Drop it from moderators/covariates, or "
+                "record it for all arms.")
     complete = data[needed].notna().all(axis=1)
     n_dropped = int((~complete).sum())
     data = data[complete].reset_index(drop=True)

@@ -135,8 +135,9 @@ class GrowthFit:
             "outcome": self.outcome, "time": self.spec.time, "shape": self.spec.shape, "random": self.spec.random,
             "method": self.method, "reference_arm": self.spec.reference_arm, "engine": self.engine,
             "fixed_effects": records(self.fixed_effects), "variance_components": records(self.variance_components),
-            "log_likelihood": self.log_likelihood, "aic": self.aic, "bic": self.bic, "converged": self.converged,
-            "singular": self.singular, "n_obs": self.n_obs, "n_participants": self.n_participants,
+            "log_likelihood": float(self.log_likelihood), "aic": float(self.aic), "bic": float(self.bic),
+            "converged": bool(self.converged), "singular": bool(self.singular), "n_obs": int(self.n_obs),
+            "n_participants": int(self.n_participants),
             "notes": list(self.notes),
         }
 
@@ -282,7 +283,7 @@ def fit_growth(
             notes.append("statsmodels' fixed effects disagreed with GLS at its own optimum (statsmodels issue "
                          "10239); the GLS values are reported.")
     G, g_t, s2 = unpack(result.varpar, data.q, data.therapist is not None)
-    singular = _is_singular(G, g_t, s2, data.therapist is not None)
+    singular = bool(_is_singular(G, g_t, s2, data.therapist is not None))
     if singular:
         advice = ("the random slope is not supported by the data: consider random='intercept'" if random == "slope"
                   else "participants vary no more than chance; the fixed effects equal ordinary regression")

@@ -1,0 +1,92 @@
+"""Classical cross-check: mixed (split-plot) ANOVA on complete cases, through pingouin.
+
+Researchers often report it beside the mixed model. Only participants with a score at every
+chosen occasion are used, so it is biased when dropout depends on the outcome (the mixed model is
+not, under missing at random); the number left out is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..errors import AnalysisError, ArgumentError
+
+__all__ = ["ClassicalAnova", "classical_anova"]
+
+
+@dataclass(frozen=True)
+class ClassicalAnova:
+    """pingouin's mixed-ANOVA table and the complete-case sample it used."""
+
+    table: pd.DataFrame
+    occasions: tuple[float, ...]
+    n_participants: int
+    n_excluded: int
+
+    def __repr__(self) -> str:
+        shown = self.table.copy()
+        formats = {"SS": "{:.2f}", "MS": "{:.2f}", "F": "{:.2f}", "p_unc": "{:.4f}", "np2": "{:.3f}", "eps": "{:.3f}"}
+        for column, fmt in formats.items():
+            if column in shown:
+                shown[column] = shown[column].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
+        return (f"Mixed ANOVA cross-check (pingouin; complete cases at {self.time_label()}): "
+                f"{self.n_participants} participants, {self.n_excluded} excluded\n{shown.to_string(index=False)}")
+
+    def time_label(self) -> str:
+        return ", ".join(f"{o:g}" for o in self.occasions)
+
+
+def classical_anova(df: pd.DataFrame, outcome: str, time: str = "session",
+                    occasions: Sequence[float] | None = None) -> ClassicalAnova:
+    """Arm x time mixed ANOVA on participants observed at every occasion (pingouin.mixed_anova).
+
+    Parameters
+    ----------
+    df
+        Canonical trial table.
+    outcome
+        Instrument key.
+    time
+        Time column.
+    occasions
+        Times to compare; default: baseline (0) and the latest time at which at least half of the
+        participants with a baseline have a score.
+
+    Returns
+    -------
+    ClassicalAnova
+        ``table`` (pingouin columns: Source, SS, DF1, DF2, MS, F, p_unc, np2, eps), ``occasions``,
+        ``n_participants``, ``n_excluded``.
+    """
+    import pingouin as pg
+
+    data = df[(df["instrument"].astype(str) == outcome)] if "instrument" in df.columns else df
+    data = data[["participant_id", "arm", time, "score"]].dropna()
+    data = data.assign(score=pd.to_numeric(data["score"]), **{time: pd.to_numeric(data[time])})
+    if data.empty:
+        raise AnalysisError(f"no {outcome} scores for a classical ANOVA.")
+    if occasions is None:
+        with_base = set(data.loc[data[time] == 0, "participant_id"])
+        counts = data[data["participant_id"].isin(with_base)].groupby(time)["participant_id"].nunique()
+        later = counts[(counts.index > 0) & (counts >= len(with_base) / 2)]
+        if later.empty:
+            raise AnalysisError("no occasion after baseline has half of the participants; give occasions=.")
+        occasions = [0.0, float(later.index.max())]
+    occasions = tuple(float(o) for o in occasions)
+    if len(occasions) < 2:
+        raise ArgumentError("a mixed ANOVA needs at least two occasions.")
+    sub = data[data[time].isin(occasions)]
+    complete = sub.groupby("participant_id")[time].nunique() == len(occasions)
+    keep = complete[complete].index
+    all_ids = data["participant_id"].nunique()
+    sub = sub[sub["participant_id"].isin(keep)]
+    if sub.duplicated(["participant_id", time]).any():
+        raise AnalysisError("some participants have two scores at the same occasion; validate the data first.")
+    if sub["arm"].nunique() < 2 or len(keep) < 4:
+        raise AnalysisError("too few complete cases in at least two arms for a mixed ANOVA.")
+    table = pg.mixed_anova(data=sub, dv="score", within=time, between="arm", subject="participant_id")
+    table = table.rename(columns={"p-unc": "p_unc"})
+    return ClassicalAnova(table=table, occasions=occasions, n_participants=len(keep), n_excluded=all_ids - len(keep))

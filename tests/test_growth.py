@@ -1,0 +1,183 @@
+"""fit_growth behaviour beyond the R fixtures: options, errors, guards, derived quantities by hand."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import ipt_outcomes as ipt
+from ipt_outcomes.models import engine
+
+
+@pytest.fixture(scope="module")
+def trial():
+    return ipt.simulate_trial(n_participants=120, seed=21, dropout=0.15, therapists_per_arm=0)
+
+
+@pytest.fixture(scope="module")
+def fit(trial):
+    return ipt.fit_growth(trial, outcome="HAMD17", reference_arm="TAU")
+
+
+def test_result_columns_and_scalars(fit):
+    assert list(fit.fixed_effects.columns) == ipt.models.FIXED_EFFECT_COLUMNS
+    assert list(fit.variance_components.columns) == ipt.models.VARIANCE_COLUMNS
+    assert fit.method == "reml" and fit.converged and not fit.singular
+    assert fit.n_participants == 120 and fit.n_obs == int(fit._design.y.size)
+    assert fit.aic == pytest.approx(-2 * fit.log_likelihood + 2 * 8)
+    assert fit.bic == pytest.approx(-2 * fit.log_likelihood + np.log(fit.n_obs) * 8)
+    json.dumps(fit.to_dict())
+    assert "session:arm[IPT]" in fit.summary_text()
+    assert "<table" in fit._repr_html_()
+
+
+@pytest.mark.parametrize(("shape", "terms"), [
+    ("log", ["Intercept", "log(session + 1)", "arm[IPT]", "log(session + 1):arm[IPT]"]),
+    ("quadratic", ["Intercept", "session", "session^2", "arm[IPT]", "session:arm[IPT]", "session^2:arm[IPT]"]),
+    ("piecewise", ["Intercept", "session[initial]", "session[middle]", "session[termination]", "arm[IPT]",
+                   "session[initial]:arm[IPT]", "session[middle]:arm[IPT]", "session[termination]:arm[IPT]"]),
+])
+def test_time_shapes_term_names(trial, shape, terms):
+    random = "slope" if shape == "log" else "intercept"
+    fit = ipt.fit_growth(trial, outcome="HAMD17", shape=shape, random=random, reference_arm="TAU")
+    assert list(fit.fixed_effects["term"]) == terms
+
+
+def test_week_or_any_numeric_time(trial):
+    fit = ipt.fit_growth(trial.assign(month=trial["week"] / 4.345), outcome="HAMD17", time="month",
+                         reference_arm="TAU")
+    assert "month:arm[IPT]" in set(fit.fixed_effects["term"])
+
+
+def test_categorical_covariate_reference_level(trial):
+    df = trial.assign(site=np.where(trial["participant_id"].str[-1].astype(int) % 2 == 0, "north", "south"))
+    fit = ipt.fit_growth(df, outcome="HAMD17", covariates=["site", "age"], reference_levels={"site": "south"})
+    assert {"site[north]", "age"} <= set(fit.fixed_effects["term"])
+
+
+def test_baseline_as_covariate_removes_baseline_rows(trial):
+    fit = ipt.fit_growth(trial, outcome="HAMD17", baseline="covariate", reference_arm="TAU")
+    assert "baseline" in set(fit.fixed_effects["term"])
+    assert (fit._design.data["session"] > 0).all()
+    assert fit.n_obs == int(((trial["instrument"] == "HAMD17") & (trial["session"] > 0) & trial["score"].notna()).sum())
+
+
+def test_reference_arm_defaults(trial):
+    assert ipt.fit_growth(trial, outcome="HAMD17").spec.reference_arm == "TAU"  # a control name
+    renamed = trial.assign(arm=trial["arm"].replace({"TAU": "Zcontrol"}))
+    assert ipt.fit_growth(renamed, outcome="HAMD17").spec.reference_arm == "IPT"  # first sorted otherwise
+    study = ipt.Study.from_mapping({"reference_arm": "Zcontrol"})
+    renamed.attrs["ipt_study"] = dict(study.spec)
+    assert ipt.fit_growth(renamed, outcome="HAMD17").spec.reference_arm == "Zcontrol"
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"outcome": "PHQ9"}, ipt.AnalysisError, "no rows for outcome 'PHQ9'"),
+    ({"outcome": "HAMD17", "random": "curvy"}, ipt.ArgumentError, "random must be"),
+    ({"outcome": "HAMD17", "method": "bayes"}, ipt.ArgumentError, "method must be"),
+    ({"outcome": "HAMD17", "reference_arm": "CBT"}, ipt.ArgumentError, "reference level 'CBT'"),
+    ({"outcome": "HAMD17", "covariates": ["nope"]}, ipt.ArgumentError, "nope"),
+    ({"outcome": "HAMD17", "shape": "quadratic", "random": "slope"}, ipt.ArgumentError, "one time term"),
+    ({"outcome": "HAMD17", "moderators": ["problem_area"]}, ipt.AnalysisError, "problem_area"),
+])
+def test_errors(trial, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ipt.fit_growth(trial, **kwargs)
+
+
+def test_single_arm_cannot_be_compared(trial):
+    with pytest.raises(ipt.AnalysisError, match="only one arm"):
+        ipt.fit_growth(trial[trial["arm"] == "IPT"], outcome="HAMD17")
+
+
+def test_guard_against_statsmodels_zeroed_between_effects(trial, monkeypatch):
+    """statsmodels issue 10239: fixed effects of between-participant terms returned as 0.0.
+    fit_growth reports GLS estimates at the optimum, so a zeroed statsmodels answer is caught."""
+    real = engine._statsmodels
+
+    def broken(data, reml):
+        varpar, method, notes, beta = real(data, reml)
+        beta = beta.copy()
+        beta[[0, 2]] = 0.0  # Intercept and arm[IPT], as in the issue
+        return varpar, method, notes, beta
+
+    monkeypatch.setattr(engine, "_statsmodels", broken)
+    guarded = ipt.fit_growth(trial, outcome="HAMD17", reference_arm="TAU")
+    assert any("10239" in note for note in guarded.notes)
+    assert guarded.fixed_effects["estimate"].iloc[0] > 15  # the intercept is about 20, not 0
+
+
+def test_contrast_matches_coefficient_row(fit):
+    row = fit.fixed_effects.iloc[3]
+    L = np.zeros(4)
+    L[3] = 1
+    c = fit.contrast(L)
+    assert c["estimate"] == pytest.approx(row["estimate"])
+    assert c["df"] == pytest.approx(row["df"])
+    with pytest.raises(ipt.ArgumentError):
+        fit.contrast([1, 2])
+
+
+def test_trajectories_are_linear_combinations(fit):
+    b = fit.fixed_effects.set_index("term")["estimate"]
+    traj = fit.trajectories(times=[0, 10]).set_index(["arm", "time"])
+    assert traj.loc[("TAU", 0.0), "estimate"] == pytest.approx(b["Intercept"])
+    assert traj.loc[("IPT", 10.0), "estimate"] == pytest.approx(
+        b["Intercept"] + b["arm[IPT]"] + 10 * (b["session"] + b["session:arm[IPT]"]))
+    assert (traj["ci_lower"] < traj["estimate"]).all() and (traj["estimate"] < traj["ci_upper"]).all()
+
+
+def test_feingold_d_by_hand(fit, trial):
+    """d = b(time x arm) * duration / SD of raw baseline scores (Feingold 2009, eq. for linear growth)."""
+    b = fit.fixed_effects.set_index("term")["estimate"]
+    base = trial[(trial["instrument"] == "HAMD17") & (trial["session"] == 0)]["score"]
+    diff = fit.arm_differences(at=12).iloc[0]
+    assert diff["effect_size_d"] == pytest.approx(b["session:arm[IPT]"] * 12 / base.std(ddof=1))
+    assert diff["difference"] == pytest.approx(b["arm[IPT]"] + 12 * b["session:arm[IPT]"])
+
+
+def test_icc_by_hand(fit):
+    vc = fit.variance_components
+    g0 = vc.query("group == 'participant_id' and term1 == 'Intercept' and term2.isna()")["estimate"].iloc[0]
+    s2 = vc.query("group == 'Residual'")["estimate"].iloc[0]
+    assert fit.icc()["icc"].iloc[0] == pytest.approx(g0 / (g0 + s2))
+
+
+def test_r_squared_random_intercept_by_hand(trial):
+    fit = ipt.fit_growth(trial, outcome="HAMD17", random="intercept", reference_arm="TAU")
+    vc = fit.variance_components.set_index("group")["estimate"]
+    var_f = np.var(fit._design.X @ fit.fixed_effects["estimate"].to_numpy(), ddof=1)
+    total = var_f + vc["participant_id"] + vc["Residual"]
+    r2 = fit.r_squared()
+    assert r2["marginal"] == pytest.approx(var_f / total)
+    assert r2["conditional"] == pytest.approx((var_f + vc["participant_id"]) / total)
+
+
+def test_compare_models_needs_same_rows(trial):
+    a = ipt.fit_growth(trial, outcome="HAMD17", reference_arm="TAU")
+    b = ipt.fit_growth(trial, outcome="HAMD17", reference_arm="TAU", baseline="covariate")
+    with pytest.raises(ipt.AnalysisError, match="different rows"):
+        ipt.compare_models(a, b)
+
+
+def test_classical_anova_two_occasions_equals_t_test_on_change(trial):
+    """With two occasions the arm x time F of a mixed ANOVA is the squared pooled t of change scores."""
+    res = ipt.classical_anova(trial, "HAMD17", occasions=[0, 12])
+    d = trial[(trial["instrument"] == "HAMD17") & trial["session"].isin([0, 12])].dropna(subset=["score"])
+    wide = d.pivot_table(index=["participant_id", "arm"], columns="session", values="score").dropna().reset_index()
+    change = wide[12] - wide[0]
+    t = stats.ttest_ind(change[wide["arm"] == "IPT"], change[wide["arm"] == "TAU"]).statistic
+    inter = res.table.set_index("Source").loc["Interaction"]
+    assert inter["F"] == pytest.approx(t ** 2, rel=1e-8)
+    assert res.n_participants == len(wide)
+    assert res.n_excluded == trial.loc[trial["instrument"] == "HAMD17", "participant_id"].nunique() - len(wide)
+
+
+def test_fit_does_not_modify_input(trial):
+    before = trial.copy()
+    ipt.fit_growth(trial, outcome="HAMD17", baseline="covariate")
+    pd.testing.assert_frame_equal(trial, before)
