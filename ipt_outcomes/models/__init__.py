@@ -4,4 +4,12 @@ from .anova import ClassicalAnova, classical_anova
 from .derived import compare_models
 from .growth import FIXED_EFFECT_COLUMNS, VARIANCE_COLUMNS, GrowthFit, fit_growth
 
-__all__ = ["FIXED_EFFECT_COLUMNS", "VARIANCE_COLUMNS", "ClassicalAnova", "GrowthFit", "classical_anova", "compare_models", "fit_growth"]
+__all__ = [
+    "FIXED_EFFECT_COLUMNS",
+    "VARIANCE_COLUMNS",
+    "ClassicalAnova",
+    "GrowthFit",
+    "classical_anova",
+    "compare_models",
+    "fit_growth",
+]
