@@ -166,3 +166,11 @@ def test_fit_refuses_invalid_data_and_bad_options(tmp_path, example_df):
     assert result.returncode == 2 and "give --outcome" in result.stderr
     result = run("fit", str(ipt.example_path()), "--outcome", "HAMD17", "--random", "wiggly")
     assert result.returncode == 2 and "usage error" in result.stderr
+
+
+def test_demo_runs_pipeline_on_bundled_example(tmp_path):
+    result = run("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "validation passed" in result.stdout
+    assert "Linear mixed growth model of HAMD17" in result.stdout
+    assert list(tmp_path.iterdir()) == []  # writes nothing

@@ -192,4 +192,32 @@ def _positive_int(text: str) -> int:
     return value
 
 
-REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [add_validate, add_simulate, add_fit]
+def add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the pipeline on the bundled example trial",
+                       description="Validate the bundled example trial and fit the primary growth model "
+                                   "(the HTML report joins when the reporting layer lands).")
+    p.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..examples import example_path, example_study_path
+
+    console = stdout_console()
+    console.print(f"Example trial: {example_path()}", markup=False)
+    df = load(example_path(), study=example_study_path())
+    console.print(validate(df).summary_line(), markup=False)
+    fit_args = build_fit_namespace(data=str(example_path()), study=str(example_study_path()))
+    return cmd_fit(fit_args)
+
+
+def build_fit_namespace(**values: object) -> argparse.Namespace:
+    """The defaults of the fit command, with some values replaced."""
+    parser = argparse.ArgumentParser()
+    add_fit(parser.add_subparsers())
+    namespace = parser.parse_args(["fit", str(values.get("data", "-"))])
+    for key, value in values.items():
+        setattr(namespace, key, value)
+    return namespace
+
+
+REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [add_validate, add_simulate, add_fit, add_demo]
