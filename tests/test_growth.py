@@ -181,3 +181,28 @@ def test_fit_does_not_modify_input(trial):
     before = trial.copy()
     ipt.fit_growth(trial, outcome="HAMD17", baseline="covariate")
     pd.testing.assert_frame_equal(trial, before)
+
+
+def test_invalid_outcome_rows_are_refused(trial):
+    df = trial.copy()
+    df.loc[df.index[(df["instrument"] == "HAMD17")][3], "score"] = 80
+    with pytest.raises(ipt.DataValidationError, match="outside the HAMD17 range"):
+        ipt.fit_growth(df, outcome="HAMD17")
+    # problems in columns the model does not use do not stop it
+    other = trial.drop(columns=["disorder"])
+    assert ipt.fit_growth(other, outcome="HAMD17").converged
+
+
+def test_trajectories_by_moderator_level():
+    df = ipt.simulate_trial(n_participants=160, seed=22, disorders={"depression": 0.5, "perinatal_depression": 0.5},
+                            instruments=["PHQ9"], therapists_per_arm=0)
+    fit = ipt.fit_growth(df, outcome="PHQ9", moderators=["disorder"], random="intercept", reference_arm="TAU")
+    traj = fit.trajectories(times=[0, 12], by="disorder")
+    assert set(traj["disorder"]) == {"depression", "perinatal_depression"} and len(traj) == 8
+    b = fit.fixed_effects.set_index("term")["estimate"]
+    row = traj[(traj["arm"] == "IPT") & (traj["disorder"] == "perinatal_depression") & (traj["time"] == 12)].iloc[0]
+    expected = (
+        b["Intercept"] + b["arm[IPT]"] + b["disorder[perinatal_depression]"] + b["arm[IPT]:disorder[perinatal_depression]"]
+        + 12 * (b["session"] + b["session:arm[IPT]"] + b["session:disorder[perinatal_depression]"]
+                + b["session:arm[IPT]:disorder[perinatal_depression]"]))
+    assert row["estimate"] == pytest.approx(expected)

@@ -24,7 +24,7 @@ FIXTURES = json.loads((REF / "lmer_fixtures.json").read_text(encoding="utf-8"))
 def _fit(case: dict) -> ipt.GrowthFit:
     s = case["settings"]
     data = pd.read_csv(REF / "data" / f"{case['data']}.csv", dtype={"participant_id": str})
-    data["instrument"] = "X"
+    data["instrument"] = "X"  # not a registry instrument: the R data sets are checked by R, not validated here
     if s["baseline"] == "covariate":
         # the fixture data hold post-baseline rows with the baseline score; fit_growth takes it as a covariate
         data = data.rename(columns={"baseline": "baseline_score"})
@@ -37,7 +37,7 @@ def _fit(case: dict) -> ipt.GrowthFit:
         fit = ipt.fit_growth(data, outcome="X", time=s["time"], random=s["random"], method=case["method"],
                              reference_arm=s["reference_arm"], covariates=covariates, shape=s["shape"],
                              moderators=list(s.get("moderators", [])),
-                             therapist="therapist_id" if s["therapist"] else None)
+                             therapist="therapist_id" if s["therapist"] else None, check=False)
     return fit
 
 
@@ -138,8 +138,8 @@ def test_likelihood_ratio_test_refits_with_ml():
     """anova(m0, m1) of lme4: random intercept vs intercept and slope, both refitted by ML."""
     ref = FIXTURES["lrt_two_arm_intercept_vs_slope"]
     data = pd.read_csv(REF / "data" / "two_arm.csv", dtype={"participant_id": str}).assign(instrument="X")
-    m0 = ipt.fit_growth(data, outcome="X", random="intercept", reference_arm="TAU")
-    m1 = ipt.fit_growth(data, outcome="X", random="slope", reference_arm="TAU")
+    m0 = ipt.fit_growth(data, outcome="X", random="intercept", reference_arm="TAU", check=False)
+    m1 = ipt.fit_growth(data, outcome="X", random="slope", reference_arm="TAU", check=False)
     table = ipt.compare_models(m0, m1)
     assert list(table["n_parameters"]) == ref["n_parameters"]
     np.testing.assert_allclose(table["log_likelihood"], ref["log_likelihood"], atol=1e-2)

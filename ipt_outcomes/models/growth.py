@@ -60,7 +60,7 @@ class GrowthFit:
         """Fit the same model again with some settings changed (``method="ml"``, ``random=...``)."""
         if self._source is None:
             raise ArgumentError("this fit does not keep its data; call fit_growth again.")
-        return fit_growth(self._source, **{**self._options, **changes})
+        return fit_growth(self._source, **{**self._options, "check": False, **changes})  # data checked already
 
     def trajectories(self, times: Sequence[float] | None = None, by: str | None = None,
                      level: float = 0.95) -> pd.DataFrame:
@@ -189,6 +189,7 @@ def fit_growth(
     breakpoints: tuple[float, float] = (3.0, 12.0),
     reference_levels: Mapping[str, str] | None = None,
     level: float = 0.95,
+    check: bool = True,
 ) -> GrowthFit:
     """Fit a linear mixed growth model of one outcome across sessions (or weeks).
 
@@ -224,6 +225,9 @@ def fit_growth(
         Column of a further random intercept (``therapist_id`` or ``site``), participants nested in it.
     level
         Confidence level of the intervals.
+    check
+        Validate the rows and columns the model uses first (the outcome's rows; identifiers, arm,
+        time, score, covariates, moderators) and raise if any is invalid.
 
     Returns
     -------
@@ -239,6 +243,15 @@ def fit_growth(
     ``e_ij ~ N(0, s2)``. The REML criterion is lme4's (Bates et al. 2015, section 3); the df of
     each coefficient follow Satterthwaite as in lmerTest (Kuznetsova et al. 2017), and
     ``p = 2 P(T_df > |t|)``. AIC and BIC count fixed effects and covariance parameters, as lme4.
+
+    Raises
+    ------
+    DataValidationError
+        The rows the model uses fail validation (with ``check=True``).
+    AnalysisError
+        The model cannot be fitted (no rows for the outcome, one arm, a confounded design...).
+    ArgumentError
+        An option is invalid.
 
     References
     ----------
@@ -268,6 +281,8 @@ def fit_growth(
                       reference_arm=_reference_arm(df, reference_arm), covariates=tuple(covariates),
                       moderators=tuple(moderators), baseline=baseline, therapist=therapist,
                       breakpoints=tuple(breakpoints), reference_levels=dict(reference_levels or {}))
+    if check:
+        _check_input(df, spec)
     design = build_design(df, spec)
     spec = GrowthSpec(**{**spec.__dict__, "reference_arm": design.arm_levels[0]})
     data = MixedData.build(design.y, design.X, design.Z, design.participant, design.therapist)
@@ -307,6 +322,26 @@ def fit_growth(
         method=method, engine=result.optimizer, notes=notes, _design=design, _varpar=result.varpar, _satt=satt,
         _source=df, _source_attrs=dict(df.attrs), _options=options,
     )
+
+
+def _check_input(df: pd.DataFrame, spec: GrowthSpec) -> None:
+    """Validate the outcome's rows on the columns the model uses; raise DataValidationError if invalid."""
+    from ..errors import DataValidationError
+    from ..validation import validate
+
+    used = {"participant_id", "arm", "instrument", "score", spec.time, *spec.covariates, *spec.moderators}
+    if spec.therapist:
+        used.add(spec.therapist)
+    keep = [c for c in df.columns if c in used or c in ("trial_id", "session", "week")]
+    rows = df["instrument"].astype(str) == spec.outcome if "instrument" in df.columns else slice(None)
+    report = validate(df.loc[rows, keep])
+    errors = report.errors
+    ignorable = errors["check"].isin(["required_column", "time_column"]) & ~errors["column"].isin(used)
+    errors = errors[~ignorable]
+    if len(errors):
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise DataValidationError(f"the {spec.outcome} data failed validation: {errors['message'].iloc[0]}{more}. "
+                                  "Run ipt.validate() to see every problem, or pass check=False.", report=report)
 
 
 def _is_singular(G: np.ndarray, g_t: float, s2: float, has_t: bool) -> bool:

@@ -13,7 +13,7 @@ from ..errors import SingularFitWarning
 from ..simulate import simulate_trial
 from .growth import fit_growth
 
-__all__ = ["recovery_study", "summarise_recovery", "binomial_band"]
+__all__ = ["binomial_band", "recovery_study", "summarise_recovery"]
 
 
 def recovery_study(n_replicates: int, seed: int = 1, term: str = "session:arm[IPT]",
