@@ -5,6 +5,7 @@ Validate trial data against an IPT-aware schema, model symptom change across ses
 
 from __future__ import annotations
 
+from .clinical import clinical_change, dose_response, improvement_by_session, sudden_gains, summarise_change
 from .errors import (
     AnalysisError,
     ApproximationWarning,
@@ -22,6 +23,7 @@ from .errors import (
 )
 from .examples import example_path, example_study_path, load_example
 from .loading import load
+from .missing import SensitivityResult, last_observed, pool_rubin, retention, sensitivity_analyses
 from .models import ClassicalAnova, GrowthFit, classical_anova, compare_models, fit_growth
 from .registry import Instrument, Registry, default_registry
 from .simulate import simulate_trial
@@ -46,21 +48,31 @@ __all__ = [
     "Instrument",
     "Registry",
     "RegistryError",
+    "SensitivityResult",
     "SingularFitWarning",
     "Study",
     "StudyDefinitionError",
     "ValidationReport",
     "__version__",
     "classical_anova",
+    "clinical_change",
     "compare_models",
     "default_registry",
+    "dose_response",
     "example_path",
     "example_study_path",
     "fit_growth",
+    "improvement_by_session",
+    "last_observed",
     "load",
     "load_example",
     "load_study",
+    "pool_rubin",
+    "retention",
+    "sensitivity_analyses",
     "simulate_trial",
+    "sudden_gains",
+    "summarise_change",
     "trial_schema",
     "validate",
 ]

@@ -1,0 +1,109 @@
+"""Sudden gains in session-by-session scores (Tang and DeRubeis 1999).
+
+A gain between consecutive sessions n-1 and n (an improvement, read by the instrument's direction)
+is a sudden gain when:
+
+1. it is at least ``threshold`` points (the original used 7 BDI points; default here: the
+   registry's reliable-change points, else the Jacobson-Truax reliable change from the data);
+2. it is at least 25 % of the pre-gain score (of its distance from the healthy end of the scale);
+3. the mean of the (up to) three scores before the gain differs from the mean of the (up to) three
+   scores after it by more than ``t_crit x pooled SD``, with the critical t of df = n_pre + n_post - 2
+   (2.776 for 3 + 3 scores, 3.182 for 3 + 2, 4.303 for 2 + 2), as in the suddengains R package.
+
+A gain is reversed when a later score loses at least half of it, i.e. returns to
+``pre_gain_score - gain / 2`` or worse.
+
+References: Tang TZ, DeRubeis RJ (1999) J Consult Clin Psychol 67:894-904. doi:10.1037/0022-006X.67.6.894;
+Wiedemann M, Thew GR, Stott R, Ehlers A (2020) suddengains: an R package. PLoS ONE 15:e0230276.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import AnalysisError
+from ..registry import default_registry
+
+__all__ = ["SUDDEN_GAIN_COLUMNS", "sudden_gains"]
+
+SUDDEN_GAIN_COLUMNS = ["participant_id", "arm", "session", "pre_gain_score", "post_gain_score", "gain",
+                       "percent_of_pre", "pre_mean", "post_mean", "critical_value", "reversed", "reversal_session"]
+
+
+def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None, *, time: str = "session",
+                 percent: float = 25.0, reliability: float | None = None) -> pd.DataFrame:
+    """Find sudden gains; one row per gain (a participant may have several).
+
+    Parameters
+    ----------
+    df
+        Canonical table with session-by-session scores of ``outcome``.
+    threshold
+        Minimum absolute gain (criterion 1). Default: the registry's ``reliable_change`` points, else
+        ``1.96 * sqrt(2) * SD_baseline * sqrt(1 - reliability)``.
+    percent
+        Minimum gain as a percentage of the pre-gain score (criterion 2).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``participant_id, arm, session`` (first session after the gain), ``pre_gain_score``,
+        ``post_gain_score``, ``gain`` (positive = improvement), ``percent_of_pre``, ``pre_mean``,
+        ``post_mean``, ``critical_value``, ``reversed``, ``reversal_session``;
+        ``attrs["threshold"]`` is the threshold used.
+    """
+    inst = default_registry()[outcome] if outcome in default_registry() else None
+    data = df[df["instrument"].astype(str) == outcome] if "instrument" in df.columns else df
+    data = data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time], errors="coerce"))
+    data = data.dropna(subset=["score", "_t"]).sort_values(["participant_id", "_t"])
+    if data.empty:
+        raise AnalysisError(f"no {outcome} scores to look for sudden gains in.")
+    worse_high = inst is None or inst.higher_is == "worse"
+    if threshold is None:
+        threshold = _default_threshold(data, inst, reliability)
+    rows = []
+    for pid, g in data.groupby("participant_id", sort=True):
+        t = g["_t"].to_numpy()
+        y = g["score"].to_numpy() if worse_high else -g["score"].to_numpy()
+        arm = g["arm"].iloc[0] if "arm" in g.columns else None
+        for n in range(1, len(y)):
+            if t[n] - t[n - 1] != 1:  # consecutive sessions only
+                continue
+            gain = y[n - 1] - y[n]
+            pre_level = abs(y[n - 1] - (0 if inst is None else (inst.min if worse_high else -inst.max)))
+            if gain < threshold or gain < percent / 100 * pre_level:
+                continue
+            pre = y[max(0, n - 3):n]
+            post = y[n:n + 3]
+            if len(pre) < 2 or len(post) < 2:
+                continue
+            df_t = len(pre) + len(post) - 2
+            pooled = math.sqrt(((len(pre) - 1) * np.var(pre, ddof=1) + (len(post) - 1) * np.var(post, ddof=1)) / df_t)
+            crit = float(stats.t.ppf(0.975, df_t))
+            if not pre.mean() - post.mean() > crit * pooled:
+                continue
+            later = np.flatnonzero(y[n + 1:] >= y[n - 1] - gain / 2)
+            reversal = None if later.size == 0 else float(t[n + 1 + later[0]])
+            sign = 1 if worse_high else -1
+            rows.append({"participant_id": str(pid), "arm": arm, "session": float(t[n]),
+                         "pre_gain_score": sign * y[n - 1], "post_gain_score": sign * y[n], "gain": float(gain),
+                         "percent_of_pre": 100 * gain / pre_level if pre_level else math.nan,
+                         "pre_mean": sign * pre.mean(), "post_mean": sign * post.mean(), "critical_value": crit,
+                         "reversed": reversal is not None, "reversal_session": reversal})
+    out = pd.DataFrame(rows, columns=SUDDEN_GAIN_COLUMNS)
+    out.attrs["threshold"] = float(threshold)
+    return out
+
+
+def _default_threshold(data: pd.DataFrame, inst: object, reliability: float | None) -> float:
+    if inst is not None and reliability is None and getattr(inst, "reliable_change_points", None):
+        return float(inst.reliable_change_points)  # type: ignore[union-attr]
+    r = reliability if reliability is not None else getattr(inst, "reliability", None)
+    if r is None:
+        raise AnalysisError("no reliable-change threshold for this instrument; pass threshold= or reliability=.")
+    sd0 = float(data.loc[data["_t"] == 0, "score"].std(ddof=1))
+    return 1.959963984540054 * math.sqrt(2) * sd0 * math.sqrt(1 - r)
