@@ -225,7 +225,8 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str = "session
     return SensitivityResult(table=table, tipping=pd.DataFrame(tipping_rows), tipping_points=points,
                              settings={"outcome": outcome, "at": at, "complete_from": complete_from,
                                        "n_imputations": n_imputations, "seed": seed, "reference_arm": ref,
-                                       "n_dropouts": int(dropouts.sum()), "n_without_baseline": int(per["baseline"].isna().sum())})
+                                       "n_dropouts": int(dropouts.sum()),
+                                       "n_without_baseline": int(per["baseline"].isna().sum())})
 
 
 def _pick(res: dict[str, float]) -> dict[str, float]:
