@@ -11,7 +11,8 @@ and each instrument k scores ``y = mean_k + sd_k * z`` (rounded and clipped to t
 range unless ``integer_scores=False``). ``beta_a`` makes the reference arm improve by
 ``reference_improvement`` baseline SDs by the end of treatment and arm a by ``effect_sizes[a]``
 more (Feingold's growth-model d). Dropout is monotone and missing at random: the chance of leaving
-before an assessment rises with the last observed score, calibrated to the requested rate.
+before an assessment rises with the score just observed (of an instrument given every session),
+calibrated to the requested rate.
 
 The true parameters come back in ``df.attrs["truth"]``, in the term names of
 :func:`ipt_outcomes.fit_growth` and in the instrument's raw units.
@@ -216,17 +217,20 @@ def simulate_trial(
     gaps = np.where(rng.random(len(session)) < 0.15, 2.0, 1.0)
     gaps[session == 0] = 0.0
     week = pd.Series(gaps).groupby(pid).cumsum().to_numpy()
-    e_shared = rng.normal(0, 1, len(session))  # for the dropout process only
     z_mean = u[pid, 0] + v[pid] + (beta[pid] + u[pid, 1]) * f(session)
-    z_obs_for_dropout = z_mean + math.sqrt(resid_var) * e_shared
-
-    dropped_at = _dropout(rng, pid, session, z_obs_for_dropout, n, dropout, dropout_mechanism)
+    instrument_of = _instruments(instruments, disorder, registry)
+    keys = sorted({k for ks in instrument_of for k in ks})
+    residual = {key: rng.normal(0, math.sqrt(resid_var), len(session)) for key in keys}
+    # dropout depends on the previous score of an instrument given every session (missing at random)
+    every = [k for k in keys if (schedule or {}).get(k) is None]
+    driver = np.array([next((k for k in ks if k in every), ks[0]) for ks in instrument_of], dtype=object)
+    z_driver = z_mean + np.select([driver[pid] == k for k in keys], [residual[k] for k in keys])
+    dropped_at = _dropout(rng, pid, session, z_driver, n, dropout, dropout_mechanism)
     in_trial = session < dropped_at[pid]
     last_session = pd.Series(np.where(in_trial, session, -1)).groupby(pid).max().to_numpy()
 
-    instrument_of = _instruments(instruments, disorder, registry)
     frames, truth_by_instrument = [], {}
-    for key in sorted({k for ks in instrument_of for k in ks}):
+    for key in keys:
         inst = registry[key]
         mean, sd = SIMULATION_BASELINES.get(key, ((inst.min + inst.max) / 2, (inst.max - inst.min) / 6))
         sign = 1.0 if inst.higher_is == "worse" else -1.0
@@ -235,8 +239,7 @@ def simulate_trial(
         sched = (schedule or {}).get(key)
         if sched is not None:
             rows &= _scheduled(session, planned[pid], sched)
-        e = rng.normal(0, math.sqrt(resid_var), len(session))
-        z = z_mean + e
+        z = z_mean + residual[key]
         score = mean + sign * sd * z
         if integer_scores:
             score = np.round(score) if inst.integer else np.round(score, 2)

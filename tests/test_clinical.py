@@ -1,0 +1,164 @@
+"""Clinical significance, arm summaries, sudden gains and dose-response against hand calculations."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+import ipt_outcomes as ipt
+from ipt_outcomes.clinical import (
+    jacobson_truax_cutoffs,
+    number_needed_to_treat,
+    odds_ratio,
+    risk_difference,
+    wilson_interval,
+)
+
+
+def _table(instrument, rows):
+    out = []
+    for pid, arm, base, final in rows:
+        out.append({"participant_id": pid, "arm": arm, "disorder": "depression", "instrument": instrument,
+                    "score": base, "session": 0})
+        if final is not None:
+            out.append({"participant_id": pid, "arm": arm, "disorder": "depression", "instrument": instrument,
+                        "score": final, "session": 12})
+    return pd.DataFrame(out)
+
+
+def test_jacobson_truax_by_hand_lower_is_better():
+    """r = .90 and SD 5: S_diff = sqrt(2) * 5 * sqrt(.1) = 2.2361; reliable change 4.383 points."""
+    df = _table("PHQ9", [("P1", "IPT", 20, 5), ("P2", "IPT", 20, 14), ("P3", "TAU", 15, 13), ("P4", "TAU", 12, 18),
+                         ("P5", "TAU", 14, None)])
+    with pytest.warns(ipt.DataWarning, match="1 participant"):
+        cc = ipt.clinical_change(df, "PHQ9", reliability=0.9, cutoff=10, sd_baseline=5)
+    cc = cc.set_index("participant_id")
+    s_diff = math.sqrt(2) * 5 * math.sqrt(0.1)
+    assert cc.attrs["settings"]["s_diff"] == pytest.approx(s_diff)
+    assert cc.loc["P1", "rci"] == pytest.approx(-15 / s_diff)
+    assert list(cc["category"].iloc[:4]) == ["recovered", "improved", "unchanged", "deteriorated"]
+    assert pd.isna(cc.loc["P5", "category"]) and math.isnan(cc.loc["P5", "final"])
+    assert cc.loc["P1", "percent_change"] == pytest.approx(-75)
+    assert list(cc["response"].iloc[:4]) == [True, False, False, False]
+    assert list(cc["remission"].iloc[:4]) == [True, False, False, False]  # PHQ-9 remission <= 9 (registry)
+    assert list(cc.columns) == ipt.clinical.CHANGE_COLUMNS[1:]
+
+
+def test_jacobson_truax_by_hand_higher_is_better():
+    """WAI-SR, higher is better: r = .80, SD 6: S_diff = sqrt(2) * 6 * sqrt(.2) = 3.7947."""
+    df = _table("WAISR", [("Q1", "IPT", 30, 45), ("Q2", "IPT", 30, 38), ("Q3", "TAU", 45, 35), ("Q4", "TAU", 40, 41)])
+    cc = ipt.clinical_change(df, "WAISR", reliability=0.8, cutoff=40, sd_baseline=6, remission=44)
+    cc = cc.set_index("participant_id")
+    assert cc.loc["Q1", "rci"] == pytest.approx(15 / (math.sqrt(2) * 6 * math.sqrt(0.2)))
+    assert list(cc["category"]) == ["recovered", "improved", "deteriorated", "unchanged"]
+    assert list(cc["response"]) == [True, False, False, False]  # +50 % is a response when higher is better
+    assert list(cc["remission"]) == [True, False, False, False]
+
+
+def test_cutoffs_by_hand():
+    cuts = jacobson_truax_cutoffs(20, 5, 3, 3)
+    assert cuts == pytest.approx({"a": 10.0, "b": 9.0, "c": (3 * 20 + 5 * 3) / 8})
+    better = jacobson_truax_cutoffs(30, 5, 50, 4, higher_is="better")
+    assert better == pytest.approx({"a": 40.0, "b": 42.0, "c": (4 * 30 + 5 * 50) / 9})
+
+
+def test_default_cutoff_c_from_registry_norms():
+    df = _table("PHQ9", [("P1", "IPT", 20, 5), ("P2", "IPT", 16, 14), ("P3", "TAU", 12, 13)])
+    cc = ipt.clinical_change(df, "PHQ9")
+    base = pd.Series([20, 16, 12])
+    m, sd = base.mean(), base.std(ddof=1)
+    expected_c = (3.52 * m + sd * 2.91) / (3.52 + sd)  # Kocalevent 2013 norms: 2.91 (3.52)
+    assert cc.attrs["settings"]["cutoff"] == pytest.approx(expected_c)
+    assert cc.attrs["settings"]["cutoff_type"] == "c"
+    assert cc.attrs["settings"]["reliability"] == 0.89
+
+
+def test_missing_reliability_and_unverified_values():
+    df = _table("LSAS", [("P1", "IPT", 80, 40), ("P2", "TAU", 70, 60)])
+    with pytest.raises(ipt.ArgumentError, match="no reliability"):
+        ipt.clinical_change(df, "LSAS")
+    edeq = _table("EDEQ_GLOBAL", [("P1", "IPT", 4.0, 1.0), ("P2", "TAU", 3.5, 3.4)])
+    with pytest.warns(ipt.ApproximationWarning, match="not verified"):
+        ipt.clinical_change(edeq, "EDEQ_GLOBAL")
+
+
+def test_wilson_and_newcombe_published_values():
+    """Newcombe (1998) Stat Med 17:873, table II example (a): 56/70 vs 48/80, method 10."""
+    rd, lo, hi = risk_difference(56, 70, 48, 80)
+    assert (round(rd, 4), round(lo, 4), round(hi, 4)) == (0.2, 0.0524, 0.3339)
+    lo, hi = wilson_interval(81, 263)  # Newcombe (1998b), single proportion example: 0.2553 to 0.3662
+    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
+
+
+def test_odds_ratio_by_hand():
+    orr, lo, hi = odds_ratio(20, 50, 10, 50)
+    se = math.sqrt(1 / 20 + 1 / 30 + 1 / 10 + 1 / 40)
+    assert orr == pytest.approx(20 * 40 / (30 * 10))
+    assert lo == pytest.approx(math.exp(math.log(orr) - 1.959963984540054 * se))
+    assert hi == pytest.approx(math.exp(math.log(orr) + 1.959963984540054 * se))
+    orr0, _, _ = odds_ratio(0, 10, 5, 10)  # Haldane: 0.5 * 5.5 / (10.5 * 5.5)
+    assert orr0 == pytest.approx(0.5 * 5.5 / (10.5 * 5.5))
+
+
+def test_nnt_by_hand():
+    nnt, lo, hi, text = number_needed_to_treat(0.2, 0.1, 0.25)
+    assert (nnt, lo, hi) == pytest.approx((5.0, 4.0, 10.0)) and text.startswith("NNTB 5.0")
+    nnt, benefit, harm, text = number_needed_to_treat(0.1, -0.05, 0.25)  # Altman 1998: spans zero
+    assert (nnt, benefit, harm) == pytest.approx((10.0, 4.0, -20.0))
+    assert "infinity" in text and "NNTH 20.0" in text
+
+
+def test_summary_by_arm_by_hand():
+    rows = [(f"I{i}", "IPT", 20, 5 if i < 6 else 19) for i in range(10)] + \
+           [(f"T{i}", "TAU", 20, 5 if i < 3 else 19) for i in range(10)]
+    cc = ipt.clinical_change(_table("PHQ9", rows), "PHQ9", reliability=0.9, cutoff=10, sd_baseline=5)
+    s = ipt.summarise_change(cc, reference_arm="TAU")
+    rec = s[(s["outcome"] == "recovered") & (s["arm"] == "IPT")].iloc[0]
+    assert (rec["n"], rec["count"], rec["percent"]) == (10, 6, 60.0)
+    _rd, lo, _hi = risk_difference(6, 10, 3, 10)
+    assert rec["risk_difference"] == pytest.approx(0.3) and rec["rd_ci_lower"] == pytest.approx(lo)
+    assert rec["nnt"] == pytest.approx(1 / 0.3)
+    tau = s[(s["outcome"] == "recovered") & (s["arm"] == "TAU")].iloc[0]
+    assert tau["percent"] == 30.0 and math.isnan(tau["risk_difference"])
+
+
+WORKED_SERIES = [30, 29, 30, 28, 18, 17, 16, 17, 16, 26, 27]  # BDI-II, sessions 0..10
+
+
+def test_sudden_gain_worked_series():
+    """Gain 28 -> 18 between sessions 3 and 4: 10 points >= 7, 36 % >= 25 %, pre mean (29, 30, 28) = 29
+    vs post mean (18, 17, 16) = 17: 12 > 2.776 * pooled SD 1.0 = 2.776. Session 9 (26) loses more than
+    half of the 10-point gain (28 - 5 = 23), so the gain reversed."""
+    df = pd.DataFrame({"participant_id": "S1", "arm": "IPT", "instrument": "BDI2", "score": WORKED_SERIES,
+                       "session": range(len(WORKED_SERIES))})
+    gains = ipt.sudden_gains(df, "BDI2", threshold=7)
+    assert len(gains) == 1
+    g = gains.iloc[0]
+    assert (g["session"], g["pre_gain_score"], g["post_gain_score"], g["gain"]) == (4, 28, 18, 10)
+    assert g["pre_mean"] == pytest.approx(29) and g["post_mean"] == pytest.approx(17)
+    assert g["critical_value"] == pytest.approx(2.776, abs=1e-3)
+    assert g["reversed"] and g["reversal_session"] == 9
+
+
+def test_sudden_gain_criteria_each_can_fail():
+    base = pd.DataFrame({"participant_id": "S1", "arm": "IPT", "instrument": "BDI2", "session": range(8)})
+    too_small = base.assign(score=[30, 29, 30, 28, 22, 21, 20, 20])  # 6 < 7 points
+    assert ipt.sudden_gains(too_small, "BDI2", threshold=7).empty
+    low_level = base.assign(score=[12, 11, 12, 11, 3, 2, 3, 2])  # 8 points, 73 % of 11: a gain
+    assert len(ipt.sudden_gains(low_level, "BDI2", threshold=7)) == 1
+    percent = base.assign(score=[40, 40, 41, 40, 32, 32, 31, 32])  # 8 points = 20 % of 40 < 25 %
+    assert ipt.sudden_gains(percent, "BDI2", threshold=7).empty
+    noisy = base.assign(score=[30, 10, 30, 28, 18, 30, 12, 28])  # fails the mean-difference criterion
+    assert ipt.sudden_gains(noisy, "BDI2", threshold=7).empty
+
+
+def test_dose_response_and_improvement_by_session(example_df):
+    table = ipt.dose_response(example_df, "PHQ9")
+    assert "not randomised" in table.attrs["caveat"]
+    assert table.groupby("arm")["n"].sum().sum() == example_df.query("instrument == 'PHQ9'").groupby(
+        "participant_id")["score"].apply(lambda s: s.iloc[1:].notna().any()).sum()
+    by = ipt.improvement_by_session(example_df, "PHQ9")
+    ipt_arm = by[by["arm"] == "IPT"].set_index("session")
+    assert (ipt_arm["percent_improved_by"] >= ipt_arm["percent_improved_at"] - 1e-9).all()
