@@ -12,7 +12,8 @@ end of treatment:
   score, monotone pattern by pattern), ANCOVA per imputed data set, pooled by Rubin's rules;
 - ``delta-adjusted tipping point``: the imputed end scores of the dropouts of the compared arm are
   shifted by delta towards a worse outcome; the tipping point is the smallest shift at which the
-  95 % interval includes no difference.
+  95 % interval reaches no difference (the MAR conclusion is lost). ``tipping["overturned"]``
+  marks the shifts at which it is lost.
 
 References: Mallinckrodt CH et al. (2004) Clin Trials 1:477-489 (LOCF versus likelihood-based
 analyses); Carpenter JR, Kenward MG (2013)
@@ -188,10 +189,14 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str = "session
     span = (inst.max - inst.min) if inst is not None else 10 * sd0
     for arm in arms_cmp:
         significant_at_zero = mi[arm]["ci_upper"] < 0 or mi[arm]["ci_lower"] > 0
+        favoured_below = mi[arm]["ci_upper"] < 0  # the arm's scores are lower than the reference's
+
+        def lost(res: dict[str, float], below: bool = favoured_below) -> bool:
+            """The MAR conclusion no longer holds: the interval reaches (or passes) no difference."""
+            return bool(res["ci_upper"] >= 0) if below else bool(res["ci_lower"] <= 0)
 
         def overturned(delta: float, arm: str = arm) -> bool:
-            res = _pooled(imputations, has_base, ref, arm, delta, dropouts, worse_sign, level)
-            return bool(res["ci_lower"] <= 0 <= res["ci_upper"])
+            return lost(_pooled(imputations, has_base, ref, arm, delta, dropouts, worse_sign, level))
 
         if deltas is not None:
             grid = np.asarray(deltas, float)
@@ -203,7 +208,7 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str = "session
         point = None
         for delta in grid:
             res = _pooled(imputations, has_base, ref, arm, float(delta), dropouts, worse_sign, level)
-            turned = bool(res["ci_lower"] <= 0 <= res["ci_upper"])
+            turned = lost(res) if significant_at_zero else bool(res["ci_lower"] <= 0 <= res["ci_upper"])
             tipping_rows.append({"arm": arm, "delta": float(delta), **_pick(res), "overturned": turned})
             if point is None and significant_at_zero and turned:
                 point = float(delta)
