@@ -174,3 +174,22 @@ def test_demo_runs_pipeline_on_bundled_example(tmp_path):
     assert "validation passed" in result.stdout
     assert "Linear mixed growth model of HAMD17" in result.stdout
     assert list(tmp_path.iterdir()) == []  # writes nothing
+
+
+def test_clinical_command(tmp_path):
+    args = [str(ipt.example_path()), "--study", str(ipt.example_study_path()), "--imputations", "5"]
+    result = run("clinical", *args, "--outcome", "PHQ9")
+    assert result.returncode == 0, result.stderr
+    for text in ("Clinical change in PHQ9 (Jacobson-Truax)", "reliable_improvement", "NNTB", "Sudden gains (Tang",
+                 "multiple imputation (MAR)", "LOCF (biased)", "tipping point"):
+        assert text in result.stdout, text
+    hamd = run("clinical", *args)  # HAM-D is given at sessions 0, 4, 8, 12 and the last: few consecutive pairs
+    assert "Clinical change in HAMD17" in hamd.stdout and "pairs of consecutive sessions examined" in hamd.stdout
+    js = run("clinical", *args, "--outcome", "PHQ9", "--json")
+    data = json.loads(js.stdout)
+    cc = ipt.clinical_change(ipt.load_example(), "PHQ9")
+    assert len(data["participants"]) == len(cc)
+    assert data["settings"]["reliability"] == 0.89
+    assert {r["analysis"] for r in data["sensitivity"]} >= {"completers only", "multiple imputation (MAR)"}
+    bad = run("clinical", *args, "--cutoff", "high")
+    assert bad.returncode == 2 and "--cutoff must be" in bad.stderr

@@ -162,3 +162,10 @@ def test_dose_response_and_improvement_by_session(example_df):
     by = ipt.improvement_by_session(example_df, "PHQ9")
     ipt_arm = by[by["arm"] == "IPT"].set_index("session")
     assert (ipt_arm["percent_improved_by"] >= ipt_arm["percent_improved_at"] - 1e-9).all()
+
+
+def test_sudden_gains_need_consecutive_sessions():
+    df = pd.DataFrame({"participant_id": "S1", "arm": "IPT", "instrument": "BDI2", "score": [30, 20, 10, 5],
+                       "session": [0, 4, 8, 12]})
+    gains = ipt.sudden_gains(df, "BDI2", threshold=7)
+    assert gains.empty and gains.attrs["consecutive_pairs"] == 0

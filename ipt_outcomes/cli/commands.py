@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
+import pandas as pd
+
 from ..errors import ArgumentError, IPTOutcomesError
 from ..io import write_table
 from ..loading import load
@@ -108,7 +110,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
     import json
 
     from ..models import classical_anova, fit_growth
-    from ..study import Study
 
     df = load(args.data, study=args.study)
     report = validate(df)
@@ -117,15 +118,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         stderr_console().print(f"ipt-outcomes: {args.data} failed validation; fix the errors above before fitting.",
                                markup=False)
         return 1
-    outcome = args.outcome
-    if outcome is None:
-        study = Study.from_attrs(df.attrs.get("ipt_study"))
-        outcome = study.primary_instrument if study is not None else None
-    if outcome is None:
-        instruments = sorted(df["instrument"].dropna().astype(str).unique())
-        if len(instruments) != 1:
-            raise ArgumentError(f"give --outcome; the data hold {', '.join(instruments)}.")
-        outcome = instruments[0]
+    outcome = _outcome(df, args.outcome)
     fit = fit_growth(df, outcome=outcome, time=args.time, random=args.random, method=args.method,
                      reference_arm=args.reference_arm, covariates=_names(args.covariates),
                      moderators=_names(args.moderators), baseline=args.baseline, shape=args.shape,
@@ -192,6 +185,106 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def add_clinical(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("clinical", help="clinical significance, sudden gains and missing-data sensitivity",
+                       description="Reliable and clinically significant change (Jacobson-Truax) by arm with risk "
+                                   "differences, odds ratios and NNT; sudden gains; dropout pattern; sensitivity "
+                                   "of the end-of-treatment arm effect (completers, LOCF, multiple imputation, "
+                                   "tipping point).")
+    p.add_argument("data", help="data file")
+    p.add_argument("--study", help="study description (YAML)")
+    p.add_argument("--outcome", help="instrument (default: the study's primary instrument)")
+    p.add_argument("--reliability", type=float, help="reliability for the RCI (default: registry or study)")
+    p.add_argument("--cutoff", help="clinical cut-off: a score, or a, b, c (default c with norms, else a)")
+    p.add_argument("--imputations", type=int, default=50, help="multiple imputations (default 50)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the imputations (default 1)")
+    p.add_argument("--json", action="store_true", help="print all results as JSON")
+    p.set_defaults(handler=cmd_clinical)
+
+
+def cmd_clinical(args: argparse.Namespace) -> int:
+    import json
+    import warnings
+
+    from ..clinical import clinical_change, sudden_gains, summarise_change
+    from ..errors import DataWarning
+    from ..missing import last_observed, sensitivity_analyses
+
+    df = load(args.data, study=args.study)
+    report = validate(df)
+    if not report.ok:
+        sys.stderr.write(validation_lines(report, 50))
+        stderr_console().print(f"ipt-outcomes: {args.data} failed validation; fix the errors above first.", markup=False)
+        return 1
+    outcome = _outcome(df, args.outcome)
+    cutoff: float | str | None = args.cutoff
+    if cutoff is not None and cutoff not in ("a", "b", "c"):
+        try:
+            cutoff = float(cutoff)
+        except ValueError:
+            raise ArgumentError(f"--cutoff must be a number or a, b, c; not {cutoff!r}.") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        cc = clinical_change(df, outcome, reliability=args.reliability, cutoff=cutoff)
+    summary = summarise_change(cc)
+    gains = sudden_gains(df, outcome, reliability=args.reliability)
+    sens = sensitivity_analyses(df, outcome, n_imputations=args.imputations, seed=args.seed)
+    pattern = last_observed(df, outcome)
+    settings = cc.attrs["settings"]
+    if args.json:
+        result = {"outcome": outcome, "settings": settings, "participants": _records(cc),
+                  "summary": _records(summary), "sudden_gains": _records(gains),
+                  "sudden_gain_threshold": gains.attrs["threshold"], "last_observed": _records(pattern),
+                  "sensitivity": _records(sens.table), "tipping": _records(sens.tipping),
+                  "tipping_points": sens.tipping_points, "notes": [str(w.message) for w in caught]}
+        sys.stdout.write(json.dumps(result, indent=2, default=_json_default) + "\n")
+        return 0
+    out = [f"Clinical change in {outcome} (Jacobson-Truax): reliability {settings['reliability']:.2f}, "
+           f"SD at baseline {settings['sd_baseline']:.2f}, reliable change {settings['reliable_change']:.2f} points, "
+           f"cut-off {settings['cutoff_type']} = {settings['cutoff']:.2f}"]
+    for w in caught:
+        out.append(f"note: {w.message}")
+    out.append(f"{'outcome':<22}{'arm':<12}{'n':>5}{'%':>8}   vs {summary.attrs['reference_arm']}")
+    for r in summary.itertuples():
+        comp = "" if pd.isna(r.risk_difference) else (
+            f"RD {r.risk_difference:+.3f} [{r.rd_ci_lower:+.3f}, {r.rd_ci_upper:+.3f}], OR {r.odds_ratio:.2f} "
+            f"[{r.or_ci_lower:.2f}, {r.or_ci_upper:.2f}], {r.nnt_text}")
+        out.append(f"{r.outcome:<22}{r.arm:<12}{r.n:>5}{r.percent:>8.1f}   {comp}")
+    out.append("")
+    n_rev = int(gains["reversed"].sum()) if len(gains) else 0
+    if not gains.attrs.get("consecutive_pairs"):
+        out.append(f"Sudden gains: {outcome} is not given at consecutive sessions; they need session-by-session "
+                   "scores (choose such an --outcome).")
+    else:
+        out.append(f"Sudden gains (Tang & DeRubeis 1999, threshold {gains.attrs['threshold']:g} points): {len(gains)} gains "
+               f"in {gains['participant_id'].nunique() if len(gains) else 0} participants, {n_rev} reversed "
+                   f"({gains.attrs['consecutive_pairs']} pairs of consecutive sessions examined)")
+    out.append("")
+    out.append(f"Sensitivity of the end-of-treatment difference ({sens.settings['n_dropouts']} dropouts):")
+    for r in sens.table.itertuples():
+        if pd.isna(r.estimate):
+            out.append(f"  {r.analysis:<30}{r.arm}: {r.note}")
+        else:
+            out.append(f"  {r.analysis:<30}{r.arm} - {r.reference_arm}: {r.estimate:.2f} [{r.ci_lower:.2f}, "
+                       f"{r.ci_upper:.2f}], {_p(r.p_value)}")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+def _outcome(df, given: str | None) -> str:
+    from ..study import Study
+
+    if given is not None:
+        return given
+    study = Study.from_attrs(df.attrs.get("ipt_study"))
+    if study is not None and study.primary_instrument:
+        return study.primary_instrument
+    instruments = sorted(df["instrument"].dropna().astype(str).unique())
+    if len(instruments) != 1:
+        raise ArgumentError(f"give --outcome; the data hold {', '.join(instruments)}.")
+    return instruments[0]
+
+
 def add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the pipeline on the bundled example trial",
                        description="Validate the bundled example trial and fit the primary growth model "
@@ -220,4 +313,5 @@ def build_fit_namespace(**values: object) -> argparse.Namespace:
     return namespace
 
 
-REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [add_validate, add_simulate, add_fit, add_demo]
+REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [add_validate, add_simulate, add_fit, add_clinical,
+                                                                 add_demo]

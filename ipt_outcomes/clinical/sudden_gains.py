@@ -54,7 +54,8 @@ def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None,
         ``participant_id, arm, session`` (first session after the gain), ``pre_gain_score``,
         ``post_gain_score``, ``gain`` (positive = improvement), ``percent_of_pre``, ``pre_mean``,
         ``post_mean``, ``critical_value``, ``reversed``, ``reversal_session``;
-        ``attrs["threshold"]`` is the threshold used.
+        ``attrs["threshold"]`` is the threshold used and ``attrs["consecutive_pairs"]`` the number of
+        pairs of consecutive sessions examined (0: the data are not session by session).
     """
     inst = default_registry()[outcome] if outcome in default_registry() else None
     data = df[df["instrument"].astype(str) == outcome] if "instrument" in df.columns else df
@@ -66,6 +67,7 @@ def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None,
     if threshold is None:
         threshold = _default_threshold(data, inst, reliability)
     rows = []
+    pairs = 0
     for pid, g in data.groupby("participant_id", sort=True):
         t = g["_t"].to_numpy()
         y = g["score"].to_numpy() if worse_high else -g["score"].to_numpy()
@@ -73,6 +75,7 @@ def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None,
         for n in range(1, len(y)):
             if t[n] - t[n - 1] != 1:  # consecutive sessions only
                 continue
+            pairs += 1
             gain = y[n - 1] - y[n]
             pre_level = abs(y[n - 1] - (0 if inst is None else (inst.min if worse_high else -inst.max)))
             if gain < threshold or gain < percent / 100 * pre_level:
@@ -96,6 +99,7 @@ def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None,
                          "reversed": reversal is not None, "reversal_session": reversal})
     out = pd.DataFrame(rows, columns=SUDDEN_GAIN_COLUMNS)
     out.attrs["threshold"] = float(threshold)
+    out.attrs["consecutive_pairs"] = pairs
     return out
 
 
