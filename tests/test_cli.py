@@ -187,8 +187,10 @@ def test_clinical_command(tmp_path):
     assert "Clinical change in HAMD17" in hamd.stdout and "pairs of consecutive sessions examined" in hamd.stdout
     js = run("clinical", *args, "--outcome", "PHQ9", "--json")
     data = json.loads(js.stdout)
-    cc = ipt.clinical_change(ipt.load_example(), "PHQ9")
+    with pytest.warns(ipt.DataWarning, match="no PHQ9 score after baseline"):
+        cc = ipt.clinical_change(ipt.load_example(), "PHQ9")
     assert len(data["participants"]) == len(cc)
+    assert any("no PHQ9 score after baseline" in note for note in data["notes"])
     assert data["settings"]["reliability"] == 0.89
     assert {r["analysis"] for r in data["sensitivity"]} >= {"completers only", "multiple imputation (MAR)"}
     bad = run("clinical", *args, "--cutoff", "high")
