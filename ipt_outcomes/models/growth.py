@@ -340,7 +340,8 @@ def _check_input(df: pd.DataFrame, spec: GrowthSpec) -> None:
     errors = errors[~ignorable]
     if len(errors):
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise DataValidationError(f"the {spec.outcome} data failed validation: {errors['message'].iloc[0]}{more}. "
+        first = str(errors["message"].iloc[0]).rstrip(".")
+        raise DataValidationError(f"the {spec.outcome} data failed validation: {first}{more}. "
                                   "Run ipt.validate() to see every problem, or pass check=False.", report=report)
 
 

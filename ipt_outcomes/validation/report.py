@@ -70,7 +70,7 @@ class ValidationReport:
     def raise_for_errors(self) -> None:
         """Raise :class:`~ipt_outcomes.errors.DataValidationError` if there is any error."""
         if not self.ok:
-            first = self.errors["message"].iloc[0]
+            first = str(self.errors["message"].iloc[0]).rstrip(".")
             more = f" (and {self.n_errors - 1} more)" if self.n_errors > 1 else ""
             raise DataValidationError(f"the data failed validation: {first}{more}. Run ipt.validate() "
                                       "or 'ipt-outcomes validate' to see every problem.", report=self)
