@@ -49,7 +49,8 @@ def test_validate_broken_file_names_line_participant_and_fix(sha256, tmp_path, e
     result = run("validate", str(path))
     assert result.returncode == 1
     out = " ".join(result.stdout.split())
-    assert "line 7" in out and "score 99 is outside the" in out and "participant P0001" in out
+    pid = df.loc[5, "participant_id"]
+    assert f"line 7, participant {pid}, column 'score': score 99 is outside the" in out
     assert "'flu' is not an allowed value" in out
     assert "failed validation with" in result.stderr and "error(s)" in result.stderr
     assert sha256(path) == digest

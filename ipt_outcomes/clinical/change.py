@@ -124,8 +124,9 @@ def clinical_change(
     Examples
     --------
     >>> import ipt_outcomes as ipt
-    >>> cc = ipt.clinical_change(ipt.load_example(), "PHQ9")
-    >>> sorted(cc["category"].dropna().unique())
+    >>> trial = ipt.simulate_trial(n_participants=100, seed=3, dropout=0, instruments=["PHQ9"])
+    >>> cc = ipt.clinical_change(trial, "PHQ9")
+    >>> sorted(cc["category"].unique())
     ['deteriorated', 'improved', 'recovered', 'unchanged']
     """
     reg = _registry(df, registry)
