@@ -169,3 +169,14 @@ def test_sudden_gains_need_consecutive_sessions():
                        "session": [0, 4, 8, 12]})
     gains = ipt.sudden_gains(df, "BDI2", threshold=7)
     assert gains.empty and gains.attrs["consecutive_pairs"] == 0
+
+
+def test_reliability_from_study_file(tmp_path):
+    df = _table("PHQ9", [("P1", "IPT", 20, 5), ("P2", "IPT", 20, 14), ("P3", "TAU", 15, 13)])
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    study = tmp_path / "study.yaml"
+    study.write_text("instruments:\n  PHQ9: {reliability: 0.75}\n", encoding="utf-8")
+    cc = ipt.clinical_change(ipt.load(path, study=study), "PHQ9", sd_baseline=5)
+    assert cc.attrs["settings"]["reliability"] == 0.75
+    assert cc.attrs["settings"]["s_diff"] == pytest.approx(math.sqrt(2) * 5 * math.sqrt(0.25))
