@@ -119,8 +119,32 @@ def test_random_effects(case_and_fit):
     got = fit.random_effects().set_index("participant_id")
     for ref in case["random_effects"]:
         for term, value in ref.items():
-            if term != "participant_id":
+            if term != "participant_id" and not term.endswith("__se"):
                 assert got.loc[ref["participant_id"], term] == pytest.approx(value, rel=2e-3, abs=1e-4), term
+
+
+def test_random_effect_conditional_se(case_and_fit):
+    """lme4 ranef(condVar = TRUE) postVar for the first participants."""
+    case, fit = case_and_fit
+    if case["settings"]["therapist"]:
+        pytest.skip("conditional variances are given for participant-only models")
+    got = fit.random_effect_intervals().set_index(["participant_id", "term"])
+    for ref in case["random_effects"]:
+        for key, value in ref.items():
+            if key.endswith("__se"):
+                term = key[:-4]
+                assert got.loc[(ref["participant_id"], term), "std_error"] == pytest.approx(value, rel=2e-3, abs=1e-5)
+
+
+def test_fitted_and_residuals(case_and_fit):
+    """lme4 fitted() and residuals() (conditional on the random effects), first rows of the data."""
+    case, fit = case_and_fit
+    if case["settings"]["therapist"]:
+        pytest.skip("fitted() of the therapist model includes therapist effects, which residuals() leaves out")
+    res = fit.residuals()
+    for i, ref in enumerate(case["residuals_head"]):
+        assert res["fitted"].iloc[i] == pytest.approx(ref["fitted"], rel=1e-4)
+        assert res["residual"].iloc[i] == pytest.approx(ref["residual"], rel=2e-3, abs=1e-4)
 
 
 def test_r_squared(case_and_fit):

@@ -129,10 +129,13 @@ def baseline_sd(fit: GrowthFit) -> float:
     return float(values.std(ddof=1))
 
 
-def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95) -> pd.DataFrame:
+def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95, by: str | None = None
+                    ) -> pd.DataFrame:
     """Difference of each arm from the reference arm at time ``at`` (default: end of treatment).
 
-    Returns columns ``arm``, ``reference_arm``, ``time``, ``difference``, ``std_error``, ``df``,
+    With ``by`` (a moderator of the model), one row per arm and moderator level.
+
+    Returns columns ``arm``, [``by``], ``reference_arm``, ``time``, ``difference``, ``std_error``, ``df``,
     ``statistic``, ``p_value``, ``ci_lower``, ``ci_upper``, ``change_difference`` (difference in
     model-implied change from time 0), ``effect_size_d``, ``d_ci_lower``, ``d_ci_upper``.
 
@@ -153,13 +156,18 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     at = end_of_treatment(fit) if at is None else float(at)
     sd = baseline_sd(fit)
     ref = design.arm_levels[0]
+    groups: list[dict[str, str]] = [{}]
+    if by is not None:
+        if by not in fit.spec.moderators:
+            raise ArgumentError(f"by={by!r} is not a moderator of this model; moderators: {list(fit.spec.moderators)}.")
+        groups = [{by: str(v)} for v in sorted(design.data[by].astype(str).unique())]
     rows = []
-    for arm in design.arm_levels[1:]:
-        L = contrast_row(fit, arm, at) - contrast_row(fit, ref, at)
+    for arm, g in ((a, g) for a in design.arm_levels[1:] for g in groups):
+        L = contrast_row(fit, arm, at, g) - contrast_row(fit, ref, at, g)
         diff = _estimate(fit, L, level)
-        L_change = L - (contrast_row(fit, arm, 0.0) - contrast_row(fit, ref, 0.0))
+        L_change = L - (contrast_row(fit, arm, 0.0, g) - contrast_row(fit, ref, 0.0, g))
         change = _estimate(fit, L_change, level)
-        rows.append({"arm": arm, "reference_arm": ref, "time": at, "difference": diff["estimate"],
+        rows.append({"arm": arm, **g, "reference_arm": ref, "time": at, "difference": diff["estimate"],
                      "std_error": diff["std_error"], "df": diff["df"], "statistic": diff["statistic"],
                      "p_value": diff["p_value"], "ci_lower": diff["ci_lower"], "ci_upper": diff["ci_upper"],
                      "change_difference": change["estimate"], "effect_size_d": change["estimate"] / sd,
@@ -263,4 +271,49 @@ def compare_models(*fits: GrowthFit) -> pd.DataFrame:
             row.update(chi_square=chi, df=ddf, p_value=float(stats.chi2.sf(chi, ddf)) if ddf > 0 else math.nan)
         rows.append(row)
         previous = f
+    return pd.DataFrame(rows)
+
+
+def residuals(fit: GrowthFit) -> pd.DataFrame:
+    """Observed, fitted (fixed plus participant random effects) and residual values per row.
+
+    Columns: ``participant_id``, ``arm``, ``time``, ``observed``, ``fitted_marginal`` (X b),
+    ``fitted``, ``residual``.
+    """
+    design = fit._design
+    assert design is not None
+    beta = fit.fixed_effects["estimate"].to_numpy()
+    re = random_effects(fit)
+    u = re[design.random_terms].to_numpy()[design.participant]
+    marginal = design.X @ beta
+    fitted = marginal + np.sum(design.Z * u, axis=1)
+    return pd.DataFrame({"participant_id": design.participant_ids[design.participant],
+                         "arm": design.data["arm"].astype(str).to_numpy(), "time": design.data[fit.spec.time].to_numpy(float),
+                         "observed": design.y, "fitted_marginal": marginal, "fitted": fitted,
+                         "residual": design.y - fitted})
+
+
+def random_effect_intervals(fit: GrowthFit, level: float = 0.95) -> pd.DataFrame:
+    """BLUPs with conditional SDs, ``Var(u_i | y) = G - G Z_i' V_i^-1 Z_i G`` (as lme4's condVar).
+
+    Columns: ``participant_id``, ``term``, ``estimate``, ``std_error``, ``ci_lower``, ``ci_upper``.
+    Participant-only models.
+    """
+    design = fit._design
+    assert design is not None and fit._varpar is not None
+    if design.therapist is not None:
+        raise ArgumentError("random-effect intervals are available for participant-only models.")
+    G, _, s2 = unpack(fit._varpar, design.Z.shape[1], False)
+    re = random_effects(fit)
+    z = stats.norm.ppf(0.5 + level / 2)
+    rows = []
+    for i, pid in enumerate(design.participant_ids):
+        Zi = design.Z[design.participant == i]
+        V = Zi @ G @ Zi.T + s2 * np.eye(len(Zi))
+        cond = G - G @ Zi.T @ np.linalg.solve(V, Zi @ G)
+        for k, term in enumerate(design.random_terms):
+            est = float(re.iloc[i][term])
+            se = math.sqrt(max(cond[k, k], 0.0))
+            rows.append({"participant_id": pid, "term": term, "estimate": est, "std_error": se,
+                         "ci_lower": est - z * se, "ci_upper": est + z * se})
     return pd.DataFrame(rows)

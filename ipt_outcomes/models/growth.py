@@ -67,9 +67,17 @@ class GrowthFit:
         """Model-implied mean trajectories with confidence bands (see :func:`.derived.trajectories`)."""
         return derived.trajectories(self, times=times, by=by, level=level)
 
-    def arm_differences(self, at: float | None = None, level: float = 0.95) -> pd.DataFrame:
+    def arm_differences(self, at: float | None = None, level: float = 0.95, by: str | None = None) -> pd.DataFrame:
         """Arm differences at a time with CIs and Feingold's d (see :func:`.derived.arm_differences`)."""
-        return derived.arm_differences(self, at=at, level=level)
+        return derived.arm_differences(self, at=at, level=level, by=by)
+
+    def residuals(self) -> pd.DataFrame:
+        """Observed, fitted and residual values per analysed row."""
+        return derived.residuals(self)
+
+    def random_effect_intervals(self, level: float = 0.95) -> pd.DataFrame:
+        """Participant random effects with conditional standard errors."""
+        return derived.random_effect_intervals(self, level=level)
 
     def icc(self) -> pd.DataFrame:
         """Participant (and therapist) intraclass correlations at time 0."""

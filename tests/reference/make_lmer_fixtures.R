@@ -110,7 +110,13 @@ for (case in cases) {
   re_names <- rename_terms(colnames(re), d, character(0))
   if (shape == "log") re_names <- gsub("log_session", "log(session + 1)", re_names, fixed = TRUE)
   colnames(re) <- re_names
+  pv <- attr(ranef(fit, condVar = TRUE)$participant_id, "postVar")
+  re_se <- t(sapply(1:5, function(i) sqrt(diag(as.matrix(pv[, , i])))))
+  if (ncol(re) == 1) re_se <- matrix(re_se, ncol = 1)
+  colnames(re_se) <- paste0(re_names, "__se")
   re <- data.frame(participant_id = rownames(re), re, check.names = FALSE, row.names = NULL)[1:5, , drop = FALSE]
+  re <- cbind(re, re_se)
+  resid_head <- data.frame(fitted = unname(fitted(fit))[1:5], residual = unname(residuals(fit))[1:5])
   r2 <- tryCatch(performance::r2_nakagawa(fit), error = function(e) NULL)
   out[[case$id]] <- list(
     data = case$data,
@@ -137,6 +143,7 @@ for (case in cases) {
                                  df = diffs$df, p_value = diffs$p.value, ci_lower = diffs$lower.CL,
                                  ci_upper = diffs$upper.CL),
     random_effects = re,
+    residuals_head = resid_head,
     r2 = if (is.null(r2)) NULL else list(marginal = unname(r2$R2_marginal), conditional = unname(r2$R2_conditional)),
     r_version = R.version.string,
     lme4_version = as.character(packageVersion("lme4")),
