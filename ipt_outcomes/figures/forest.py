@@ -1,0 +1,33 @@
+"""Forest plot of the arm effect at the end of treatment, overall and by moderator level."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from .style import arm_colors, base_layout, outcome_label
+
+__all__ = ["forest_figure"]
+
+
+def forest_figure(rows: pd.DataFrame, outcome: str, title: str | None = None) -> go.Figure:
+    """Rows with ``label``, ``arm``, ``difference``, ``ci_lower``, ``ci_upper`` (and optional ``n``):
+    one marker with its interval per row, a line at no difference."""
+    colors = arm_colors(rows["arm"].astype(str).unique())
+    fig = go.Figure()
+    labels = [html.escape(str(x)) for x in rows["label"]]
+    for arm, d in rows.assign(_label=labels).groupby(rows["arm"].astype(str), sort=False):
+        fig.add_trace(go.Scatter(
+            x=d["difference"], y=d["_label"], mode="markers", name=f"{arm} vs {d['reference_arm'].iloc[0]}",
+            marker={"color": colors[arm], "size": 10, "symbol": "square"},
+            error_x={"type": "data", "symmetric": False, "array": d["ci_upper"] - d["difference"],
+                     "arrayminus": d["difference"] - d["ci_lower"]},
+            customdata=d[["ci_lower", "ci_upper"]].to_numpy(),
+            hovertemplate="%{y}<br>difference %{x:.2f} [%{customdata[0]:.2f}, %{customdata[1]:.2f}]<extra>"
+            + html.escape(arm) + "</extra>"))
+    fig.add_vline(x=0, line={"color": "black", "width": 1})
+    fig.update_yaxes(autorange="reversed")
+    return base_layout(fig, title or f"{outcome}: arm difference at the end of treatment by subgroup",
+                       f"Difference in {outcome_label(outcome)} (negative favours the arm when higher is worse)", "")

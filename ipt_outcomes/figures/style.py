@@ -1,0 +1,45 @@
+"""Shared look of the figures: one colour per arm everywhere, axis labels with instrument and unit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import plotly.graph_objects as go
+
+from ..registry import default_registry
+
+__all__ = ["arm_colors", "base_layout", "outcome_label", "with_alpha"]
+
+#: colour-blind-safe palette (Okabe-Ito); IPT arms take the blues, comparators the others
+_IPT_COLORS = ["#0072B2", "#56B4E9", "#009E73"]
+_OTHER_COLORS = ["#D55E00", "#E69F00", "#CC79A7", "#999999", "#F0E442"]
+
+
+def arm_colors(arms: Iterable[str]) -> dict[str, str]:
+    """A fixed colour for each arm (sorted, so the same arm keeps its colour across figures)."""
+    ipt, other = iter(_IPT_COLORS), iter(_OTHER_COLORS)
+    out = {}
+    for arm in sorted({str(a) for a in arms}):
+        is_ipt = "ipt" in arm.lower() or "interpersonal" in arm.lower()
+        out[arm] = next(ipt if is_ipt else other, "#555555")
+    return out
+
+
+def with_alpha(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def outcome_label(outcome: str) -> str:
+    """'HAM-D 17 (points)' for a registry instrument, else the key."""
+    reg = default_registry()
+    return reg[outcome].label if outcome in reg else outcome
+
+
+def base_layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    fig.update_layout(title={"text": title, "x": 0.01}, template="plotly_white", hovermode="closest",
+                      legend={"orientation": "h", "y": -0.2}, margin={"l": 70, "r": 20, "t": 60, "b": 70})
+    fig.update_xaxes(title_text=x)
+    fig.update_yaxes(title_text=y)
+    return fig

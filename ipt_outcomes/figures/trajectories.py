@@ -1,0 +1,68 @@
+"""Trajectory figures: individual courses with model-implied means, and observed means by session."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from scipy import stats
+
+from ..models import GrowthFit
+from .style import arm_colors, base_layout, outcome_label, with_alpha
+
+__all__ = ["observed_means_figure", "trajectory_figure"]
+
+
+def trajectory_figure(df: pd.DataFrame, fit: GrowthFit, max_participants: int | None = 300, seed: int = 1) -> go.Figure:
+    """Each participant's observed scores (thin lines; hover names the participant) under the
+    model-implied mean trajectory of each arm with its 95 % confidence band."""
+    outcome, time = fit.outcome, fit.spec.time
+    data = df[df["instrument"].astype(str) == outcome].dropna(subset=["score"])
+    colors = arm_colors(data["arm"].astype(str).unique())
+    ids = data["participant_id"].astype(str).unique()
+    if max_participants is not None and len(ids) > max_participants:
+        ids = np.random.default_rng(seed).choice(ids, max_participants, replace=False)
+    fig = go.Figure()
+    shown = data[data["participant_id"].astype(str).isin(set(ids))].sort_values(["participant_id", time])
+    for arm, part in shown.groupby(shown["arm"].astype(str)):
+        xs, ys, texts = [], [], []
+        for pid, g in part.groupby("participant_id", sort=False):
+            xs += [*g[time].astype(float), None]
+            ys += [*g["score"].astype(float), None]
+            texts += [html.escape(str(pid))] * len(g) + [None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"width": 0.7, "color": with_alpha(colors[arm], 0.25)},
+                                 name=f"{arm}: participants", legendgroup=arm, text=texts, connectgaps=False,
+                                 hovertemplate="participant %{text}<br>" + time + " %{x}<br>score %{y}<extra>" +
+                                 html.escape(arm) + "</extra>"))
+    times = np.linspace(float(data[time].min()), float(data[time].max()), 40)
+    traj = fit.trajectories(times=times)
+    for arm, t in traj.groupby("arm"):
+        c = colors.get(arm, "#333333")
+        fig.add_trace(go.Scatter(x=np.r_[t["time"], t["time"][::-1]], y=np.r_[t["ci_upper"], t["ci_lower"][::-1]],
+                                 fill="toself", fillcolor=with_alpha(c, 0.2), line={"width": 0}, hoverinfo="skip",
+                                 name=f"{arm}: 95% CI", legendgroup=arm, showlegend=False))
+        fig.add_trace(go.Scatter(x=t["time"], y=t["estimate"], mode="lines", line={"width": 3, "color": c},
+                                 name=f"{arm}: model mean", legendgroup=arm,
+                                 hovertemplate=time + " %{x:.1f}<br>mean %{y:.2f}<extra>" + html.escape(arm) + "</extra>"))
+    note = "" if len(ids) == data["participant_id"].nunique() else f" ({len(ids)} of {data['participant_id'].nunique()} shown)"
+    return base_layout(fig, f"{outcome}: individual courses and model-implied means{note}", time.capitalize(),
+                       outcome_label(outcome))
+
+
+def observed_means_figure(df: pd.DataFrame, outcome: str, time: str = "session", level: float = 0.95) -> go.Figure:
+    """Observed mean score by arm and time with a t-based confidence interval; n at each point in the
+    hover text and as labels."""
+    data = df[df["instrument"].astype(str) == outcome].dropna(subset=["score"])
+    colors = arm_colors(data["arm"].astype(str).unique())
+    summary = data.groupby([data["arm"].astype(str), time])["score"].agg(["mean", "std", "count"]).reset_index()
+    summary["half"] = stats.t.ppf(0.5 + level / 2, (summary["count"] - 1).clip(lower=1)) * summary["std"] / np.sqrt(summary["count"])
+    fig = go.Figure()
+    for arm, s in summary.groupby("arm"):
+        fig.add_trace(go.Scatter(x=s[time], y=s["mean"], mode="lines+markers", name=arm,
+                                 line={"color": colors[arm]}, error_y={"type": "data", "array": s["half"].fillna(0)},
+                                 customdata=s["count"], text=[f"n={n}" for n in s["count"]],
+                                 hovertemplate=time + " %{x}<br>mean %{y:.2f}<br>n = %{customdata}<extra>"
+                                 + html.escape(arm) + "</extra>"))
+    return base_layout(fig, f"{outcome}: observed means with 95% CI (n in hover)", time.capitalize(), outcome_label(outcome))
