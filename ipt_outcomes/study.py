@@ -6,6 +6,7 @@ A study file is YAML. Every key is optional::
     reference_arm: TAU
     primary_instrument: HAMD17
     ipt_arms: [IPT]                  # default: arms whose name contains IPT / IPSRT / interpersonal
+    problem_areas_assessed: all      # rated at intake in every arm (default: ipt, IPT arms only)
     sessions: {min: 12, max: 16}     # the planned number of IPT sessions
     read: {delimiter: ";", decimal: ",", encoding: latin-1, sheet: Data, date_format: "%d.%m.%Y"}
     columns: {ID: participant_id, group: arm, pa: problem_area}     # raw name -> canonical name
@@ -39,7 +40,7 @@ from .registry import Registry, default_registry
 __all__ = ["Study", "load_study"]
 
 _TOP_KEYS = {
-    "name", "description", "reference_arm", "primary_instrument", "ipt_arms", "sessions", "read",
+    "name", "description", "reference_arm", "primary_instrument", "ipt_arms", "problem_areas_assessed", "sessions", "read",
     "columns", "values", "constants", "reshape", "instruments", "time",
 }
 _READ_KEYS = {"delimiter", "decimal", "encoding", "sheet", "date_format", "dayfirst", "na_values"}
@@ -56,6 +57,7 @@ class Study:
     reference_arm: str | None = None
     primary_instrument: str | None = None
     ipt_arms: tuple[str, ...] | None = None
+    problem_areas_assessed: str = "ipt"
     planned_sessions_min: int | None = None
     planned_sessions_max: int | None = None
     time: str | None = None
@@ -105,6 +107,10 @@ class Study:
             if not isinstance(ipt_arms, list):
                 raise StudyDefinitionError(f"{source}: ipt_arms must be a list of arm names.")
             ipt_arms = tuple(str(a) for a in ipt_arms)
+        assessed = str(raw.get("problem_areas_assessed", "ipt"))
+        if assessed not in ("ipt", "all"):
+            raise StudyDefinitionError(f"{source}: problem_areas_assessed must be 'ipt' (IPT arms only) or 'all' "
+                                       f"(rated at intake in every arm), not {assessed!r}.")
         reshape = raw.get("reshape")
         if reshape is not None:
             reshape = _check_reshape(reshape, source)
@@ -115,6 +121,7 @@ class Study:
             reference_arm=None if raw.get("reference_arm") is None else str(raw["reference_arm"]),
             primary_instrument=None if raw.get("primary_instrument") is None else str(raw["primary_instrument"]),
             ipt_arms=ipt_arms,
+            problem_areas_assessed=assessed,
             planned_sessions_min=s_min,
             planned_sessions_max=s_max,
             time=None if raw.get("time") is None else str(raw["time"]),

@@ -3,7 +3,9 @@
 A simulated two-arm trial (IPT vs treatment as usual) in depression and perinatal depression,
 160 participants, 12 to 16 planned sessions, HAM-D 17 at sessions 0, 4, 8, 12 and the last one,
 PHQ-9 at every session, 4 therapists per arm, about 20 % dropout (missing at random) and 3 % of
-single questionnaires missing. The true parameters are in the simulator's ``attrs["truth"]``.
+single questionnaires missing. Problem areas were rated at intake in both arms; IPT helps more
+in grief and less with interpersonal deficits. The true parameters are in the simulator's
+``attrs["truth"]``.
 
 Run from the project root:  python scripts/make_example_trial.py
 """
@@ -28,7 +30,8 @@ EXAMPLE_ARGS = dict(
     therapists_per_arm=4,
     dropout=0.2,
     intermittent_missing=0.03,
-    problem_area_effects={"grief": 0.2},
+    problem_areas_in="all",
+    problem_area_effects={"grief": 0.3, "interpersonal_deficits": -0.2},
     trial_id="EXAMPLE",
 )
 

@@ -213,3 +213,11 @@ def test_trial_schema_is_pandera(small):
     schema = ipt.trial_schema(small)
     assert isinstance(schema, pa.DataFrameSchema)
     schema.validate(small, lazy=True)
+
+
+def test_problem_areas_assessed_in_all_arms(small):
+    df = small.assign(problem_area="grief")
+    study = ipt.Study.from_mapping({"problem_areas_assessed": "all"})
+    assert ipt.validate(df, study=study).failures.empty
+    with pytest.raises(ipt.StudyDefinitionError, match="problem_areas_assessed"):
+        ipt.Study.from_mapping({"problem_areas_assessed": "some"})

@@ -57,7 +57,8 @@ def observed_means_figure(df: pd.DataFrame, outcome: str, time: str = "session",
     data = df[df["instrument"].astype(str) == outcome].dropna(subset=["score"])
     colors = arm_colors(data["arm"].astype(str).unique())
     summary = data.groupby([data["arm"].astype(str), time])["score"].agg(["mean", "std", "count"]).reset_index()
-    summary["half"] = stats.t.ppf(0.5 + level / 2, (summary["count"] - 1).clip(lower=1)) * summary["std"] / np.sqrt(summary["count"])
+    crit = stats.t.ppf(0.5 + level / 2, (summary["count"] - 1).clip(lower=1))
+    summary["half"] = crit * summary["std"] / np.sqrt(summary["count"])
     fig = go.Figure()
     for arm, s in summary.groupby("arm"):
         fig.add_trace(go.Scatter(x=s[time], y=s["mean"], mode="lines+markers", name=arm,

@@ -24,6 +24,7 @@ class ValidationContext:
     time_columns: tuple[str, ...]
     planned_sessions_max: int
     ipt_arms: tuple[str, ...] | None
+    problem_areas_all_arms: bool
     ipt_pattern: re.Pattern[str]
     file: str | None
     row_word: str
@@ -46,6 +47,7 @@ class ValidationContext:
             time_columns=time_columns,
             planned_sessions_max=planned,
             ipt_arms=study.ipt_arms if study is not None else None,
+            problem_areas_all_arms=study is not None and study.problem_areas_assessed == "all",
             ipt_pattern=re.compile(defaults["ipt_arm_pattern"]),
             file=str(source["path"]) if usable else None,
             row_word=str(source.get("row_word", "row")) if usable else "row",

@@ -465,11 +465,15 @@ def _problem_area_arm(ctx: ValidationContext) -> Rule:
             if c in frame.columns:
                 has_area |= _present(frame[c])
         ipt = frame["arm"].astype(object).map(ctx.is_ipt_arm).astype(bool)
-        return ~(has_area & ~ipt & _present(frame["arm"]))
+        flagged = has_area & ~ipt & _present(frame["arm"])
+        code = participant_code(frame) if "participant_id" in frame.columns else pd.Series(frame.index, index=frame.index)
+        first = ~(code.where(flagged).duplicated() & flagged)  # once per participant: the first such row
+        return ~(flagged & first)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
-        return [(a, f"a problem area is recorded for arm {_text(a)!r}, which is not an IPT arm; remove it, or "
-                    "list the arm under ipt_arms in the study file.") for a in _values(frame, "arm", pos)]
+        return [(a, f"a problem area is recorded for arm {_text(a)!r}, which is not an IPT arm; remove it, list "
+                    "the arm under ipt_arms, or set problem_areas_assessed: all in the study file if problem areas "
+                    "were rated at intake in every arm.") for a in _values(frame, "arm", pos)]
 
     return Rule("problem_area_arm", "problem_area", "warning", passes, explain, frame_level=True)
 
@@ -516,5 +520,5 @@ def build_rules(frame: pd.DataFrame, ctx: ValidationContext) -> Iterator[Rule]:
         yield _secondary_without_primary()
     if "session" in have:
         yield _planned_sessions(ctx)
-    if "arm" in have and have & {"problem_area", "problem_area_secondary"}:
+    if "arm" in have and have & {"problem_area", "problem_area_secondary"} and not ctx.problem_areas_all_arms:
         yield _problem_area_arm(ctx)
