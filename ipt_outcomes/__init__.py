@@ -26,6 +26,7 @@ from .loading import load
 from .missing import SensitivityResult, last_observed, pool_rubin, retention, sensitivity_analyses
 from .models import ClassicalAnova, GrowthFit, classical_anova, compare_models, fit_growth
 from .registry import Instrument, Registry, default_registry
+from .report import Report, build_report
 from .simulate import simulate_trial
 from .study import Study, load_study
 from .validation import ValidationReport, trial_schema, validate
@@ -48,12 +49,14 @@ __all__ = [
     "Instrument",
     "Registry",
     "RegistryError",
+    "Report",
     "SensitivityResult",
     "SingularFitWarning",
     "Study",
     "StudyDefinitionError",
     "ValidationReport",
     "__version__",
+    "build_report",
     "classical_anova",
     "clinical_change",
     "compare_models",

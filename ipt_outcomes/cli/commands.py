@@ -285,10 +285,51 @@ def _outcome(df, given: str | None) -> str:
     return instruments[0]
 
 
+def add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write a self-contained HTML report of the whole analysis",
+                       description="Validate, model and report a trial in one HTML file that works offline.")
+    p.add_argument("data", help="data file")
+    p.add_argument("--out", required=True, help="HTML file to write")
+    p.add_argument("--study", help="study description (YAML)")
+    p.add_argument("--outcome", help="primary instrument (default: the study's)")
+    p.add_argument("--imputations", type=int, default=50, help="multiple imputations (default 50)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the imputations (default 1)")
+    p.add_argument("--figures", help="also write every figure into this folder")
+    p.add_argument("--format", choices=("html", "png", "svg", "pdf"), default="png",
+                   help="format of --figures (png, svg, pdf need Chrome/Chromium; default png)")
+    p.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..figures import save_figure
+    from ..report import build_report
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ArgumentError(f"{out}: the report is HTML; give a file name ending in .html.")
+    report = build_report(args.data, outcome=args.outcome, study=args.study, out=out,
+                          n_imputations=args.imputations, seed=args.seed, progress=sys.stderr.isatty())
+    for note in report.notes:
+        stderr_console().print(f"ipt-outcomes: note: {note}", markup=False)
+    if args.figures:
+        folder = Path(args.figures)
+        if not folder.is_dir():
+            raise ArgumentError(f"{folder}: --figures needs an existing folder.")
+        for name, fig in report.figures.items():
+            save_figure(fig, folder / f"{name}.{args.format}")
+        stderr_console().print(f"wrote {len(report.figures)} figures to {folder}", markup=False)
+    stderr_console().print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", markup=False)
+    return 0
+
+
 def add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the pipeline on the bundled example trial",
-                       description="Validate the bundled example trial and fit the primary growth model "
-                                   "(the HTML report joins when the reporting layer lands).")
+    p = sub.add_parser("demo", help="the whole pipeline on the bundled example trial",
+                       description="Validate the bundled example trial, fit the growth models, run the clinical "
+                                   "and sensitivity analyses and write the HTML report.")
+    p.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
+    p.add_argument("--imputations", type=int, default=50, help="multiple imputations (default 50)")
     p.set_defaults(handler=cmd_demo)
 
 
@@ -300,7 +341,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     df = load(example_path(), study=example_study_path())
     console.print(validate(df).summary_line(), markup=False)
     fit_args = build_fit_namespace(data=str(example_path()), study=str(example_study_path()))
-    return cmd_fit(fit_args)
+    code = cmd_fit(fit_args)
+    if code:
+        return code
+    report_args = argparse.Namespace(data=str(example_path()), study=str(example_study_path()), out=args.out,
+                                     outcome=None, imputations=args.imputations, seed=1, figures=None, format="png")
+    code = cmd_report(report_args)
+    console.print(f"Open {args.out} in a browser: it works offline.", markup=False)
+    return code
 
 
 def build_fit_namespace(**values: object) -> argparse.Namespace:
@@ -314,4 +362,4 @@ def build_fit_namespace(**values: object) -> argparse.Namespace:
 
 
 REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [add_validate, add_simulate, add_fit, add_clinical,
-                                                                 add_demo]
+                                                                 add_report, add_demo]

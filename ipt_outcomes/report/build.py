@@ -1,0 +1,303 @@
+"""``ipt.build_report``: the whole analysis as one self-contained HTML file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from .. import figures as F
+from ..clinical import clinical_change, dose_response, sudden_gains, summarise_change
+from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
+from ..loading import load
+from ..missing import retention, sensitivity_analyses
+from ..models import classical_anova, fit_growth
+from ..study import Study, load_study
+from ..validation import validate
+from .page import Section, escape, figure_html, render_page, table_html
+from .provenance import package_versions, sha256_file
+from .text import methods_paragraph, results_paragraph
+
+__all__ = ["Report", "build_report"]
+
+STEPS = ("validate", "primary model", "moderators", "clinical significance", "sensitivity", "diagnostics", "write")
+
+
+@dataclass
+class Report:
+    """The built report: ``html``, the ``path`` written (if any), the figures and the notes raised."""
+
+    html: str
+    path: Path | None
+    figures: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *, study: str | Path | Study | None = None,
+                 out: str | Path | None = None, n_imputations: int = 50, seed: int = 1, progress: bool = True,
+                 title: str | None = None) -> Report:
+    """Validate, model and report a trial in one HTML file that works offline.
+
+    Parameters
+    ----------
+    data
+        A data file (read with :func:`ipt_outcomes.load`) or a canonical DataFrame.
+    outcome
+        Primary instrument; default the study's ``primary_instrument``, else the only instrument.
+    study
+        Study description (for a file).
+    out
+        Where to write the HTML (not written if None).
+    n_imputations, seed
+        Multiple imputation settings of the sensitivity analyses.
+    progress
+        Show progress on the terminal (stderr).
+
+    Returns
+    -------
+    Report
+        ``html`` and the figures; ``notes`` lists approximations and data warnings.
+
+    Raises
+    ------
+    DataValidationError
+        The data fail validation (the report would be misleading); the report of problems is attached.
+    """
+    console = Console(stderr=True)
+    notes: list[str] = []
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True, disable=not progress) as bar:
+        task = bar.add_task("report", total=len(STEPS))
+
+        def step(name: str) -> None:
+            bar.update(task, description=f"report: {name}", advance=0 if name == STEPS[0] else 1)
+
+        step("validate")
+        path = None
+        if isinstance(data, pd.DataFrame):
+            df = data
+            digest = hashlib.sha256(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes()).hexdigest()
+            source_label = "DataFrame (SHA-256 of its row hashes)"
+        else:
+            path = Path(data)
+            df = load(path, study=study)
+            digest = sha256_file(path)
+            source_label = str(path)
+        study_obj = load_study(study) if isinstance(data, pd.DataFrame) and study is not None else \
+            Study.from_attrs(df.attrs.get("ipt_study"))
+        report = validate(df, study=study_obj) if study_obj is not None else validate(df)
+        report.raise_for_errors()
+        outcome = _outcome(df, outcome, study_obj)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", IPTOutcomesWarning)
+            sections, figs, results = _analyse(df, outcome, report, study_obj, n_imputations, seed, step)
+        notes += [str(w.message) for w in caught]
+        step("write")
+        versions = package_versions()
+        settings = {"outcome": outcome, "n_imputations": n_imputations, "seed": seed,
+                    "study": study_obj.source if study_obj else None, "clinical": results.get("clinical_settings", {})}
+        methods = Section("methods", "Methods and results (APA)")
+        methods.paragraph(methods_paragraph(results["fit"], settings, versions), "apa")
+        methods.paragraph(results_paragraph(results["fit"], results["differences"], results.get("summary"),
+                                            results.get("sensitivity"), results["n_randomised"]), "apa")
+        sections.insert(1, methods)
+        if notes:
+            box = "".join(f"<li>{escape(n)}</li>" for n in dict.fromkeys(notes))
+            sections[0].add(f'<div class="note"><strong>Notes raised during the analysis</strong><ul>{box}</ul></div>')
+        prov = Section("provenance", "Provenance")
+        generated = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        rows = [("input", source_label), ("SHA-256 of input", digest), ("generated", generated),
+                ("outcome", outcome), ("seed", seed), ("imputations", n_imputations),
+                ("study file", settings["study"] or "none"), *versions.items()]
+        prov.add(table_html(pd.DataFrame(rows, columns=["item", "value"]).astype(str)))
+        sections.append(prov)
+        page = render_page(title or f"IPT trial report: {outcome}",
+                           f"{report.n_participants} participants, {report.n_rows} rows; generated by ipt_outcomes",
+                           sections)
+        written = None
+        if out is not None:
+            written = Path(out)
+            inputs = [p for p in (path, study if isinstance(study, (str, Path)) else None) if p is not None]
+            if any(Path(p).resolve() == written.resolve() for p in inputs if Path(p).exists()):
+                raise ArgumentError(f"{written}: is one of the inputs; write the report to another file.")
+            if not written.parent.exists():
+                raise ArgumentError(f"{written}: folder {written.parent} does not exist; create it first.")
+            written.write_text(page, encoding="utf-8")
+        bar.update(task, advance=1)
+    return Report(html=page, path=written, figures=figs, notes=list(dict.fromkeys(notes)), results=results)
+
+
+def _outcome(df: pd.DataFrame, outcome: str | None, study: Study | None) -> str:
+    if outcome is not None:
+        return outcome
+    if study is not None and study.primary_instrument:
+        return study.primary_instrument
+    instruments = sorted(df["instrument"].dropna().astype(str).unique())
+    if len(instruments) != 1:
+        raise ArgumentError(f"give the outcome; the data hold {', '.join(instruments)}.")
+    return instruments[0]
+
+
+def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n_imputations: int, seed: int,
+             step: Any) -> tuple[list[Section], dict[str, Any], dict[str, Any]]:
+    figs: dict[str, Any] = {}
+    results: dict[str, Any] = {}
+    data = Section("data", "Data and validation")
+    data.paragraph(report.summary_line())
+    if len(report.failures):
+        data.add(table_html(report.failures[["severity", "check", "line", "participant_id", "column", "message"]].head(100),
+                            caption="Validation warnings (first 100)"))
+    data.add(table_html(report.missing_scores, caption="Missing scores by instrument and arm"))
+    data.add(table_html(_baseline_table(df, outcome), caption="Baseline characteristics by arm"))
+    results["n_randomised"] = int(df["participant_id"].nunique())
+
+    step("primary model")
+    fit = fit_growth(df, outcome=outcome, check=False)
+    differences = fit.arm_differences()
+    results.update(fit=fit, differences=differences)
+    primary = Section("primary", f"Primary growth model: {outcome}")
+    primary.add(f"<pre>{escape(fit.summary_text())}</pre>")
+    primary.add(table_html(fit.fixed_effects, 3, "Fixed effects (Satterthwaite df)"))
+    primary.add(table_html(differences.drop(columns=["change_difference"]), 2,
+                           "Arm differences at the end of treatment, with Feingold's d"))
+    r2 = fit.r_squared()
+    icc = fit.icc()
+    primary.paragraph(f"ICC at baseline: {', '.join(f'{r.group} {r.icc:.3f}' for r in icc.itertuples())}. "
+                      f"R\u00b2 marginal {r2['marginal']:.3f}, conditional {r2['conditional']:.3f}.")
+    try:
+        anova = classical_anova(df, outcome)
+        primary.add(table_html(anova.table, 3, f"Cross-check: mixed ANOVA on complete cases at {anova.time_label()} "
+                                               f"({anova.n_participants} participants, {anova.n_excluded} excluded)"))
+    except IPTOutcomesError as exc:
+        primary.paragraph(f"Mixed ANOVA cross-check not possible: {exc}")
+    figs["trajectories"] = F.trajectory_figure(df, fit)
+    figs["observed_means"] = F.observed_means_figure(df, outcome, fit.spec.time)
+    primary.add(figure_html(figs["trajectories"], "fig-trajectories"))
+    primary.add(figure_html(figs["observed_means"], "fig-observed-means"))
+
+    step("moderators")
+    moderators = Section("moderators", "Moderators: problem area and disorder")
+    forest_rows = [differences.assign(label="All participants")]
+    for moderator in ("problem_area", "disorder"):
+        try:
+            mfit = fit_growth(df, outcome=outcome, moderators=[moderator], check=False)
+        except IPTOutcomesError as exc:
+            moderators.paragraph(f"{moderator}: not analysed ({exc})")
+            continue
+        by = mfit.arm_differences(by=moderator)
+        forest_rows.append(by.assign(label=[f"{moderator}: {v}" for v in by[moderator]]))
+        three_way = mfit.fixed_effects[mfit.fixed_effects["term"].str.count(":") == 2]
+        moderators.add(table_html(three_way, 3, f"Moderation of the arm x time effect by {moderator}"))
+    forest = pd.concat(forest_rows, ignore_index=True)
+    figs["forest"] = F.forest_figure(forest, outcome)
+    moderators.add(figure_html(figs["forest"], "fig-forest"))
+
+    step("clinical significance")
+    clinical = Section("clinical", "Clinical significance")
+    cc = clinical_change(df, outcome)
+    summary = summarise_change(cc, reference_arm=fit.spec.reference_arm)
+    results.update(clinical=cc, summary=summary, clinical_settings=cc.attrs["settings"])
+    st = cc.attrs["settings"]
+    clinical.paragraph(f"Jacobson-Truax: reliability {st['reliability']:.2f} ({st['reliability_source']}); SD at "
+                       f"baseline {st['sd_baseline']:.2f}; reliable change {st['reliable_change']:.2f} points; cut-off "
+                       f"{st['cutoff_type']} = {st['cutoff']:.2f}.")
+    clinical.add(table_html(summary.drop(columns=["nnt_ci_lower", "nnt_ci_upper"]), 3, "Outcomes by arm"))
+    figs["jacobson"] = F.jacobson_figure(cc)
+    figs["waterfall"] = F.waterfall_figure(cc)
+    clinical.add(figure_html(figs["jacobson"], "fig-jacobson"))
+    clinical.add(figure_html(figs["waterfall"], "fig-waterfall"))
+    session_outcome = _session_by_session(df, outcome)
+    if "sessions_attended" in df.columns:
+        dose = dose_response(df, session_outcome)
+        figs["dose_response"] = F.dose_response_figure(dose, session_outcome)
+        clinical.paragraph(dose.attrs["caveat"])
+        clinical.add(figure_html(figs["dose_response"], "fig-dose"))
+    gains = sudden_gains(df, session_outcome)
+    results["sudden_gains"] = gains
+    if gains.attrs["consecutive_pairs"]:
+        clinical.paragraph(f"Sudden gains on {session_outcome} (Tang and DeRubeis 1999; threshold "
+                           f"{gains.attrs['threshold']:g} points): {len(gains)} gains in "
+                           f"{gains['participant_id'].nunique() if len(gains) else 0} participants, "
+                           f"{int(gains['reversed'].sum()) if len(gains) else 0} reversed.")
+        if len(gains):
+            clinical.add(table_html(gains.groupby("arm").agg(gains=("gain", "size"), mean_gain=("gain", "mean"),
+                                                             reversed=("reversed", "sum")).reset_index(), 2,
+                                    "Sudden gains by arm"))
+    else:
+        clinical.paragraph("Sudden gains need session-by-session scores, which these data do not have.")
+
+    step("sensitivity")
+    sens_section = Section("sensitivity", "Missing data and sensitivity analyses")
+    sens = sensitivity_analyses(df, outcome, n_imputations=n_imputations, seed=seed)
+    results["sensitivity"] = sens.table
+    sens_section.add(table_html(sens.table, 3, "End-of-treatment arm difference under different assumptions"))
+    ret = retention(df, outcome)
+    figs["retention"] = F.retention_figure(ret, outcome)
+    analysed = set(map(str, fit._design.participant_ids)) if fit._design is not None else set()
+    counts = F.flow_counts(df, outcome, sens.settings["complete_from"], analysed)
+    figs["flow"] = F.flow_figure(counts)
+    sens_section.add(figure_html(figs["flow"], "fig-flow"))
+    sens_section.add(table_html(counts, 0, "Participant flow"))
+    sens_section.add(figure_html(figs["retention"], "fig-retention"))
+
+    step("diagnostics")
+    diag = Section("diagnostics", "Model diagnostics")
+    figs["qq"] = F.qq_figure(fit)
+    figs["residuals"] = F.residual_fitted_figure(fit)
+    figs["caterpillar"] = F.caterpillar_figure(fit)
+    for key in ("qq", "residuals", "caterpillar"):
+        diag.add(figure_html(figs[key], f"fig-{key}"))
+    if fit.notes:
+        diag.add("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in fit.notes) + "</ul>")
+    if fit.singular:
+        diag.paragraph("Singular fit: a variance is at zero or a correlation at \u00b11.", "note")
+    return [data, primary, moderators, clinical, sens_section, diag], figs, results
+
+
+def _session_by_session(df: pd.DataFrame, outcome: str) -> str:
+    """The instrument with the most consecutive-session pairs (the primary one if it has any)."""
+    best, best_pairs = outcome, -1
+    for inst, g in df.dropna(subset=["score"]).groupby(df["instrument"].astype(str)):
+        t = pd.to_numeric(g.sort_values("session")["session"]) if "session" in g.columns else pd.Series(dtype=float)
+        pairs = int((t.groupby(g["participant_id"]).diff() == 1).sum())
+        if pairs > best_pairs or (inst == outcome and pairs == best_pairs):
+            best, best_pairs = inst, pairs
+    return best
+
+
+def _baseline_table(df: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    per = df.groupby("participant_id").first()
+    time = "session" if "session" in df.columns else "week"
+    at_baseline = pd.to_numeric(df[time], errors="coerce") == 0
+    base = df[(df["instrument"].astype(str) == outcome) & at_baseline].groupby("participant_id")["score"].first()
+    arms = sorted(per["arm"].astype(str).unique())
+    rows = [{"characteristic": "Participants, n", **{a: str(int((per["arm"] == a).sum())) for a in arms}}]
+
+    def mean_sd(values: pd.Series, arm: str) -> str:
+        v = pd.to_numeric(values[per["arm"].reindex(values.index) == arm], errors="coerce").dropna()
+        return f"{v.mean():.1f} ({v.std(ddof=1):.1f})" if len(v) > 1 else ""
+
+    rows.append({"characteristic": f"Baseline {outcome}, mean (SD)", **{a: mean_sd(base, a) for a in arms}})
+    for column in ("age", "sessions_attended"):
+        if column in per.columns:
+            rows.append({"characteristic": f"{column.replace('_', ' ').capitalize()}, mean (SD)",
+                         **{a: mean_sd(per[column], a) for a in arms}})
+    for column in ("sex", "disorder", "problem_area", "population", "format"):
+        if column in per.columns:
+            for level in sorted(per[column].dropna().astype(str).unique()):
+                cells = {}
+                for a in arms:
+                    in_arm = per["arm"].astype(str) == a
+                    n = int((per.loc[in_arm, column].astype(str) == level).sum())
+                    cells[a] = f"{n} ({100 * n / max(int(in_arm.sum()), 1):.0f}%)"
+                rows.append({"characteristic": f"{column.replace('_', ' ')}: {level}", **cells})
+    return pd.DataFrame(rows)
+
