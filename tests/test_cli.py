@@ -170,11 +170,28 @@ def test_fit_refuses_invalid_data_and_bad_options(tmp_path, example_df):
 
 
 def test_demo_runs_pipeline_on_bundled_example(tmp_path):
-    result = run("demo", cwd=tmp_path)
+    result = run("demo", "--out", "report.html", "--imputations", "5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "validation passed" in result.stdout
     assert "Linear mixed growth model of HAMD17" in result.stdout
-    assert list(tmp_path.iterdir()) == []  # writes nothing
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # writes the report and nothing else
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Primary growth model: HAMD17" in html and "wrote report.html" in result.stderr
+
+
+def test_report_command(tmp_path):
+    out = tmp_path / "r.html"
+    result = run("report", str(ipt.example_path()), "--study", str(ipt.example_study_path()), "--out", str(out),
+                 "--imputations", "3")
+    assert result.returncode == 0, result.stderr
+    assert "Clinical significance" in out.read_text(encoding="utf-8")
+    assert run("report", str(ipt.example_path()), "--out", str(tmp_path / "r.pdf")).returncode == 2
+    broken = tmp_path / "broken.csv"
+    df = ipt.load_example()
+    df.loc[2, "score"] = 999
+    df.to_csv(broken, index=False)
+    bad = run("report", str(broken), "--outcome", "HAMD17", "--out", str(tmp_path / "b.html"))
+    assert bad.returncode == 1 and "failed validation" in bad.stderr and not (tmp_path / "b.html").exists()
 
 
 def test_clinical_command(tmp_path):
