@@ -109,7 +109,7 @@ def test_data_text_is_escaped_in_hover():
 
 
 def test_save_figure(tmp_path, example):
-    df, fit, _ = example
+    df, _, _ = example
     fig = F.observed_means_figure(df, "HAMD17")
     html = F.save_figure(fig, tmp_path / "f.html")
     assert "plotly" in html.read_text(encoding="utf-8").lower()

@@ -24,7 +24,8 @@ def test_import_has_no_side_effects():
     """Importing ipt_outcomes changes no pandas option and adds no warning filter of its own
     (third-party libraries are imported first, so their own filters are not counted)."""
     code = (
-        "import warnings, numpy, scipy.stats, scipy.optimize, pandas as pd, pandera.pandas, yaml, rich, plotly.graph_objects, plotly.offline\n"
+        "import warnings, numpy, scipy.stats, scipy.optimize, pandas as pd, pandera.pandas, yaml, rich\n"
+        "import plotly.graph_objects, plotly.offline\n"
         "names = ['display.max_rows', 'display.max_columns', 'display.width', 'display.precision', "
         "'mode.chained_assignment', 'future.infer_string']\n"
         "before = {n: pd.get_option(n) for n in names}; filters = list(warnings.filters)\n"
