@@ -213,3 +213,18 @@ def test_clinical_command(tmp_path):
     assert {r["analysis"] for r in data["sensitivity"]} >= {"completers only", "multiple imputation (MAR)"}
     bad = run("clinical", *args, "--cutoff", "high")
     assert bad.returncode == 2 and "--cutoff must be" in bad.stderr
+
+
+def test_report_writes_static_figures(tmp_path):
+    from ipt_outcomes.figures.export import static_export_available
+
+    folder = tmp_path / "figs"
+    folder.mkdir()
+    result = run("report", str(ipt.example_path()), "--study", str(ipt.example_study_path()), "--out",
+                 str(tmp_path / "r.html"), "--imputations", "3", "--figures", str(folder), "--format", "svg")
+    if not static_export_available():
+        assert result.returncode == 1 and "need Chrome or Chromium" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr
+    svgs = sorted(p.name for p in folder.iterdir())
+    assert "jacobson.svg" in svgs and "trajectories.svg" in svgs and len(svgs) >= 11

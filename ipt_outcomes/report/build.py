@@ -209,7 +209,8 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     clinical.paragraph(f"Jacobson-Truax: reliability {st['reliability']:.2f} ({st['reliability_source']}); SD at "
                        f"baseline {st['sd_baseline']:.2f}; reliable change {st['reliable_change']:.2f} points; cut-off "
                        f"{st['cutoff_type']} = {st['cutoff']:.2f}.")
-    clinical.add(table_html(summary.drop(columns=["nnt_ci_lower", "nnt_ci_upper"]), 3, "Outcomes by arm"))
+    clinical.add(table_html(_compact_summary(summary), 2, f"Outcomes by arm (compared with {summary.attrs['reference_arm']}; "
+                                                          "RD with Newcombe's interval, OR with Woolf's, NNT with Altman's)"))
     figs["jacobson"] = F.jacobson_figure(cc)
     figs["waterfall"] = F.waterfall_figure(cc)
     clinical.add(figure_html(figs["jacobson"], "fig-jacobson"))
@@ -260,6 +261,26 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     if fit.singular:
         diag.paragraph("Singular fit: a variance is at zero or a correlation at \u00b11.", "note")
     return [data, primary, moderators, clinical, sens_section, diag], figs, results
+
+
+def _compact_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    def interval(est: float, lo: float, hi: float, scale: float = 1.0, digits: int = 1) -> str:
+        if pd.isna(est):
+            return ""
+        return f"{scale * est:.{digits}f} [{scale * lo:.{digits}f}, {scale * hi:.{digits}f}]"
+
+    return pd.DataFrame({
+        "outcome": summary["outcome"].str.replace("_", " "),
+        "arm": summary["arm"],
+        "n (%)": [f"{c}/{n} ({p:.0f}%)" if n else "" for c, n, p in zip(summary["count"], summary["n"], summary["percent"],
+                                                                        strict=True)],
+        "missing": summary["n_missing"],
+        "risk difference, % points": [interval(*r, scale=100) for r in
+                                      summary[["risk_difference", "rd_ci_lower", "rd_ci_upper"]].itertuples(index=False)],
+        "odds ratio": [interval(*r, digits=2)
+                       for r in summary[["odds_ratio", "or_ci_lower", "or_ci_upper"]].itertuples(index=False)],
+        "NNT": summary["nnt_text"].fillna(""),
+    })
 
 
 def _session_by_session(df: pd.DataFrame, outcome: str) -> str:
