@@ -106,7 +106,7 @@ def test_guard_against_statsmodels_zeroed_between_effects(trial, monkeypatch):
         return varpar, method, notes, beta
 
     monkeypatch.setattr(engine, "_statsmodels", broken)
-    guarded = ipt.fit_growth(trial, outcome="HAMD17", reference_arm="TAU")
+    guarded = ipt.fit_growth(trial, outcome="HAMD17", reference_arm="TAU", engine="statsmodels")
     assert any("10239" in note for note in guarded.notes)
     assert guarded.fixed_effects["estimate"].iloc[0] > 15  # the intercept is about 20, not 0
 
@@ -206,3 +206,16 @@ def test_trajectories_by_moderator_level():
         + 12 * (b["session"] + b["session:arm[IPT]"] + b["session:disorder[perinatal_depression]"]
                 + b["session:arm[IPT]:disorder[perinatal_depression]"]))
     assert row["estimate"] == pytest.approx(expected)
+
+
+def test_engines_agree(trial):
+    fast = ipt.fit_growth(trial, outcome="HAMD17", reference_arm="TAU", engine="ipt")
+    slow = ipt.fit_growth(trial, outcome="HAMD17", reference_arm="TAU", engine="statsmodels")
+    np.testing.assert_allclose(fast.fixed_effects["estimate"], slow.fixed_effects["estimate"], rtol=1e-4)
+    np.testing.assert_allclose(fast.fixed_effects["std_error"], slow.fixed_effects["std_error"], rtol=1e-3)
+    np.testing.assert_allclose(fast.fixed_effects["df"], slow.fixed_effects["df"], rtol=1e-2)
+    assert fast.log_likelihood >= slow.log_likelihood - 1e-6  # the fast engine reaches at least as high
+    assert fast.log_likelihood == pytest.approx(slow.log_likelihood, abs=1e-4)
+    assert "sufficient statistics" in fast.engine and "statsmodels" in slow.engine
+    with pytest.raises(ipt.ArgumentError, match="engine"):
+        ipt.fit_growth(trial, outcome="HAMD17", engine="lme4")

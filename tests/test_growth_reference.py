@@ -21,7 +21,7 @@ REF = Path(__file__).resolve().parent / "reference"
 FIXTURES = json.loads((REF / "lmer_fixtures.json").read_text(encoding="utf-8"))
 
 
-def _fit(case: dict) -> ipt.GrowthFit:
+def _fit(case: dict, engine: str = "ipt") -> ipt.GrowthFit:
     s = case["settings"]
     data = pd.read_csv(REF / "data" / f"{case['data']}.csv", dtype={"participant_id": str})
     data["instrument"] = "X"  # not a registry instrument: the R data sets are checked by R, not validated here
@@ -37,14 +37,20 @@ def _fit(case: dict) -> ipt.GrowthFit:
         fit = ipt.fit_growth(data, outcome="X", time=s["time"], random=s["random"], method=case["method"],
                              reference_arm=s["reference_arm"], covariates=covariates, shape=s["shape"],
                              moderators=list(s.get("moderators", [])),
-                             therapist="therapist_id" if s["therapist"] else None, check=False)
+                             therapist="therapist_id" if s["therapist"] else None, check=False, engine=engine)
     return fit
 
 
-@pytest.fixture(scope="module", params=sorted(k for k in FIXTURES if "fixed_effects" in FIXTURES[k]))
+MODELS = sorted(k for k in FIXTURES if "fixed_effects" in FIXTURES[k])
+
+
+@pytest.fixture(scope="module", params=[(m, e) for m in MODELS for e in ("ipt", "statsmodels")],
+                ids=[f"{m}-{e}" for m in MODELS for e in ("ipt", "statsmodels")])
 def case_and_fit(request):
-    case = FIXTURES[request.param]
-    return case, _fit(case)
+    """Each R fixture, fitted by both engines: the fast engine and statsmodels must both match lme4."""
+    name, engine = request.param
+    case = FIXTURES[name]
+    return case, _fit(case, engine)
 
 
 def _fixed(case):

@@ -1,6 +1,6 @@
-"""Estimate the covariance parameters: statsmodels MixedLM, then a check on the (RE)ML optimum.
+"""Estimate the covariance parameters: the fast profiled engine (default) or statsmodels MixedLM.
 
-statsmodels fits the participant-level model (optimizers tried in turn until one converges). Its
+With ``engine="statsmodels"``, statsmodels fits the participant-level model (optimizers tried in turn until one converges). Its
 covariance parameters are then refined by minimising the exact lme4 deviance
 (:mod:`.likelihood`) with bounded L-BFGS-B, so the optimum matches lme4's where statsmodels stops
 early, and fixed effects are recomputed by GLS at the optimum: this is the guard against
@@ -90,11 +90,28 @@ def _statsmodels(data: MixedData, reml: bool) -> tuple[np.ndarray | None, str, l
     return None, "none", notes, None
 
 
-def fit_covariance(data: MixedData, reml: bool) -> EngineResult:
-    """Estimate the covariance parameters of the model in ``data``."""
+def fit_covariance(data: MixedData, reml: bool, engine: str = "ipt") -> EngineResult:
+    """Estimate the covariance parameters of the model in ``data``.
+
+    ``engine="ipt"`` (default): the profiled criterion from sufficient statistics (:mod:`.fast`);
+    ``engine="statsmodels"``: statsmodels MixedLM, refined on the same criterion. A therapist
+    component starts from the participant-only fit of the chosen engine.
+    """
     q, has_t = data.q, data.therapist is not None
     base = MixedData.build(data.y, data.X, data.Z, data.participant) if has_t else data
-    start, method, notes, sm_beta = _statsmodels(base, reml)
+    if engine == "ipt":
+        from .fast import fit_profiled
+
+        fast = fit_profiled(base, reml)
+        if not has_t:
+            notes = [] if fast.converged else ["the profiled criterion did not reach a stationary point."]
+            return EngineResult(fast.varpar, evaluate(data, fast.varpar, reml).deviance, fast.converged,
+                                "ipt_outcomes profiled (RE)ML from sufficient statistics", notes, None)
+        start, method, notes, sm_beta = fast.varpar, "ipt", [], None
+    elif engine == "statsmodels":
+        start, method, notes, sm_beta = _statsmodels(base, reml)
+    else:
+        raise ValueError(f"engine must be 'ipt' or 'statsmodels', not {engine!r}")
     if start is None:
         resid = data.y - data.X @ np.linalg.lstsq(data.X, data.y, rcond=None)[0]
         v = float(np.var(resid))
@@ -125,6 +142,7 @@ def fit_covariance(data: MixedData, reml: bool) -> EngineResult:
     dev = objective(x)
     sm_dev = evaluate(base, start if not has_t else np.delete(start, len(start) - 2), reml).deviance
     converged = bool(np.isfinite(dev)) and (best.success or dev <= sm_dev + 1e-6)
-    engine = f"statsmodels MixedLM ({method}) + deviance check" if not has_t else \
-        "ipt_outcomes deviance minimisation (therapist component), started from statsmodels MixedLM"
-    return EngineResult(varpar, dev, converged, engine, notes, sm_beta)
+    origin = "statsmodels MixedLM" if engine == "statsmodels" else "the fast engine"
+    label = (f"statsmodels MixedLM ({method}) + deviance check" if not has_t else
+             f"ipt_outcomes deviance minimisation (therapist component), started from {origin}")
+    return EngineResult(varpar, dev, converged, label, notes, sm_beta)

@@ -198,6 +198,7 @@ def fit_growth(
     reference_levels: Mapping[str, str] | None = None,
     level: float = 0.95,
     check: bool = True,
+    engine: Literal["ipt", "statsmodels"] = "ipt",
 ) -> GrowthFit:
     """Fit a linear mixed growth model of one outcome across sessions (or weeks).
 
@@ -233,6 +234,10 @@ def fit_growth(
         Column of a further random intercept (``therapist_id`` or ``site``), participants nested in it.
     level
         Confidence level of the intervals.
+    engine
+        ``"ipt"`` (default): lme4's profiled criterion evaluated from per-participant sufficient
+        statistics (fast; :mod:`ipt_outcomes.models.fast`). ``"statsmodels"``: statsmodels MixedLM,
+        refined on the same criterion. Both give the same optimum.
     check
         Validate the rows and columns the model uses first (the outcome's rows; identifiers, arm,
         time, score, covariates, moderators) and raise if any is invalid.
@@ -284,7 +289,9 @@ def fit_growth(
     options = dict(outcome=outcome, time=time, random=random, method=method, reference_arm=reference_arm,
                    covariates=tuple(covariates), moderators=tuple(moderators), baseline=baseline, shape=shape,
                    therapist=therapist, breakpoints=tuple(breakpoints), reference_levels=dict(reference_levels or {}),
-                   level=level)
+                   level=level, engine=engine)
+    if engine not in ("ipt", "statsmodels"):
+        raise ArgumentError(f"engine must be 'ipt' or 'statsmodels', not {engine!r}.")
     spec = GrowthSpec(outcome=outcome, time=time, shape=shape, random=random, method=method,
                       reference_arm=_reference_arm(df, reference_arm), covariates=tuple(covariates),
                       moderators=tuple(moderators), baseline=baseline, therapist=therapist,
@@ -295,7 +302,7 @@ def fit_growth(
     spec = GrowthSpec(**{**spec.__dict__, "reference_arm": design.arm_levels[0]})
     data = MixedData.build(design.y, design.X, design.Z, design.participant, design.therapist)
     reml = method == "reml"
-    result = fit_covariance(data, reml)
+    result = fit_covariance(data, reml, engine)
     ev = evaluate(data, result.varpar, reml)
     notes = list(result.notes)
     if design.n_dropped:
