@@ -57,8 +57,9 @@ def _quadratic_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.
         c = 1.0 + t2 * ZZ[:, 0, 0]
         a = ZX[:, 0, :]
         w = t2 / c
-        xtvx = stats["XX"] - np.einsum("n,np,nr->pr", w, a, a)
-        xtvy = stats["Xy"] - np.einsum("n,np,n->p", w, a, Zy[:, 0])
+        wa = a * w[:, None]
+        xtvx = stats["XX"] - a.T @ wa
+        xtvy = stats["Xy"] - wa.T @ Zy[:, 0]
         ytvy = float(stats["yy"]) - float(np.sum(w * Zy[:, 0] ** 2))
         return xtvx, xtvy, ytvy, float(np.sum(np.log(c)))
     l00, l10, l11 = lam[0, 0], lam[1, 0], lam[1, 1]
@@ -73,10 +74,11 @@ def _quadratic_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.
     w0 = l00 * Zy[:, 0] + l10 * Zy[:, 1]
     w1 = l11 * Zy[:, 1]
     i00, i01, i11 = c11 / det, -c01 / det, c00 / det
-    xtvx = stats["XX"] - (np.einsum("n,np,nr->pr", i00, a0, a0) + np.einsum("n,np,nr->pr", i01, a0, a1)
-                          + np.einsum("n,np,nr->pr", i01, a1, a0) + np.einsum("n,np,nr->pr", i11, a1, a1))
-    xtvy = stats["Xy"] - (np.einsum("n,np->p", i00 * w0, a0) + np.einsum("n,np->p", i01 * w1, a0)
-                          + np.einsum("n,np->p", i01 * w0, a1) + np.einsum("n,np->p", i11 * w1, a1))
+    # sum_i A_i' C_i^-1 A_i with A_i = (a0_i; a1_i), by BLAS products of weighted rows
+    b0 = a0 * i00[:, None] + a1 * i01[:, None]
+    b1 = a0 * i01[:, None] + a1 * i11[:, None]
+    xtvx = stats["XX"] - (a0.T @ b0 + a1.T @ b1)
+    xtvy = stats["Xy"] - (b0.T @ w0 + b1.T @ w1)
     ytvy = float(stats["yy"]) - float(np.sum(i00 * w0 * w0 + 2 * i01 * w0 * w1 + i11 * w1 * w1))
     return xtvx, xtvy, ytvy, float(np.sum(np.log(det)))
 

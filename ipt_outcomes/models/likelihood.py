@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 __all__ = ["Evaluation", "MixedData", "evaluate", "sufficient_statistics", "unpack"]
@@ -106,6 +108,13 @@ def _evaluate_stats(data: MixedData, G: np.ndarray, s2: float, reml: bool) -> Ev
     p, q = data.X.shape[1], data.q
     if s2 <= 0:
         return _failed(p)
+    lam = _psd_cholesky(G / s2)
+    if lam is not None:  # closed-form 1x1 / 2x2 algebra of the fast engine
+        from .fast import _quadratic_forms
+
+        xtvx, xtvy, ytvy, logdet_rel = _quadratic_forms(st, lam)
+        n = len(data.y)
+        return _finish(xtvx / s2, xtvy / s2, ytvy / s2, n * math.log(s2) + logdet_rel, n, reml)
     MG = st["ZZ"] @ G                                   # (N, q, q)
     sign, logdet_c = np.linalg.slogdet(np.eye(q) + MG / s2)
     if np.any(sign <= 0):
@@ -121,6 +130,23 @@ def _evaluate_stats(data: MixedData, G: np.ndarray, s2: float, reml: bool) -> Ev
     ytvy = (float(st["yy"]) - float(np.einsum("nq,nq->", st["Zy"], KZy))) / s2
     logdet = float(np.sum(st["n"]) * np.log(s2) + np.sum(logdet_c))
     return _finish(xtvx, xtvy, ytvy, logdet, len(data.y), reml)
+
+
+def _psd_cholesky(G: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor of a positive semi-definite 1x1 or 2x2 matrix; None if it is not PSD."""
+    if G.shape == (1, 1):
+        return np.sqrt(G) if G[0, 0] >= 0 else None
+    g00, g01, g11 = G[0, 0], G[0, 1], G[1, 1]
+    if g00 < 0 or g11 < 0:
+        return None
+    if g00 == 0:
+        return np.array([[0.0, 0.0], [0.0, math.sqrt(g11)]]) if g01 == 0 else None
+    l00 = math.sqrt(g00)
+    l10 = g01 / l00
+    rest = g11 - l10 * l10
+    if rest < -1e-12 * max(g11, 1e-300):
+        return None
+    return np.array([[l00, 0.0], [l10, math.sqrt(max(rest, 0.0))]])
 
 
 def _failed(p: int) -> Evaluation:
