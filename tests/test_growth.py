@@ -219,3 +219,22 @@ def test_engines_agree(trial):
     assert "sufficient statistics" in fast.engine and "statsmodels" in slow.engine
     with pytest.raises(ipt.ArgumentError, match="engine"):
         ipt.fit_growth(trial, outcome="HAMD17", engine="lme4")
+
+
+def test_pattern_moments_equal_per_participant_algebra():
+    """With many participants sharing Z'Z, the engine sums moments within patterns; the result must
+    equal the per-participant computation."""
+    from ipt_outcomes.models import fast
+    from ipt_outcomes.models.likelihood import MixedData
+
+    df = ipt.simulate_trial(n_participants=1500, seed=40, therapists_per_arm=0, instruments=["PHQ9"],
+                            schedule={"PHQ9": [0, 4, 8, 12]}, sessions=(12, 12))
+    spec = ipt.models.design.GrowthSpec(outcome="PHQ9", reference_arm="TAU")
+    d = ipt.models.design.build_design(df, spec)
+    for Z in (d.Z, d.Z[:, :1]):
+        data = MixedData.build(d.y, d.X, Z, d.participant)
+        assert "pattern_T" in data.stats
+        per = {k: v for k, v in data.stats.items() if not k.startswith("pattern")}
+        lam = fast._lambda(np.array([1.2, 0.02, 0.07]) if Z.shape[1] == 2 else np.array([0.9]), Z.shape[1])
+        for a, b in zip(fast._quadratic_forms(data.stats, lam), fast._quadratic_forms(per, lam), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-9)

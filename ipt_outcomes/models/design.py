@@ -78,7 +78,7 @@ def time_columns(values: np.ndarray, spec: GrowthSpec) -> tuple[list[str], np.nd
 
 
 def _levels(series: pd.Series, column: str, reference: str | None) -> list[str]:
-    levels = sorted(series.dropna().astype(str).unique())
+    levels = sorted({str(v) for v in pd.unique(series.dropna())})
     if reference is None:
         return levels
     if reference not in levels:
@@ -88,23 +88,28 @@ def _levels(series: pd.Series, column: str, reference: str | None) -> list[str]:
 
 
 def _dummies(series: pd.Series, column: str, levels: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    values = series.astype(str).to_numpy()
+    codes, uniques = pd.factorize(series)  # compare small integer codes, not millions of strings
+    text = np.array([str(u) for u in uniques], dtype=object)
     names = [f"{column}[{lv}]" for lv in levels[1:]]
-    cols = np.column_stack([(values == lv).astype(float) for lv in levels[1:]]) if len(levels) > 1 else np.empty((len(series), 0))
+    if len(levels) < 2:
+        return names, np.empty((len(series), 0))
+    cols = np.column_stack([np.isin(codes, np.flatnonzero(text == lv)).astype(float) for lv in levels[1:]])
     return names, cols
 
 
 def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
     """Select the outcome's rows and build X, Z and groups. Raises AnalysisError when impossible."""
-    data = df[df["instrument"].astype(str) == spec.outcome].copy() if "instrument" in df.columns else df.copy()
+    data = df[(df["instrument"] == spec.outcome).to_numpy(bool)].copy() if "instrument" in df.columns else df.copy()
     if data.empty:
         known = sorted(df["instrument"].dropna().astype(str).unique()) if "instrument" in df.columns else []
         raise AnalysisError(f"no rows for outcome {spec.outcome!r}; instruments in the data: {', '.join(known)}.")
     for column in ("participant_id", "arm", spec.time):
         if column not in data.columns:
             raise ArgumentError(f"column {column!r} is needed for a growth model but is not in the data.")
-    data["score"] = pd.to_numeric(data["score"], errors="coerce")
-    data[spec.time] = pd.to_numeric(data[spec.time], errors="coerce")
+    if not pd.api.types.is_float_dtype(data["score"]):
+        data["score"] = pd.to_numeric(data["score"], errors="coerce")
+    if not pd.api.types.is_numeric_dtype(data[spec.time]):
+        data[spec.time] = pd.to_numeric(data[spec.time], errors="coerce")
     if spec.baseline == "covariate":
         is_base = data[spec.time] == 0
         base = data[is_base].groupby("participant_id")["score"].first()
@@ -118,7 +123,8 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
     if missing_cols:
         raise ArgumentError(f"column(s) {', '.join(missing_cols)} not in the data.")
     for column in (*spec.moderators, *spec.covariates):
-        present_by_arm = data[column].notna().groupby(data["arm"].astype(str)).any()
+        present_by_arm = data[column].notna().groupby(data["arm"], observed=True).any()
+        present_by_arm.index = present_by_arm.index.astype(str)
         empty_arms = sorted(present_by_arm[~present_by_arm].index)
         if empty_arms:
             raise AnalysisError(
@@ -174,7 +180,7 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
         empty = [n for n, k in zip(names, keep, strict=True) if not k]
         raise AnalysisError(f"no data for term(s) {', '.join(empty)} (for example a moderator level that occurs in "
                             "one arm only); drop the moderator or merge its levels.")
-    rank = np.linalg.matrix_rank(X)
+    rank = np.linalg.matrix_rank(X.T @ X)  # same rank as X, on a p x p matrix
     if rank < X.shape[1]:
         raise AnalysisError(f"the fixed effects are not estimable (design rank {rank} < {X.shape[1]} terms); a "
                             "covariate or moderator is confounded with arm or time.")
@@ -187,8 +193,9 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
     else:
         Z = np.ones((len(data), 1))
         random_terms = ["Intercept"]
-    codes, ids = pd.factorize(data["participant_id"].astype(str))
-    therapist = pd.factorize(data[spec.therapist].astype(str))[0] if spec.therapist else None
+    codes, ids = pd.factorize(data["participant_id"])
+    ids = np.array([str(i) for i in ids], dtype=object)
+    therapist = pd.factorize(data[spec.therapist])[0] if spec.therapist else None
     return Design(data=data, y=data["score"].to_numpy(float), X=X, terms=names, Z=Z, random_terms=random_terms,
                   participant=codes, participant_ids=np.asarray(ids), therapist=therapist, time_terms=t_names,
                   arm_levels=arm_levels, n_dropped=n_dropped)

@@ -48,8 +48,29 @@ def _lambda(theta: np.ndarray, q: int) -> np.ndarray:
     return np.array([[theta[0], 0.0], [theta[1], theta[2]]])
 
 
+def _pattern_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The same quantities from per-pattern moments: for participants sharing Z'Z = M_g,
+    sum_i ZX_i' (Lambda C_g^-1 Lambda') ZX_i = sum_ab W_g[a, b] T_g[a, b] with W_g = Lambda C_g^-1 Lambda'."""
+    M = stats["pattern_ZZ"]
+    q = M.shape[1]
+    C = np.eye(q) + np.einsum("ji,gjk,kl->gil", lam, M, lam)   # Lambda' M_g Lambda + I
+    if q == 1:
+        det = C[:, 0, 0]
+        Cinv = 1.0 / C
+    else:
+        det = C[:, 0, 0] * C[:, 1, 1] - C[:, 0, 1] * C[:, 1, 0]
+        Cinv = np.stack([np.stack([C[:, 1, 1], -C[:, 0, 1]], -1), np.stack([-C[:, 1, 0], C[:, 0, 0]], -1)], 1) / det[:, None, None]
+    W = np.einsum("ij,gjk,lk->gil", lam, Cinv, lam)
+    xtvx = stats["XX"] - np.einsum("gab,gabpr->pr", W, stats["pattern_T"])
+    xtvy = stats["Xy"] - np.einsum("gab,gabp->p", W, stats["pattern_U"])
+    ytvy = float(stats["yy"]) - float(np.einsum("gab,gab->", W, stats["pattern_V"]))
+    return xtvx, xtvy, ytvy, float(np.sum(stats["pattern_count"] * np.log(det)))
+
+
 def _quadratic_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
     """X'V^-1X, X'V^-1y, y'V^-1y and log|V| for sigma^2 = 1, closed form in q = 1 or 2."""
+    if "pattern_T" in stats:
+        return _pattern_forms(stats, lam)
     ZZ, ZX, Zy = stats["ZZ"], stats["ZX"], stats["Zy"]
     q = ZZ.shape[1]
     if q == 1:

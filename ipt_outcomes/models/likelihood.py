@@ -14,9 +14,8 @@ doi:10.18637/jss.v067.i01 (section 3, REML criterion).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -95,8 +94,38 @@ def sufficient_statistics(y: np.ndarray, X: np.ndarray, Z: np.ndarray, participa
             ZZ[:, a, b] = np.bincount(participant, Z[:, a] * Z[:, b], n_groups)
         for b in range(p):
             ZX[:, a, b] = np.bincount(participant, Z[:, a] * X[:, b], n_groups)
-    return {"ZZ": ZZ, "ZX": ZX, "Zy": Zy, "n": np.bincount(participant, minlength=n_groups).astype(float),
-            "XX": X.T @ X, "Xy": X.T @ y, "yy": np.array(float(y @ y))}
+    out = {"ZZ": ZZ, "ZX": ZX, "Zy": Zy, "n": np.bincount(participant, minlength=n_groups).astype(float),
+           "XX": X.T @ X, "Xy": X.T @ y, "yy": np.array(float(y @ y))}
+    out.update(_pattern_statistics(ZZ, ZX, Zy))
+    return out
+
+
+def _pattern_statistics(ZZ: np.ndarray, ZX: np.ndarray, Zy: np.ndarray, max_p: int = 16) -> dict[str, np.ndarray]:
+    """Participants with the same ``Z'Z`` share ``C_i`` at every theta. When they are few patterns
+    for many participants (session-by-session data), the second moments of ``Z'X`` and ``Z'y``
+    summed within each pattern make an evaluation cost independent of the number of participants."""
+    n_groups, q, p = ZX.shape
+    if n_groups < 1000 or p > max_p:
+        return {}
+    flat = ZZ.reshape(n_groups, -1)
+    patterns, index = np.unique(flat, axis=0, return_inverse=True)
+    index = index.ravel()
+    n_pat = len(patterns)
+    if n_pat > n_groups / 4:
+        return {}
+    T = np.zeros((n_pat, q, q, p, p))
+    U = np.zeros((n_pat, q, q, p))
+    V = np.zeros((n_pat, q, q))
+    for a in range(q):
+        for b in range(q):
+            V[:, a, b] = np.bincount(index, Zy[:, a] * Zy[:, b], n_pat)
+            for r in range(p):
+                U[:, a, b, r] = np.bincount(index, ZX[:, a, r] * Zy[:, b], n_pat)
+                for c in range(r, p):
+                    T[:, a, b, r, c] = np.bincount(index, ZX[:, a, r] * ZX[:, b, c], n_pat)
+                    T[:, b, a, c, r] = T[:, a, b, r, c]
+    return {"pattern_ZZ": patterns.reshape(n_pat, q, q), "pattern_count": np.bincount(index, minlength=n_pat).astype(float),
+            "pattern_T": T, "pattern_U": U, "pattern_V": V}
 
 
 def _evaluate_stats(data: MixedData, G: np.ndarray, s2: float, reml: bool) -> Evaluation:
