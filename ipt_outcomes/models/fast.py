@@ -59,7 +59,8 @@ def _pattern_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.nd
         Cinv = 1.0 / C
     else:
         det = C[:, 0, 0] * C[:, 1, 1] - C[:, 0, 1] * C[:, 1, 0]
-        Cinv = np.stack([np.stack([C[:, 1, 1], -C[:, 0, 1]], -1), np.stack([-C[:, 1, 0], C[:, 0, 0]], -1)], 1) / det[:, None, None]
+        rows = [np.stack([C[:, 1, 1], -C[:, 0, 1]], -1), np.stack([-C[:, 1, 0], C[:, 0, 0]], -1)]
+        Cinv = np.stack(rows, 1) / det[:, None, None]
     W = np.einsum("ij,gjk,lk->gil", lam, Cinv, lam)
     xtvx = stats["XX"] - np.einsum("gab,gabpr->pr", W, stats["pattern_T"])
     xtvy = stats["Xy"] - np.einsum("gab,gabp->p", W, stats["pattern_U"])
