@@ -373,11 +373,12 @@ def _dropout(rng: np.random.Generator, pid: np.ndarray, session: np.ndarray, z: 
     gamma = 1.0 if mechanism == "mar" else 0.0
     post = session > 0
 
+    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])  # rows are grouped by participant
+
     def leave_at(alpha: float) -> np.ndarray:
         p = 1 / (1 + np.exp(-(alpha + gamma * prev_z)))
         leaves = post & (uniform < p)
-        first = pd.Series(np.where(leaves, session, never)).groupby(pid).min().to_numpy()
-        return first
+        return np.minimum.reduceat(np.where(leaves, session, never), starts)
 
     lo, hi = -15.0, 5.0
     for _ in range(50):

@@ -300,6 +300,15 @@ def fit_growth(
         _check_input(df, spec)
     design = build_design(df, spec)
     spec = GrowthSpec(**{**spec.__dict__, "reference_arm": design.arm_levels[0]})
+    fit = fit_design(design, spec, engine=engine, level=level)
+    fit._source, fit._source_attrs, fit._options = df, dict(df.attrs), options
+    return fit
+
+
+def fit_design(design: Design, spec: GrowthSpec, engine: str = "ipt", level: float = 0.95,
+               warn: bool = True) -> GrowthFit:
+    """Fit a model to a built design (used by :func:`fit_growth` and by refits on simulated responses)."""
+    outcome, random, method = spec.outcome, spec.random, spec.method
     data = MixedData.build(design.y, design.X, design.Z, design.participant, design.therapist)
     reml = method == "reml"
     result = fit_covariance(data, reml, engine)
@@ -317,12 +326,13 @@ def fit_growth(
     if singular:
         advice = ("the random slope is not supported by the data: consider random='intercept'" if random == "slope"
                   else "participants vary no more than chance; the fixed effects equal ordinary regression")
-        warnings.warn(f"singular fit for {outcome}: a variance is (near) zero or a correlation is +-1; {advice}.",
-                      SingularFitWarning, stacklevel=2)
+        if warn:
+            warnings.warn(f"singular fit for {outcome}: a variance is (near) zero or a correlation is +-1; {advice}.",
+                          SingularFitWarning, stacklevel=3)
         notes.append(f"singular fit: {advice}.")
-    if not result.converged:
+    if not result.converged and warn:
         warnings.warn(f"the model for {outcome} did not converge; treat the estimates with caution.",
-                      ConvergenceWarning, stacklevel=2)
+                      ConvergenceWarning, stacklevel=3)
     active = _active(result.varpar, data.q, data.therapist is not None)
     satt = satterthwaite_state(data, result.varpar, reml, active)
     fixed = _fixed_table(design.terms, ev.beta, satt, level)
@@ -335,7 +345,6 @@ def fit_growth(
         log_likelihood=loglik, aic=-2 * loglik + 2 * (p + k), bic=-2 * loglik + math.log(n) * (p + k),
         converged=result.converged, singular=singular, n_obs=n, n_participants=len(design.participant_ids),
         method=method, engine=result.optimizer, notes=notes, _design=design, _varpar=result.varpar, _satt=satt,
-        _source=df, _source_attrs=dict(df.attrs), _options=options,
     )
 
 

@@ -13,7 +13,7 @@ def _steps(x: np.ndarray, d: float = 1e-4) -> np.ndarray:
     return d * np.maximum(np.abs(x), 1e-2)
 
 
-def jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, levels: int = 3) -> np.ndarray:
+def jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, levels: int = 2) -> np.ndarray:
     """d f / d x for a vector-valued f; returns an array of shape f(x).shape + (len(x),)."""
     x = np.asarray(x, float)
     f0 = np.asarray(f(x), float)
@@ -33,7 +33,7 @@ def jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, levels: int =
     return out
 
 
-def hessian(f: Callable[[np.ndarray], float], x: np.ndarray, levels: int = 3) -> np.ndarray:
+def hessian(f: Callable[[np.ndarray], float], x: np.ndarray, levels: int = 2) -> np.ndarray:
     """Hessian of a scalar f by central second differences with Richardson extrapolation.
 
     Each level costs ``1 + 2k + 2k(k-1)`` evaluations for k parameters (diagonal: f(x +- h e_i);
