@@ -25,6 +25,7 @@ from .examples import example_path, example_study_path, load_example
 from .loading import load
 from .missing import SensitivityResult, last_observed, pool_rubin, retention, sensitivity_analyses
 from .models import ClassicalAnova, GrowthFit, classical_anova, compare_models, fit_growth
+from .models.bootstrap import parametric_bootstrap
 from .models.power import power_simulation
 from .registry import Instrument, Registry, default_registry
 from .report import Report, build_report
@@ -71,6 +72,7 @@ __all__ = [
     "load",
     "load_example",
     "load_study",
+    "parametric_bootstrap",
     "pool_rubin",
     "power_simulation",
     "retention",

@@ -194,6 +194,21 @@ def fit_profiled(data: MixedData, reml: bool, theta0: np.ndarray | None = None) 
     if again.fun <= best.fun:
         best = again
     theta = best.x
+    if not _stationary(objective, theta, bounds):
+        # often a false boundary point: the deviance depends on a diagonal element only through its
+        # square, so its gradient vanishes at 0 even when the optimum is inside; restart from inside
+        for inward in (0.05, 0.3, 1.0):
+            start = theta.copy()
+            for i, (lo, _) in enumerate(bounds):
+                if lo is not None and start[i] <= lo + 1e-8:
+                    start[i] = inward
+            trial = optimize.minimize(objective, start, jac=gradient, method="L-BFGS-B", bounds=bounds,
+                                      options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-8})
+            if trial.fun < best.fun - 1e-10:
+                best = trial
+                theta = best.x
+            if _stationary(objective, theta, bounds):
+                break
     if not _stationary(objective, theta, bounds):  # derivative-free polish, then check again
         nm = optimize.minimize(objective, theta, method="Nelder-Mead",
                                options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 3000})

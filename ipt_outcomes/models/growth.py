@@ -47,6 +47,7 @@ class GrowthFit:
     _design: Design | None = field(default=None, repr=False)
     _varpar: np.ndarray | None = field(default=None, repr=False)
     _satt: SatterthwaiteState | None = field(default=None, repr=False)
+    _mixed: MixedData | None = field(default=None, repr=False)
     _source: pd.DataFrame | None = field(default=None, repr=False)
     _source_attrs: dict[str, Any] = field(default_factory=dict, repr=False)
     _options: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -153,8 +154,14 @@ class GrowthFit:
         """Estimate, SE, Satterthwaite df, t, p and CI of a linear combination of the fixed effects."""
         L = np.asarray(L, float)
         beta = self.fixed_effects["estimate"].to_numpy()
-        if self._satt is None or L.shape != beta.shape:
+        if L.shape != beta.shape:
             raise ArgumentError(f"a contrast needs {len(beta)} weights, one per fixed effect.")
+        if self._satt is None and self._mixed is not None and self._varpar is not None:  # computed on first use
+            q, has_t = self._mixed.q, self._mixed.therapist is not None
+            self._satt = satterthwaite_state(self._mixed, self._varpar, self.method == "reml",
+                                             _active(self._varpar, q, has_t))
+        if self._satt is None:
+            raise ArgumentError("this fit keeps no covariance of its estimates; refit it with fit_growth.")
         est = float(L @ beta)
         se = math.sqrt(float(L @ self._satt.vcov @ L))
         df = self._satt.df(L)
@@ -306,8 +313,11 @@ def fit_growth(
 
 
 def fit_design(design: Design, spec: GrowthSpec, engine: str = "ipt", level: float = 0.95,
-               warn: bool = True) -> GrowthFit:
-    """Fit a model to a built design (used by :func:`fit_growth` and by refits on simulated responses)."""
+               warn: bool = True, inference: bool = True) -> GrowthFit:
+    """Fit a model to a built design (used by :func:`fit_growth` and by refits on simulated responses).
+
+    With ``inference=False`` the Satterthwaite df, tests and intervals of the coefficient table are
+    left missing (they are computed on first use by contrasts), which makes refits cheaper."""
     outcome, random, method = spec.outcome, spec.random, spec.method
     data = MixedData.build(design.y, design.X, design.Z, design.participant, design.therapist)
     reml = method == "reml"
@@ -333,9 +343,16 @@ def fit_design(design: Design, spec: GrowthSpec, engine: str = "ipt", level: flo
     if not result.converged and warn:
         warnings.warn(f"the model for {outcome} did not converge; treat the estimates with caution.",
                       ConvergenceWarning, stacklevel=3)
-    active = _active(result.varpar, data.q, data.therapist is not None)
-    satt = satterthwaite_state(data, result.varpar, reml, active)
-    fixed = _fixed_table(design.terms, ev.beta, satt, level)
+    if inference:
+        active = _active(result.varpar, data.q, data.therapist is not None)
+        satt = satterthwaite_state(data, result.varpar, reml, active)
+        fixed = _fixed_table(design.terms, ev.beta, satt, level)
+    else:
+        satt = None
+        se = np.sqrt(np.diag(ev.vcov_beta))
+        fixed = pd.DataFrame({"term": design.terms, "estimate": ev.beta, "std_error": se, "df": np.nan,
+                              "statistic": ev.beta / se, "p_value": np.nan, "ci_lower": np.nan, "ci_upper": np.nan},
+                             columns=FIXED_EFFECT_COLUMNS)
     k = len(result.varpar)
     p = design.X.shape[1]
     loglik = -ev.deviance / 2.0
@@ -345,6 +362,7 @@ def fit_design(design: Design, spec: GrowthSpec, engine: str = "ipt", level: flo
         log_likelihood=loglik, aic=-2 * loglik + 2 * (p + k), bic=-2 * loglik + math.log(n) * (p + k),
         converged=result.converged, singular=singular, n_obs=n, n_participants=len(design.participant_ids),
         method=method, engine=result.optimizer, notes=notes, _design=design, _varpar=result.varpar, _satt=satt,
+        _mixed=data,
     )
 
 

@@ -28,7 +28,7 @@ __all__ = ["power_simulation"]
 
 def _one(args: tuple[int, int, dict[str, Any], dict[str, Any], str, str, float]) -> tuple[float, float, bool]:
     """One replicate: (estimate, p value, failed)."""
-    seed, n, sim, fit_kw, outcome, term, alpha = args
+    seed, n, sim, fit_kw, outcome, term, _alpha = args
     from .growth import fit_growth
 
     with warnings.catch_warnings():
