@@ -40,6 +40,8 @@ class GrowthSpec:
     therapist: str | None = None
     breakpoints: tuple[float, float] = (3.0, 12.0)
     reference_levels: dict[str, str] = field(default_factory=dict)
+    #: full level lists of categorical columns, fixed in advance (so data partitions share one design)
+    level_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,13 +136,13 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
     complete = data[needed].notna().all(axis=1)
     n_dropped = int((~complete).sum())
     data = data[complete].reset_index(drop=True)
-    if data["participant_id"].nunique() < 3:
+    if data["participant_id"].nunique() < 3 and not spec.level_sets:
         raise AnalysisError(f"only {data['participant_id'].nunique()} participant(s) with a {spec.outcome} score; "
                             "a growth model needs more.")
 
     t_names, t_cols = time_columns(data[spec.time].to_numpy(), spec)
-    arm_levels = _levels(data["arm"], "arm", spec.reference_arm)
-    if len(arm_levels) < 2:
+    arm_levels = list(spec.level_sets["arm"]) if "arm" in spec.level_sets else _levels(data["arm"], "arm", spec.reference_arm)
+    if len(arm_levels) < 2 and not spec.level_sets:
         raise AnalysisError(f"only one arm ({arm_levels[0]}) has {spec.outcome} data; arm effects need two.")
     arm_names, arm_cols = _dummies(data["arm"], "arm", arm_levels)
     names = ["Intercept", *t_names, *arm_names]
@@ -149,7 +151,7 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
         names += [f"{tn}:{an}" for an in arm_names]
         cols.append(tc[:, None] * arm_cols)
     for mod in spec.moderators:
-        levels = _levels(data[mod], mod, spec.reference_levels.get(mod))
+        levels = list(spec.level_sets[mod]) if mod in spec.level_sets else _levels(data[mod], mod, spec.reference_levels.get(mod))
         m_names, m_cols = _dummies(data[mod], mod, levels)
         names += m_names
         cols.append(m_cols)
@@ -168,7 +170,8 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
             names.append(cov)
             cols.append(col.to_numpy(float)[:, None])
         else:
-            c_names, c_cols = _dummies(col, cov, _levels(col, cov, spec.reference_levels.get(cov)))
+            c_levels = list(spec.level_sets[cov]) if cov in spec.level_sets else _levels(col, cov, spec.reference_levels.get(cov))
+            c_names, c_cols = _dummies(col, cov, c_levels)
             names += c_names
             cols.append(c_cols)
     if spec.baseline == "covariate":
@@ -176,12 +179,12 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
         cols.append(data["baseline"].to_numpy(float)[:, None])
     X = np.column_stack(cols)
     keep = np.abs(X).sum(axis=0) > 0
-    if not keep.all():
+    if not keep.all() and not spec.level_sets:  # a partition may lack a level; the combined design is checked
         empty = [n for n, k in zip(names, keep, strict=True) if not k]
         raise AnalysisError(f"no data for term(s) {', '.join(empty)} (for example a moderator level that occurs in "
                             "one arm only); drop the moderator or merge its levels.")
     rank = np.linalg.matrix_rank(X.T @ X)  # same rank as X, on a p x p matrix
-    if rank < X.shape[1]:
+    if rank < X.shape[1] and not spec.level_sets:
         raise AnalysisError(f"the fixed effects are not estimable (design rank {rank} < {X.shape[1]} terms); a "
                             "covariate or moderator is confounded with arm or time.")
     if spec.random == "slope":

@@ -110,7 +110,7 @@ def profiled_deviance(theta: np.ndarray, data: MixedData, reml: bool) -> tuple[f
     stats = data.stats
     if stats is None:
         raise ValueError("the profiled criterion needs participant-level sufficient statistics")
-    n, p = len(data.y), data.X.shape[1]
+    n, p = data.n_obs, data.p
     xtvx, xtvy, ytvy, logdet_v = _quadratic_forms(stats, _lambda(np.asarray(theta, float), data.q))
     try:
         chol = np.linalg.cholesky(xtvx)

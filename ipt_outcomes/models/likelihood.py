@@ -51,7 +51,26 @@ class MixedData:
 
     @property
     def q(self) -> int:
-        return self.Z.shape[1]
+        return self.stats["ZZ"].shape[1] if self.stats is not None else self.Z.shape[1]
+
+    @property
+    def n_obs(self) -> int:
+        """Number of observations (rows), also when only sufficient statistics are kept."""
+        return round(float(self.stats["n"].sum())) if self.stats is not None else len(self.y)
+
+    @property
+    def p(self) -> int:
+        return self.stats["XX"].shape[0] if self.stats is not None else self.X.shape[1]
+
+    @classmethod
+    def from_statistics(cls, stats: dict[str, np.ndarray]) -> MixedData:
+        """A participant-only model known only through its sufficient statistics (e.g. combined
+        from data partitions); patterns are derived here."""
+        stats = dict(stats)
+        stats.update(_pattern_statistics(stats["ZZ"], stats["ZX"], stats["Zy"]))
+        empty = np.empty(0)
+        return cls(y=empty, X=np.empty((0, stats["XX"].shape[0])), Z=np.empty((0, stats["ZZ"].shape[1])),
+                   participant=np.empty(0, int), therapist=None, blocks=(), stats=stats)
 
     @property
     def n_varpar(self) -> int:
@@ -134,7 +153,7 @@ def _evaluate_stats(data: MixedData, G: np.ndarray, s2: float, reml: bool) -> Ev
     log|V_i| = n_i log s2 + log|I + Z_i'Z_i G / s2|."""
     st = data.stats
     assert st is not None
-    p, q = data.X.shape[1], data.q
+    p, q = data.p, data.q
     if s2 <= 0:
         return _failed(p)
     lam = _psd_cholesky(G / s2)
@@ -142,7 +161,7 @@ def _evaluate_stats(data: MixedData, G: np.ndarray, s2: float, reml: bool) -> Ev
         from .fast import _quadratic_forms
 
         xtvx, xtvy, ytvy, logdet_rel = _quadratic_forms(st, lam)
-        n = len(data.y)
+        n = data.n_obs
         return _finish(xtvx / s2, xtvy / s2, ytvy / s2, n * math.log(s2) + logdet_rel, n, reml)
     MG = st["ZZ"] @ G                                   # (N, q, q)
     sign, logdet_c = np.linalg.slogdet(np.eye(q) + MG / s2)
@@ -158,7 +177,7 @@ def _evaluate_stats(data: MixedData, G: np.ndarray, s2: float, reml: bool) -> Ev
     xtvy = (st["Xy"] - np.einsum("nqp,nq->p", st["ZX"], KZy)) / s2
     ytvy = (float(st["yy"]) - float(np.einsum("nq,nq->", st["Zy"], KZy))) / s2
     logdet = float(np.sum(st["n"]) * np.log(s2) + np.sum(logdet_c))
-    return _finish(xtvx, xtvy, ytvy, logdet, len(data.y), reml)
+    return _finish(xtvx, xtvy, ytvy, logdet, data.n_obs, reml)
 
 
 def _psd_cholesky(G: np.ndarray) -> np.ndarray | None:
