@@ -111,12 +111,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     from ..models import classical_anova, fit_growth
 
-    df = load(args.data, study=args.study)
-    report = validate(df)
-    if not report.ok:
-        sys.stderr.write(validation_lines(report, 50))
-        stderr_console().print(f"ipt-outcomes: {args.data} failed validation; fix the errors above before fitting.",
-                               markup=False)
+    df, report = _load_valid(args)
+    if df is None:
         return 1
     outcome = _outcome(df, args.outcome)
     fit = fit_growth(df, outcome=outcome, time=args.time, random=args.random, method=args.method,
@@ -210,11 +206,8 @@ def cmd_clinical(args: argparse.Namespace) -> int:
     from ..errors import DataWarning
     from ..missing import last_observed, sensitivity_analyses
 
-    df = load(args.data, study=args.study)
-    report = validate(df)
-    if not report.ok:
-        sys.stderr.write(validation_lines(report, 50))
-        stderr_console().print(f"ipt-outcomes: {args.data} failed validation; fix the errors above first.", markup=False)
+    df, _ = _load_valid(args)
+    if df is None:
         return 1
     outcome = _outcome(df, args.outcome)
     cutoff: float | str | None = args.cutoff
@@ -269,6 +262,17 @@ def cmd_clinical(args: argparse.Namespace) -> int:
                        f"{r.ci_upper:.2f}], {_p(r.p_value)}")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
+
+
+def _load_valid(args: argparse.Namespace) -> tuple[pd.DataFrame | None, object]:
+    """Load and validate ``args.data``; on errors print them to stderr and return (None, report)."""
+    df = load(args.data, study=args.study)
+    report = validate(df)
+    if not report.ok:
+        sys.stderr.write(validation_lines(report, 50))
+        stderr_console().print(f"ipt-outcomes: {args.data} failed validation; fix the errors above first.", markup=False)
+        return None, report
+    return df, report
 
 
 def _outcome(df, given: str | None) -> str:

@@ -72,6 +72,16 @@ def contrast_row(fit: GrowthFit, arm: str, time: float, levels: dict[str, str] |
     return np.array(row)
 
 
+def _moderator_groups(fit: GrowthFit, by: str | None) -> list[dict[str, str]]:
+    """[{}] without ``by``; else one {by: level} per level of that moderator in the analysed rows."""
+    if by is None:
+        return [{}]
+    if by not in fit.spec.moderators:
+        raise ArgumentError(f"by={by!r} is not a moderator of this model; moderators: {list(fit.spec.moderators)}.")
+    assert fit._design is not None
+    return [{by: str(v)} for v in sorted(fit._design.data[by].astype(str).unique())]
+
+
 def _estimate(fit: GrowthFit, L: np.ndarray, level: float) -> dict[str, float]:
     return fit.contrast(L, level=level)
 
@@ -99,11 +109,7 @@ def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str |
     if times is None:
         observed = np.unique(design.data[fit.spec.time].to_numpy(float))
         times = observed if len(observed) <= 40 else np.linspace(observed.min(), observed.max(), 40)
-    groups: list[dict[str, str]] = [{}]
-    if by is not None:
-        if by not in fit.spec.moderators:
-            raise ArgumentError(f"by={by!r} is not a moderator of this model; moderators: {list(fit.spec.moderators)}.")
-        groups = [{by: str(v)} for v in sorted(design.data[by].astype(str).unique())]
+    groups = _moderator_groups(fit, by)
     rows = []
     for arm in design.arm_levels:
         for g in groups:
@@ -156,11 +162,7 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     at = end_of_treatment(fit) if at is None else float(at)
     sd = baseline_sd(fit)
     ref = design.arm_levels[0]
-    groups: list[dict[str, str]] = [{}]
-    if by is not None:
-        if by not in fit.spec.moderators:
-            raise ArgumentError(f"by={by!r} is not a moderator of this model; moderators: {list(fit.spec.moderators)}.")
-        groups = [{by: str(v)} for v in sorted(design.data[by].astype(str).unique())]
+    groups = _moderator_groups(fit, by)
     rows = []
     for arm, g in ((a, g) for a in design.arm_levels[1:] for g in groups):
         L = contrast_row(fit, arm, at, g) - contrast_row(fit, ref, at, g)
