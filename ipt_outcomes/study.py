@@ -37,7 +37,7 @@ import yaml
 from .errors import RegistryError, StudyDefinitionError
 from .registry import Registry, default_registry
 
-__all__ = ["Study", "load_study"]
+__all__ = ["Study", "load_study", "primary_outcome"]
 
 _TOP_KEYS = {
     "name", "description", "reference_arm", "primary_instrument", "ipt_arms", "problem_areas_assessed", "sessions", "read",
@@ -147,6 +147,22 @@ class Study:
         if isinstance(value, Mapping) and "spec" in value:
             return cls.from_mapping(value["spec"], source=str(value.get("source", "<study>")))
         return None
+
+
+def primary_outcome(df: Any, given: str | None = None, study: Study | None = None) -> str:
+    """The outcome to analyse: ``given``, else the study's primary instrument (``study`` or the one
+    the table was loaded with), else the table's only instrument."""
+    from .errors import ArgumentError
+
+    if given is not None:
+        return given
+    study = study if study is not None else Study.from_attrs(df.attrs.get("ipt_study"))
+    if study is not None and study.primary_instrument:
+        return study.primary_instrument
+    instruments = sorted(df["instrument"].dropna().astype(str).unique())
+    if len(instruments) != 1:
+        raise ArgumentError(f"name the outcome (--outcome); the data hold {', '.join(instruments)}.")
+    return instruments[0]
 
 
 def load_study(path: str | Path | Study | Mapping[str, Any] | None) -> Study | None:

@@ -164,7 +164,7 @@ def test_fit_refuses_invalid_data_and_bad_options(tmp_path, example_df):
     result = run("fit", str(ipt.example_path()), "--outcome", "BDI2")
     assert result.returncode == 1 and "no rows for outcome 'BDI2'" in result.stderr
     result = run("fit", str(ipt.example_path()))
-    assert result.returncode == 2 and "give --outcome" in result.stderr
+    assert result.returncode == 2 and "name the outcome (--outcome)" in result.stderr
     result = run("fit", str(ipt.example_path()), "--outcome", "HAMD17", "--random", "wiggly")
     assert result.returncode == 2 and "usage error" in result.stderr
 

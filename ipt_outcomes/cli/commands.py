@@ -12,6 +12,7 @@ from ..errors import ArgumentError, IPTOutcomesError
 from ..io import write_table
 from ..loading import load
 from ..simulate import simulate_trial
+from ..study import primary_outcome
 from ..validation import validate
 from .render import stderr_console, stdout_console, validation_lines, validation_table
 
@@ -114,7 +115,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     df, report = _load_valid(args)
     if df is None:
         return 1
-    outcome = _outcome(df, args.outcome)
+    outcome = primary_outcome(df, args.outcome)
     fit = fit_growth(df, outcome=outcome, time=args.time, random=args.random, method=args.method,
                      reference_arm=args.reference_arm, covariates=_names(args.covariates),
                      moderators=_names(args.moderators), baseline=args.baseline, shape=args.shape,
@@ -209,7 +210,7 @@ def cmd_clinical(args: argparse.Namespace) -> int:
     df, _ = _load_valid(args)
     if df is None:
         return 1
-    outcome = _outcome(df, args.outcome)
+    outcome = primary_outcome(df, args.outcome)
     cutoff: float | str | None = args.cutoff
     if cutoff is not None and cutoff not in ("a", "b", "c"):
         try:
@@ -273,20 +274,6 @@ def _load_valid(args: argparse.Namespace) -> tuple[pd.DataFrame | None, object]:
         stderr_console().print(f"ipt-outcomes: {args.data} failed validation; fix the errors above first.", markup=False)
         return None, report
     return df, report
-
-
-def _outcome(df, given: str | None) -> str:
-    from ..study import Study
-
-    if given is not None:
-        return given
-    study = Study.from_attrs(df.attrs.get("ipt_study"))
-    if study is not None and study.primary_instrument:
-        return study.primary_instrument
-    instruments = sorted(df["instrument"].dropna().astype(str).unique())
-    if len(instruments) != 1:
-        raise ArgumentError(f"give --outcome; the data hold {', '.join(instruments)}.")
-    return instruments[0]
 
 
 def add_report(sub: argparse._SubParsersAction) -> None:

@@ -19,7 +19,7 @@ from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
 from ..loading import load
 from ..missing import retention, sensitivity_analyses
 from ..models import classical_anova, fit_growth
-from ..study import Study, load_study
+from ..study import Study, load_study, primary_outcome
 from ..validation import validate
 from .page import Section, escape, figure_html, render_page, table_html
 from .provenance import package_versions, sha256_file
@@ -95,7 +95,7 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
             Study.from_attrs(df.attrs.get("ipt_study"))
         report = validate(df, study=study_obj) if study_obj is not None else validate(df)
         report.raise_for_errors()
-        outcome = _outcome(df, outcome, study_obj)
+        outcome = primary_outcome(df, outcome, study_obj)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IPTOutcomesWarning)
             sections, figs, results = _analyse(df, outcome, report, study_obj, n_imputations, seed, step)
@@ -133,17 +133,6 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
             written.write_text(page, encoding="utf-8")
         bar.update(task, advance=1)
     return Report(html=page, path=written, figures=figs, notes=list(dict.fromkeys(notes)), results=results)
-
-
-def _outcome(df: pd.DataFrame, outcome: str | None, study: Study | None) -> str:
-    if outcome is not None:
-        return outcome
-    if study is not None and study.primary_instrument:
-        return study.primary_instrument
-    instruments = sorted(df["instrument"].dropna().astype(str).unique())
-    if len(instruments) != 1:
-        raise ArgumentError(f"give the outcome; the data hold {', '.join(instruments)}.")
-    return instruments[0]
 
 
 def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n_imputations: int, seed: int,
