@@ -180,3 +180,17 @@ def test_reliability_from_study_file(tmp_path):
     cc = ipt.clinical_change(ipt.load(path, study=study), "PHQ9", sd_baseline=5)
     assert cc.attrs["settings"]["reliability"] == 0.75
     assert cc.attrs["settings"]["s_diff"] == pytest.approx(math.sqrt(2) * 5 * math.sqrt(0.25))
+
+
+def test_improvement_by_session_by_hand():
+    """PHQ-9 (registry reliability .89), baseline SD of 20 and 10 = 7.07: reliable change
+    1.96 * sqrt(2) * 7.07 * sqrt(.11) = 6.50 points. P1 improves by 8 at session 1, then relapses;
+    P2 improves by 7 only at session 2."""
+    rows = [("P1", 0, 20), ("P1", 1, 12), ("P1", 2, 19), ("P2", 0, 10), ("P2", 1, 8), ("P2", 2, 3)]
+    df = pd.DataFrame([{"participant_id": p, "arm": "IPT", "instrument": "PHQ9", "session": s, "score": y}
+                       for p, s, y in rows])
+    table = ipt.improvement_by_session(df, "PHQ9").set_index("session")
+    assert table.loc[1, "percent_improved_at"] == 50 and table.loc[1, "percent_improved_by"] == 50
+    assert table.loc[2, "percent_improved_at"] == 50  # P2 now, P1 no longer
+    assert table.loc[2, "percent_improved_by"] == 100
+    assert (table["n_observed"] == 2).all()
