@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import RegistryError
@@ -46,10 +46,6 @@ class Instrument:
     def label(self) -> str:
         """Axis label: display name and unit, e.g. ``"HAM-D 17 (points)"``."""
         return f"{self.name} ({self.unit})"
-
-    @property
-    def lower_is_better(self) -> bool:
-        return self.higher_is == "worse"
 
     @classmethod
     def from_mapping(cls, key: str, spec: Mapping[str, Any], *, declared_by_study: bool = False,
@@ -168,11 +164,6 @@ class Registry(Mapping[str, Instrument]):
             merged[str(key)] = Instrument.from_mapping(str(key), spec, declared_by_study=True, origin=origin)
         return Registry(merged)
 
-    def with_replacement(self, key: str, **changes: Any) -> Registry:
-        """Return a registry in which one instrument has some fields replaced."""
-        merged = dict(self._instruments)
-        merged[key] = replace(self[key], **changes)
-        return Registry(merged)
 
 
 def default_registry() -> Registry:

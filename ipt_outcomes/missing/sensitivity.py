@@ -128,7 +128,7 @@ def _impute(per: pd.DataFrame, wide: pd.DataFrame, rng: np.random.Generator) -> 
 def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str = "session", at: float | None = None,
                          complete_from: float | None = None, reference_arm: str | None = None,
                          n_imputations: int = 50, seed: int = 1, deltas: Sequence[float] | None = None,
-                         level: float = 0.95) -> SensitivityResult:
+                         level: float = 0.95, check: bool = True) -> SensitivityResult:
     """Primary mixed model, completers, LOCF, multiple imputation and a delta-adjusted tipping point.
 
     Parameters
@@ -142,11 +142,14 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str = "session
         Number of imputed data sets and the seed of the imputation draws.
     deltas
         Shifts (in score points, towards a worse outcome) for the tipping-point analysis; default
-        21 values from 0 to twice the absolute MI estimate (at least one baseline SD).
+        21 values from 0 to twice the absolute MI estimate (at least one baseline SD), widened until
+        the conclusion turns.
+    check
+        Validate the outcome's rows first (pass False when the caller already did).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularFitWarning)
-        fit = fit_growth(df, outcome=outcome, time=time, reference_arm=reference_arm)
+        fit = fit_growth(df, outcome=outcome, time=time, reference_arm=reference_arm, check=check)
     ref = fit.spec.reference_arm
     at = end_of_treatment(fit) if at is None else float(at)
     study = Study.from_attrs(df.attrs.get("ipt_study"))

@@ -72,10 +72,6 @@ class MixedData:
         return cls(y=empty, X=np.empty((0, stats["XX"].shape[0])), Z=np.empty((0, stats["ZZ"].shape[1])),
                    participant=np.empty(0, int), therapist=None, blocks=(), stats=stats)
 
-    @property
-    def n_varpar(self) -> int:
-        return self.q * (self.q + 1) // 2 + (1 if self.therapist is not None else 0) + 1
-
 
 @dataclass(frozen=True)
 class Evaluation:

@@ -52,6 +52,12 @@ def _single_threaded() -> None:
         pass
 
 
+def _truth(sim: dict[str, Any], outcome: str, term: str) -> float:
+    """The true coefficient (it does not depend on the sample size: read it off a tiny trial)."""
+    small = simulate_trial(n_participants=4, seed=0, **sim)
+    return float(small.attrs["truth"]["instruments"][outcome]["fixed_effects"].get(term, math.nan))
+
+
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -138,8 +144,7 @@ def power_simulation(
             from ..clinical.summary import wilson_interval
 
             lo, hi = wilson_interval(hits, m) if m else (math.nan, math.nan)
-            truth = simulate_trial(n_participants=max(int(n), 4), seed=0, **sim).attrs["truth"]["instruments"][outcome][
-                "fixed_effects"].get(term, math.nan)
+            truth = _truth(sim, outcome, term)
             rows.append({"n_participants": int(n), "effect_size": effect_size, "dropout": dropout, "term": term,
                          "replicates": m, "failed": failed, "power": power,
                          "mc_se": math.sqrt(power * (1 - power) / m) if m else math.nan,

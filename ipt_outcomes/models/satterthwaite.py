@@ -16,7 +16,7 @@ import numpy as np
 from .likelihood import MixedData, evaluate
 from .numdiff import hessian, jacobian
 
-__all__ = ["SatterthwaiteState", "contrast_df", "satterthwaite_state"]
+__all__ = ["SatterthwaiteState", "satterthwaite_state"]
 
 
 class SatterthwaiteState:
@@ -64,7 +64,3 @@ def satterthwaite_state(data: MixedData, varpar: np.ndarray, reml: bool, active:
         A = 2.0 * np.linalg.pinv(H)
     jac = jacobian(vcov, varpar[idx])
     return SatterthwaiteState(base.vcov_beta, jac, A)
-
-
-def contrast_df(state: SatterthwaiteState, L: np.ndarray) -> float:
-    return state.df(L)

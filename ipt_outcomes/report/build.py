@@ -226,7 +226,7 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
 
     step("sensitivity")
     sens_section = Section("sensitivity", "Missing data and sensitivity analyses")
-    sens = sensitivity_analyses(df, outcome, n_imputations=n_imputations, seed=seed)
+    sens = sensitivity_analyses(df, outcome, n_imputations=n_imputations, seed=seed, check=False)
     results["sensitivity"] = sens.table
     sens_section.add(table_html(sens.table, 3, "End-of-treatment arm difference under different assumptions"))
     ret = retention(df, outcome)

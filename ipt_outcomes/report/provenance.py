@@ -7,9 +7,8 @@ import platform
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-__all__ = ["package_versions", "provenance", "sha256_file"]
+__all__ = ["package_versions", "sha256_file"]
 
 PACKAGES = ("ipt-outcomes", "numpy", "scipy", "pandas", "statsmodels", "pingouin", "pandera", "plotly")
 
@@ -30,9 +29,3 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def provenance(path: str | Path | None, settings: dict[str, Any]) -> dict[str, Any]:
-    return {"input": None if path is None else str(path),
-            "sha256": None if path is None else sha256_file(path),
-            "versions": package_versions(), "settings": settings}
