@@ -3,7 +3,9 @@
 ``Q = mean(q_i)``, ``W = mean(u_i)`` (within), ``B = var(q_i)`` (between, ddof 1),
 ``T = W + (1 + 1/m) B``; degrees of freedom of Barnard and Rubin (1999):
 ``lambda = (1 + 1/m) B / T``, ``v_old = (m - 1) / lambda^2``,
-``v_obs = (v_com + 1) / (v_com + 3) * v_com * (1 - lambda)``, ``v = v_old v_obs / (v_old + v_obs)``.
+``v_obs = (v_com + 1) / (v_com + 3) * v_com * (1 - lambda)``, ``v = v_old v_obs / (v_old + v_obs)``;
+relative increase in variance ``r = (1 + 1/m) B / W`` and fraction of missing information
+``fmi = (r + 2 / (v + 3)) / (r + 1)`` (as R's ``mice::pool.scalar``).
 
 References: Rubin DB (1987) Multiple Imputation for Nonresponse in Surveys. Wiley.
 Barnard J, Rubin DB (1999) Biometrika 86:948-955. doi:10.1093/biomet/86.4.948
@@ -49,5 +51,7 @@ def pool_rubin(estimates: Sequence[float], variances: Sequence[float], df_comple
     stat = qbar / se if se > 0 else math.nan
     p = float(2 * (stats.t.sf(abs(stat), df) if math.isfinite(df) else stats.norm.sf(abs(stat))))
     return {"estimate": qbar, "within": w, "between": b, "total": t, "std_error": se, "df": df,
-            "fraction_missing_info": lam, "statistic": stat, "p_value": p,
+            "lambda": lam, "relative_increase": (1 + 1 / m) * b / w if w > 0 else math.inf,
+            "fraction_missing_info": ((1 + 1 / m) * b / w + 2 / (df + 3)) / ((1 + 1 / m) * b / w + 1) if w > 0 else 1.0,
+            "statistic": stat, "p_value": p,
             "ci_lower": qbar - crit * se, "ci_upper": qbar + crit * se, "m": m}

@@ -213,36 +213,62 @@ def r_squared(fit: GrowthFit) -> dict[str, float]:
     return {"marginal": var_f / total, "conditional": (var_f + var_r) / total}
 
 
-def random_effects(fit: GrowthFit) -> pd.DataFrame:
-    """Predicted participant random effects (BLUPs), one row per participant.
+def _blups(fit: GrowthFit) -> tuple[np.ndarray, np.ndarray | None]:
+    """Participant BLUPs (N x q) and therapist BLUPs (or None), from per-participant sums in O(rows).
 
-    ``u_i = G Z_i' V_i^-1 (y_i - X_i b)``. Columns: ``participant_id`` and one per random term.
+    With ``P_i = G (s2 I + Z_i'Z_i G)^-1`` and residuals ``r = y - X b``: participant-only,
+    ``u_i = P_i Z_i'r_i``. With a therapist intercept (variance ``g_t``), by Sherman-Morrison within
+    therapist ``k``: ``d_i(x) = (1'x_i - Z1_i' P_i Z_i'x_i) / s2`` (``1'D_i^-1 x``), ``s_k = sum d_i(1)``,
+    ``b_k = sum d_i(r)``, ``c_k = g_t / (1 + g_t s_k)``; then ``v_k = g_t b_k (1 - c_k s_k)`` and
+    ``u_i = P_i (Z_i'r_i - c_k b_k Z_i'1)``.
     """
     design = fit._design
     assert design is not None and fit._varpar is not None
-    G, g_t, s2 = unpack(fit._varpar, design.Z.shape[1], design.therapist is not None)
+    has_t = design.therapist is not None
+    q = design.Z.shape[1]
+    G, g_t, s2 = unpack(fit._varpar, q, has_t)
     beta = fit.fixed_effects["estimate"].to_numpy()
-    resid = design.y - design.X @ beta
-    out = np.zeros((len(design.participant_ids), design.Z.shape[1]))
-    if design.therapist is None:
-        for i in range(len(design.participant_ids)):
-            rows = design.participant == i
-            Zi = design.Z[rows]
-            V = Zi @ G @ Zi.T + s2 * np.eye(rows.sum())
-            out[i] = G @ Zi.T @ np.linalg.solve(V, resid[rows])
-    else:
-        for t in np.unique(design.therapist):
-            rows = np.flatnonzero(design.therapist == t)
-            pid = design.participant[rows]
-            Zb = design.Z[rows]
-            V = (Zb @ G @ Zb.T) * (pid[:, None] == pid[None, :]) + g_t + s2 * np.eye(len(rows))
-            w = np.linalg.solve(V, resid[rows])
-            for i in np.unique(pid):
-                mask = pid == i
-                out[i] = G @ Zb[mask].T @ w[mask]
-    frame = pd.DataFrame(out, columns=design.random_terms)
-    frame.insert(0, "participant_id", design.participant_ids)
-    return frame
+    r = design.y - design.X @ beta
+    pid, N = design.participant, len(design.participant_ids)
+    Z = design.Z
+    M = np.stack([np.stack([np.bincount(pid, Z[:, a] * Z[:, b], N) for b in range(q)], -1) for a in range(q)], 1)
+    Zr = np.column_stack([np.bincount(pid, Z[:, a] * r, N) for a in range(q)])
+    P = G[None] @ np.linalg.inv(s2 * np.eye(q)[None] + M @ G[None])
+    if not has_t:
+        return np.einsum("iab,ib->ia", P, Zr), None
+    Z1 = np.column_stack([np.bincount(pid, Z[:, a], N) for a in range(q)])
+    n_i = np.bincount(pid, minlength=N).astype(float)
+    r_i = np.bincount(pid, r, N)
+    PZr, PZ1 = np.einsum("iab,ib->ia", P, Zr), np.einsum("iab,ib->ia", P, Z1)
+    d1 = (n_i - np.einsum("ia,ia->i", Z1, PZ1)) / s2
+    dr = (r_i - np.einsum("ia,ia->i", Z1, PZr)) / s2
+    k = np.zeros(N, int)
+    k[pid] = design.therapist
+    n_t = int(design.therapist.max()) + 1
+    s_k, b_k = np.bincount(k, d1, n_t), np.bincount(k, dr, n_t)
+    c_k = g_t / (1.0 + g_t * s_k)
+    v = g_t * b_k * (1.0 - c_k * s_k)
+    u = PZr - (c_k * b_k)[k][:, None] * PZ1
+    return u, v
+
+
+def random_effects(fit: GrowthFit, group: str | None = None) -> pd.DataFrame:
+    """Predicted random effects (BLUPs, lme4's conditional modes): one row per participant, or with
+    ``group`` the therapist (site) column of the model, one row per therapist.
+
+    ``u_i = G Z_i' V^-1 (y - X b)``. Columns: the group's id column and one per random term.
+    """
+    design = fit._design
+    assert design is not None
+    u, v = _blups(fit)
+    if group is None or group == "participant_id":
+        frame = pd.DataFrame(u, columns=design.random_terms)
+        frame.insert(0, "participant_id", design.participant_ids)
+        return frame
+    if group != fit.spec.therapist or v is None:
+        raise ArgumentError(f"group must be 'participant_id' or the model's therapist column, not {group!r}.")
+    codes = pd.factorize(design.data[group])[1]
+    return pd.DataFrame({group: [str(c) for c in codes], "Intercept": v})
 
 
 def compare_models(*fits: GrowthFit) -> pd.DataFrame:
@@ -277,7 +303,7 @@ def compare_models(*fits: GrowthFit) -> pd.DataFrame:
 
 
 def residuals(fit: GrowthFit) -> pd.DataFrame:
-    """Observed, fitted (fixed plus participant random effects) and residual values per row.
+    """Observed, fitted (fixed plus every random effect, as lme4's ``fitted``) and residual values per row.
 
     Columns: ``participant_id``, ``arm``, ``time``, ``observed``, ``fitted_marginal`` (X b),
     ``fitted``, ``residual``.
@@ -285,10 +311,11 @@ def residuals(fit: GrowthFit) -> pd.DataFrame:
     design = fit._design
     assert design is not None
     beta = fit.fixed_effects["estimate"].to_numpy()
-    re = random_effects(fit)
-    u = re[design.random_terms].to_numpy()[design.participant]
+    u, v = _blups(fit)
     marginal = design.X @ beta
-    fitted = marginal + np.sum(design.Z * u, axis=1)
+    fitted = marginal + np.sum(design.Z * u[design.participant], axis=1)
+    if v is not None:
+        fitted = fitted + v[design.therapist]
     return pd.DataFrame({"participant_id": design.participant_ids[design.participant],
                          "arm": design.data["arm"].astype(str).to_numpy(), "time": design.data[fit.spec.time].to_numpy(float),
                          "observed": design.y, "fitted_marginal": marginal, "fitted": fitted,

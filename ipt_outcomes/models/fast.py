@@ -28,6 +28,7 @@ import numpy as np
 from scipy import optimize
 
 from .likelihood import LOG_2PI, MixedData
+from .nested import nested_forms
 
 __all__ = ["ProfiledFit", "fit_profiled", "profiled_deviance", "theta_to_varpar"]
 
@@ -64,12 +65,13 @@ def _pattern_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.nd
     W = np.einsum("ij,gjk,lk->gil", lam, Cinv, lam)
     xtvx = stats["XX"] - np.einsum("gab,gabpr->pr", W, stats["pattern_T"])
     xtvy = stats["Xy"] - np.einsum("gab,gabp->p", W, stats["pattern_U"])
-    ytvy = float(stats["yy"]) - float(np.einsum("gab,gab->", W, stats["pattern_V"]))
-    return xtvx, xtvy, ytvy, float(np.sum(stats["pattern_count"] * np.log(det)))
+    ytvy = stats["yy"][()] - np.einsum("gab,gab->", W, stats["pattern_V"])
+    return xtvx, xtvy, ytvy, np.sum(stats["pattern_count"] * np.log(det))
 
 
 def _quadratic_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """X'V^-1X, X'V^-1y, y'V^-1y and log|V| for sigma^2 = 1, closed form in q = 1 or 2."""
+    """X'V^-1X, X'V^-1y, y'V^-1y and log|V| for sigma^2 = 1, closed form in q = 1 or 2 (in the
+    precision of the statistics: float64, or long double for numerical derivatives)."""
     if "pattern_T" in stats:
         return _pattern_forms(stats, lam)
     ZZ, ZX, Zy = stats["ZZ"], stats["ZX"], stats["Zy"]
@@ -82,8 +84,8 @@ def _quadratic_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.
         wa = a * w[:, None]
         xtvx = stats["XX"] - a.T @ wa
         xtvy = stats["Xy"] - wa.T @ Zy[:, 0]
-        ytvy = float(stats["yy"]) - float(np.sum(w * Zy[:, 0] ** 2))
-        return xtvx, xtvy, ytvy, float(np.sum(np.log(c)))
+        ytvy = stats["yy"][()] - np.sum(w * Zy[:, 0] ** 2)
+        return xtvx, xtvy, ytvy, np.sum(np.log(c))
     l00, l10, l11 = lam[0, 0], lam[1, 0], lam[1, 1]
     m00, m01, m11 = ZZ[:, 0, 0], ZZ[:, 0, 1], ZZ[:, 1, 1]
     # Lambda' M Lambda for Lambda = [[l00, 0], [l10, l11]]
@@ -101,17 +103,20 @@ def _quadratic_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.
     b1 = a0 * i01[:, None] + a1 * i11[:, None]
     xtvx = stats["XX"] - (a0.T @ b0 + a1.T @ b1)
     xtvy = stats["Xy"] - (b0.T @ w0 + b1.T @ w1)
-    ytvy = float(stats["yy"]) - float(np.sum(i00 * w0 * w0 + 2 * i01 * w0 * w1 + i11 * w1 * w1))
-    return xtvx, xtvy, ytvy, float(np.sum(np.log(det)))
+    ytvy = stats["yy"][()] - np.sum(i00 * w0 * w0 + 2 * i01 * w0 * w1 + i11 * w1 * w1)
+    return xtvx, xtvy, ytvy, np.sum(np.log(det))
 
 
 def profiled_deviance(theta: np.ndarray, data: MixedData, reml: bool) -> tuple[float, float]:
     """(deviance, sigma^2) at ``theta``; +inf where the criterion is not defined."""
-    stats = data.stats
-    if stats is None:
-        raise ValueError("the profiled criterion needs participant-level sufficient statistics")
+    theta = np.asarray(theta, float)
     n, p = data.n_obs, data.p
-    xtvx, xtvy, ytvy, logdet_v = _quadratic_forms(stats, _lambda(np.asarray(theta, float), data.q))
+    if data.nested is not None:  # last theta: the therapist intercept's SD relative to sigma
+        xtvx, xtvy, ytvy, logdet_v = nested_forms(data.nested, _lambda(theta[:-1], data.q), theta[-1] ** 2)
+    elif data.stats is not None:
+        xtvx, xtvy, ytvy, logdet_v = _quadratic_forms(data.stats, _lambda(theta, data.q))
+    else:
+        raise ValueError("the profiled criterion needs participant-level sufficient statistics")
     try:
         chol = np.linalg.cholesky(xtvx)
     except np.linalg.LinAlgError:
@@ -140,11 +145,12 @@ def _stationary(f: object, theta: np.ndarray, bounds: list[tuple[float | None, f
         up = theta.copy()
         up[i] += h
         fu = f(up)  # type: ignore[operator]
-        if at_bound:
+        if at_bound:  # the criterion must not fall into the interior (it is flat there when it
+            # depends on the parameter through its square, as a diagonal of Lambda does)
             up2 = theta.copy()
             up2[i] += 2 * h
-            g = (-3 * f0 + 4 * fu - f(up2)) / (2 * h)  # type: ignore[operator]
-            if g >= 0:
+            slack = 1e-10 * max(1.0, abs(f0))
+            if fu >= f0 - slack and f(up2) >= f0 - slack:  # type: ignore[operator]
                 continue
             return False
         down = theta.copy()
@@ -158,18 +164,23 @@ def _stationary(f: object, theta: np.ndarray, bounds: list[tuple[float | None, f
     return bool(decrease < 1e-4)
 
 
-def theta_to_varpar(theta: np.ndarray, sigma2: float, q: int) -> np.ndarray:
+def theta_to_varpar(theta: np.ndarray, sigma2: float, q: int, therapist: bool = False) -> np.ndarray:
     lam = _lambda(theta, q)
     G = sigma2 * lam @ lam.T
     v = [G[0, 0]] if q == 1 else [G[0, 0], G[0, 1], G[1, 1]]
+    if therapist:
+        v.append(sigma2 * theta[-1] ** 2)
     return np.array([*v, sigma2])
 
 
 def fit_profiled(data: MixedData, reml: bool, theta0: np.ndarray | None = None) -> ProfiledFit:
     """Minimise the profiled criterion over ``theta``."""
-    q = data.q
-    x0 = np.asarray(theta0, float) if theta0 is not None else (np.array([1.0]) if q == 1 else np.array([1.0, 0.0, 0.1]))
+    q, nested = data.q, data.nested is not None
+    x0 = np.asarray(theta0, float) if theta0 is not None else np.array(([1.0] if q == 1 else [1.0, 0.0, 0.1])
+                                                                         + ([0.3] if nested else []))
     bounds = [(0.0, None)] if q == 1 else [(0.0, None), (None, None), (0.0, None)]
+    if nested:
+        bounds.append((0.0, None))
     count = 0
 
     def objective(theta: np.ndarray) -> float:
@@ -216,5 +227,5 @@ def fit_profiled(data: MixedData, reml: bool, theta0: np.ndarray | None = None) 
             theta = nm.x
     dev, sigma2 = profiled_deviance(theta, data, reml)
     converged = bool(math.isfinite(dev)) and _stationary(objective, theta, bounds)
-    return ProfiledFit(theta=theta, varpar=theta_to_varpar(theta, sigma2, q), deviance=dev, converged=converged,
+    return ProfiledFit(theta=theta, varpar=theta_to_varpar(theta, sigma2, q, nested), deviance=dev, converged=converged,
                        n_evaluations=count, message=str(best.message))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import ArgumentError, ConvergenceWarning, SingularFitWarning
+from ..errors import ApproximationWarning, ArgumentError, ConvergenceWarning, SingularFitWarning
 from ..study import Study
 from . import derived
 from .design import Design, GrowthSpec, build_design
@@ -88,9 +88,9 @@ class GrowthFit:
         """Marginal and conditional R^2 (Nakagawa and Schielzeth 2013)."""
         return derived.r_squared(self)
 
-    def random_effects(self) -> pd.DataFrame:
-        """Per-participant predicted random effects (BLUPs)."""
-        return derived.random_effects(self)
+    def random_effects(self, group: str | None = None) -> pd.DataFrame:
+        """Predicted random effects (BLUPs) per participant, or per therapist with ``group``."""
+        return derived.random_effects(self, group=group)
 
     @property
     def outcome(self) -> str:
@@ -157,14 +157,12 @@ class GrowthFit:
         if L.shape != beta.shape:
             raise ArgumentError(f"a contrast needs {len(beta)} weights, one per fixed effect.")
         if self._satt is None and self._mixed is not None and self._varpar is not None:  # computed on first use
-            q, has_t = self._mixed.q, self._mixed.therapist is not None
-            self._satt = satterthwaite_state(self._mixed, self._varpar, self.method == "reml",
-                                             _active(self._varpar, q, has_t))
+            self._satt = satterthwaite_state(self._mixed, self._varpar, self.method == "reml")
         if self._satt is None:
             raise ArgumentError("this fit keeps no covariance of its estimates; refit it with fit_growth.")
         est = float(L @ beta)
         se = math.sqrt(float(L @ self._satt.vcov @ L))
-        df = self._satt.df(L)
+        df = _usable_df(self._satt.df(L), self.n_obs, len(beta), self.notes, "a contrast")
         t = est / se
         crit = stats.t.ppf(0.5 + level / 2, df)
         return {"estimate": est, "std_error": se, "df": df, "statistic": t,
@@ -344,9 +342,8 @@ def fit_design(design: Design, spec: GrowthSpec, engine: str = "ipt", level: flo
         warnings.warn(f"the model for {outcome} did not converge; treat the estimates with caution.",
                       ConvergenceWarning, stacklevel=3)
     if inference:
-        active = _active(result.varpar, data.q, data.therapist is not None)
-        satt = satterthwaite_state(data, result.varpar, reml, active)
-        fixed = _fixed_table(design.terms, ev.beta, satt, level)
+        satt = satterthwaite_state(data, result.varpar, reml)
+        fixed = _fixed_table(design.terms, ev.beta, satt, level, len(design.y), notes)
     else:
         satt = None
         se = np.sqrt(np.diag(ev.vcov_beta))
@@ -397,24 +394,29 @@ def _is_singular(G: np.ndarray, g_t: float, s2: float, has_t: bool) -> bool:
     return False
 
 
-def _active(varpar: np.ndarray, q: int, has_t: bool) -> np.ndarray:
-    """Covariance parameters not at a boundary (a zero variance is held fixed for the df)."""
-    G, g_t, s2 = unpack(varpar, q, has_t)
-    tol = 1e-6 * s2
-    active = [G[0, 0] > tol] if q == 1 else [G[0, 0] > tol, G[0, 0] > tol and G[1, 1] > tol, G[1, 1] > tol]
-    if has_t:
-        active.append(g_t > tol)
-    active.append(True)
-    return np.array(active, bool)
+def _usable_df(df: float, n_obs: int, p: int, notes: list[str], what: str) -> float:
+    """Satterthwaite df, or, where lmerTest's formula gives an infinite or undefined value, the
+    residual df ``n - p`` (as ``lm``), announced by an ApproximationWarning and a note."""
+    if math.isfinite(df) and df > 0:
+        return float(df)
+    fallback = float(max(n_obs - p, 1))
+    message = (f"the Satterthwaite df of {what} is {'infinite' if df == math.inf else 'undefined'} (the covariance "
+               f"parameters do not inform its variance, often a singular fit); the residual df {fallback:.0f} "
+               "(observations minus fixed effects) were used instead.")
+    warnings.warn(message, ApproximationWarning, stacklevel=4)
+    if message not in notes:
+        notes.append(message)
+    return fallback
 
 
-def _fixed_table(terms: list[str], beta: np.ndarray, satt: SatterthwaiteState, level: float) -> pd.DataFrame:
+def _fixed_table(terms: list[str], beta: np.ndarray, satt: SatterthwaiteState, level: float, n_obs: int,
+                 notes: list[str]) -> pd.DataFrame:
     rows = []
     for i, term in enumerate(terms):
         L = np.zeros(len(terms))
         L[i] = 1.0
         se = math.sqrt(float(satt.vcov[i, i]))
-        df = satt.df(L)
+        df = _usable_df(satt.df(L), n_obs, len(terms), notes, f"'{term}'")
         t = beta[i] / se
         crit = stats.t.ppf(0.5 + level / 2, df)
         rows.append({"term": term, "estimate": float(beta[i]), "std_error": se, "df": df, "statistic": float(t),

@@ -1,10 +1,10 @@
 """(RE)ML deviance of a linear mixed model with participant and optional therapist random effects.
 
 The model is ``y = X b + Z_p u_p + z_t u_t + e`` with ``u_p ~ N(0, G)`` per participant (G is 1x1 or
-2x2: intercept and time), ``u_t ~ N(0, g_t)`` per therapist and ``e ~ N(0, s2 I)``. The marginal
-covariance is block diagonal by the outermost group (therapist when present, else participant), so
-the deviance is accumulated block by block. Used to compute Satterthwaite degrees of freedom (as
-lmerTest does, Kuznetsova et al. 2017) and to fit models statsmodels cannot (therapist component).
+2x2: intercept and time), ``u_t ~ N(0, g_t)`` per therapist and ``e ~ N(0, s2 I)``. Everything is
+computed from per-participant sufficient statistics (with a therapist component through
+:mod:`.nested`, participants nested in therapists). Used by both engines and to compute
+Satterthwaite degrees of freedom (as lmerTest does, Kuznetsova et al. 2017).
 
 ``varpar`` (covariance scale) is ``[G00, (G01, G11,) g_t?, s2]``.
 
@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Evaluation", "MixedData", "evaluate", "sufficient_statistics", "unpack"]
+from .nested import nested_forms, nested_statistics
+
+__all__ = ["Evaluation", "MixedData", "evaluate", "evaluate_relative", "sufficient_statistics", "unpack"]
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -33,8 +35,8 @@ class MixedData:
     Z: np.ndarray               # participant random-effect design (n x q)
     participant: np.ndarray     # integer codes
     therapist: np.ndarray | None
-    blocks: tuple[np.ndarray, ...]  # row indices of each block (used with a therapist component)
     stats: dict[str, np.ndarray] | None = None  # per-participant sufficient statistics (no therapist)
+    nested: dict[str, np.ndarray] | None = None  # the same with a therapist intercept (participants nested)
 
     @classmethod
     def build(cls, y: np.ndarray, X: np.ndarray, Z: np.ndarray, participant: np.ndarray,
@@ -42,12 +44,17 @@ class MixedData:
         y, X, Z = np.asarray(y, float), np.asarray(X, float), np.asarray(Z, float)
         participant = np.asarray(participant)
         if therapist is None:
-            return cls(y=y, X=X, Z=Z, participant=participant, therapist=None, blocks=(),
+            return cls(y=y, X=X, Z=Z, participant=participant, therapist=None,
                        stats=sufficient_statistics(y, X, Z, participant))
         therapist = np.asarray(therapist)
-        order = np.argsort(therapist, kind="stable")
-        bounds = np.flatnonzero(np.diff(therapist[order])) + 1
-        return cls(y=y, X=X, Z=Z, participant=participant, therapist=therapist, blocks=tuple(np.split(order, bounds)))
+        nested = nested_statistics(y, X, Z, participant, therapist)
+        if nested is None:
+            from ..errors import AnalysisError
+
+            raise AnalysisError("a participant is seen by more than one therapist: the therapist component needs "
+                                "participants nested in therapists (one therapist per participant). Validate the "
+                                "data to see which participants, or fit without the therapist component.")
+        return cls(y=y, X=X, Z=Z, participant=participant, therapist=therapist, nested=nested)
 
     @property
     def q(self) -> int:
@@ -62,6 +69,23 @@ class MixedData:
     def p(self) -> int:
         return self.stats["XX"].shape[0] if self.stats is not None else self.X.shape[1]
 
+    def shifted(self, beta0: np.ndarray) -> MixedData:
+        """The same model for the response ``y - X beta0``: every deviance and ``Var(beta)`` are
+        unchanged and ``beta`` moves by ``-beta0``, but with ``beta0`` the estimate the sums of
+        squares no longer cancel, so the deviance is evaluated to near machine precision (what
+        numerical second derivatives need)."""
+        beta0 = np.asarray(beta0, float)
+        if len(self.y):
+            y = self.y - self.X @ beta0
+            return MixedData.build(y, self.X, self.Z, self.participant, self.therapist)
+        st = dict(self.stats or {})
+        st["Zy"] = st["Zy"] - np.einsum("gqp,p->gq", st["ZX"], beta0)
+        st["yy"] = np.array(float(st["yy"]) - 2.0 * float(beta0 @ st["Xy"]) + float(beta0 @ st["XX"] @ beta0))
+        st["Xy"] = st["Xy"] - st["XX"] @ beta0
+        for key in ("pattern_ZZ", "pattern_count", "pattern_T", "pattern_U", "pattern_V"):
+            st.pop(key, None)
+        return MixedData.from_statistics(st)
+
     @classmethod
     def from_statistics(cls, stats: dict[str, np.ndarray]) -> MixedData:
         """A participant-only model known only through its sufficient statistics (e.g. combined
@@ -70,7 +94,7 @@ class MixedData:
         stats.update(_pattern_statistics(stats["ZZ"], stats["ZX"], stats["Zy"]))
         empty = np.empty(0)
         return cls(y=empty, X=np.empty((0, stats["XX"].shape[0])), Z=np.empty((0, stats["ZZ"].shape[1])),
-                   participant=np.empty(0, int), therapist=None, blocks=(), stats=stats)
+                   participant=np.empty(0, int), therapist=None, stats=stats)
 
 
 @dataclass(frozen=True)
@@ -154,11 +178,7 @@ def _evaluate_stats(data: MixedData, G: np.ndarray, s2: float, reml: bool) -> Ev
         return _failed(p)
     lam = _psd_cholesky(G / s2)
     if lam is not None:  # closed-form 1x1 / 2x2 algebra of the fast engine
-        from .fast import _quadratic_forms
-
-        xtvx, xtvy, ytvy, logdet_rel = _quadratic_forms(st, lam)
-        n = data.n_obs
-        return _finish(xtvx / s2, xtvy / s2, ytvy / s2, n * math.log(s2) + logdet_rel, n, reml)
+        return evaluate_relative(data, lam, s2, reml)
     MG = st["ZZ"] @ G                                   # (N, q, q)
     sign, logdet_c = np.linalg.slogdet(np.eye(q) + MG / s2)
     if np.any(sign <= 0):
@@ -174,6 +194,22 @@ def _evaluate_stats(data: MixedData, G: np.ndarray, s2: float, reml: bool) -> Ev
     ytvy = (float(st["yy"]) - float(np.einsum("nq,nq->", st["Zy"], KZy))) / s2
     logdet = float(np.sum(st["n"]) * np.log(s2) + np.sum(logdet_c))
     return _finish(xtvx, xtvy, ytvy, logdet, data.n_obs, reml)
+
+
+def evaluate_relative(data: MixedData, lam: np.ndarray, s2: float, reml: bool) -> Evaluation:
+    """Participant-only model at lme4's parameters: ``Lambda`` (the relative Cholesky factor,
+    ``G = s2 Lambda Lambda'``, any sign) and the residual variance ``s2``; closed-form 1x1 / 2x2
+    algebra of the fast engine."""
+    from .fast import _quadratic_forms
+
+    st = data.stats
+    if st is None:
+        raise ValueError("evaluate_relative needs participant-level sufficient statistics")
+    if not s2 > 0:
+        return _failed(data.p)
+    xtvx, xtvy, ytvy, logdet_rel = _quadratic_forms(st, lam)
+    n = data.n_obs
+    return _finish(xtvx / s2, xtvy / s2, ytvy / s2, n * math.log(s2) + logdet_rel, n, reml)
 
 
 def _psd_cholesky(G: np.ndarray) -> np.ndarray | None:
@@ -217,26 +253,11 @@ def evaluate(data: MixedData, varpar: np.ndarray, reml: bool = True) -> Evaluati
     G, g_t, s2 = unpack(np.asarray(varpar, float), data.q, data.therapist is not None)
     if data.stats is not None:
         return _evaluate_stats(data, G, s2, reml)
-    p = data.X.shape[1]
-    xtvx = np.zeros((p, p))
-    xtvy = np.zeros(p)
-    ytvy = 0.0
-    logdet = 0.0
-    for rows in data.blocks:
-        Zb = data.Z[rows]
-        pid = data.participant[rows]
-        same = pid[:, None] == pid[None, :]
-        V = (Zb @ G @ Zb.T) * same + s2 * np.eye(len(rows))
-        if data.therapist is not None:
-            V += g_t
-        try:
-            L = np.linalg.cholesky(V)
-        except np.linalg.LinAlgError:
-            return _failed(p)
-        Xw = np.linalg.solve(L, data.X[rows])
-        yw = np.linalg.solve(L, data.y[rows])
-        xtvx += Xw.T @ Xw
-        xtvy += Xw.T @ yw
-        ytvy += float(yw @ yw)
-        logdet += 2.0 * float(np.sum(np.log(np.diag(L))))
-    return _finish(xtvx, xtvy, ytvy, logdet, len(data.y), reml)
+    if data.nested is not None:
+        lam = _psd_cholesky(G / s2) if s2 > 0 else None
+        if lam is None or g_t < 0:
+            return _failed(data.X.shape[1])
+        xtvx, xtvy, ytvy, logdet_rel = nested_forms(data.nested, lam, g_t / s2)
+        n = len(data.y)
+        return _finish(xtvx / s2, xtvy / s2, ytvy / s2, n * math.log(s2) + logdet_rel, n, reml)
+    raise ValueError("the model data hold neither participant nor nested sufficient statistics")

@@ -29,7 +29,6 @@ from ..models.fast import fit_profiled
 from ..models.growth import (
     CONTROL_NAMES,
     GrowthFit,
-    _active,
     _fixed_table,
     _is_singular,
 )
@@ -188,8 +187,8 @@ def fit_growth_partitioned(data: str | Path | Any, outcome: str, time: str = "se
         notes.append("singular fit")
     if not result.converged:
         warnings.warn(f"the model for {outcome} did not converge.", ConvergenceWarning, stacklevel=2)
-    satt = satterthwaite_state(md, result.varpar, reml, _active(result.varpar, md.q, False))
-    fixed = _fixed_table(combined["terms"], ev.beta, satt, level)
+    satt = satterthwaite_state(md, result.varpar, reml)
+    fixed = _fixed_table(combined["terms"], ev.beta, satt, level, md.n_obs, notes)
     rt = combined["random_terms"]
     vc = [{"group": "participant_id", "term1": rt[0], "term2": None, "estimate": float(G[0, 0])}]
     if md.q == 2:

@@ -58,7 +58,26 @@ cases <- list(
        reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "intercept"),
   list(id = "therapist_slope_reml", data = "therapist",
        formula = score ~ session * arm + (session | participant_id) + (1 | therapist_id),
-       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope", therapist = TRUE)
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope", therapist = TRUE),
+  list(id = "therapist_intercept_reml", data = "therapist",
+       formula = score ~ session * arm + (1 | participant_id) + (1 | therapist_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "intercept", therapist = TRUE),
+  # fits at or near the boundary, where Satterthwaite df depend on differentiating along lme4's
+  # own parameters (theta, sigma) as lmerTest does
+  list(id = "corr_one_slope_reml", data = "corr_one", formula = score ~ session * arm + (session | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope"),
+  list(id = "corr_one_slope_ml", data = "corr_one", formula = score ~ session * arm + (session | participant_id),
+       reml = FALSE, factors = list(arm = "TAU"), time = "session", random = "slope"),
+  list(id = "slope_zero_slope_reml", data = "slope_zero", formula = score ~ session * arm + (session | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope"),
+  list(id = "cov_near_zero_slope_reml", data = "cov_near_zero",
+       formula = score ~ session * arm + (session | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope"),
+  list(id = "days_slope_reml", data = "days", formula = score ~ session * arm + (session | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope"),
+  list(id = "days_tiny_slope_reml", data = "days_tiny_slope",
+       formula = score ~ session * arm + (session | participant_id),
+       reml = TRUE, factors = list(arm = "TAU"), time = "session", random = "slope")
 )
 
 out <- list()
@@ -71,7 +90,7 @@ for (case in cases) {
   lme4_messages <- character(0)
   fit <- withCallingHandlers(
     lmer(case$formula, data = d, REML = case$reml,
-         control = lmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5))),
+         control = lmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5, rhoend = 1e-10))),
     warning = function(w) { lme4_messages <<- c(lme4_messages, conditionMessage(w)); invokeRestart("muffleWarning") },
     message = function(m) { lme4_messages <<- c(lme4_messages, conditionMessage(m)); invokeRestart("muffleMessage") })
   co <- summary(fit, ddf = "Satterthwaite")$coefficients
@@ -118,6 +137,21 @@ for (case in cases) {
   re <- cbind(re, re_se)
   resid_head <- data.frame(fitted = unname(fitted(fit))[1:5], residual = unname(residuals(fit))[1:5])
   r2 <- tryCatch(performance::r2_nakagawa(fit), error = function(e) NULL)
+  # ICC by grouping factor (performance::icc, by_group): defined for random intercepts only
+  icc_by_group <- NULL
+  if (case$random == "intercept") {
+    ig <- suppressWarnings(performance::icc(fit, by_group = TRUE))
+    if (is.data.frame(ig)) icc_by_group <- data.frame(group = ig$Group, icc = ig$ICC)  # NA at a zero variance
+  }
+  # Feingold's (2009) growth-model d at session 16: b(session x arm) * 16 / SD of the raw baseline
+  # scores (arms pooled), computed here from lme4's coefficient and the data
+  feingold <- NULL
+  if (shape == "linear" && is.null(case$baseline) && is.null(case$moderators) && is.null(case$covariates)) {
+    sd0 <- sd(d$score[d$session == 0])
+    b <- fixef(fit)
+    arms <- setdiff(levels(d$arm), case$factors$arm)
+    feingold <- data.frame(arm = arms, effect_size_d = unname(b[paste0("session:arm", arms)]) * 16 / sd0)
+  }
   out[[case$id]] <- list(
     data = case$data,
     formula = paste(deparse(case$formula), collapse = ""),
@@ -145,6 +179,9 @@ for (case in cases) {
     random_effects = re,
     residuals_head = resid_head,
     r2 = if (is.null(r2)) NULL else list(marginal = unname(r2$R2_marginal), conditional = unname(r2$R2_conditional)),
+    icc_by_group = icc_by_group,
+    feingold_d = feingold,
+    theta = unname(getME(fit, "theta")), sigma = sigma(fit),
     r_version = R.version.string,
     lme4_version = as.character(packageVersion("lme4")),
     lmerTest_version = as.character(packageVersion("lmerTest"))
