@@ -103,3 +103,7 @@ class SingularFitWarning(IPTOutcomesWarning):
 
 class ApproximationWarning(IPTOutcomesWarning):
     """A result relies on an approximation or an unverified default value."""
+
+
+class ModelFallbackWarning(IPTOutcomesWarning):
+    """A default model could not be fitted to these data and a simpler one was fitted instead (said why)."""

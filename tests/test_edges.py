@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import ipt_outcomes as ipt
@@ -37,3 +38,129 @@ def test_theta_sigma_round_trip(varpar):
     """lme4's parameters (relative Cholesky factor, sigma) and back, including a correlation of +1."""
     varpar = np.array(varpar)
     np.testing.assert_allclose(varpar_from_theta(theta_sigma(varpar, 2, False), 2, False), varpar, atol=1e-12)
+
+
+def _pre_post(n: int = 60, seed: int = 5, arms: tuple[str, str] = ("IPT", "TAU")) -> pd.DataFrame:
+    """A pre/post trial: every participant assessed at sessions 0 and 16 (HAM-D 17)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        arm = arms[i % 2]
+        base = rng.normal(20, 4)
+        post = base - (8 if arm == arms[0] else 4) + rng.normal(0, 3)
+        for session, score in ((0, base), (16, post)):
+            rows.append({"participant_id": f"P{i:03d}", "arm": arm, "disorder": "depression", "instrument": "HAMD17",
+                         "score": float(np.clip(round(score), 0, 52)), "session": session})
+    return pd.DataFrame(rows)
+
+
+def test_random_slope_with_two_occasions_falls_back_to_intercept_and_says_so():
+    """lme4 refuses (session | participant_id) when observations <= random effects (check.nobs.vs.nRE);
+    by default the toolkit fits a random intercept instead and says so."""
+    with pytest.warns(ipt.ModelFallbackWarning, match="120 observations for 120 participant random effects"):
+        fit = ipt.fit_growth(_pre_post(), outcome="HAMD17")
+    assert fit.spec.random == "intercept"
+    assert list(fit.variance_components["term1"].dropna()) == ["Intercept"]
+    assert any("random intercept model was fitted instead" in note for note in fit.notes)
+    assert "random intercept model was fitted instead" in fit.summary_text()
+
+
+def test_explicit_random_slope_on_two_occasions_is_refused():
+    with pytest.raises(ipt.AnalysisError, match=r'not identifiable.*random="intercept"'):
+        ipt.fit_growth(_pre_post(), outcome="HAMD17", random="slope")
+
+
+def test_two_occasions_with_some_dropouts_is_still_refused():
+    """Fewer observations than random effects once a few post scores are missing."""
+    df = _pre_post()
+    df = df[~((df["session"] == 16) & df["participant_id"].isin(["P001", "P002"]))]
+    with pytest.raises(ipt.AnalysisError, match="118 observations for 120"):
+        ipt.fit_growth(df, outcome="HAMD17", random="slope")
+
+
+def test_random_intercept_with_one_row_per_participant_is_refused():
+    df = _pre_post()
+    index = df["participant_id"].str[1:].astype(int)
+    one_each = df[df["session"] == np.where((index // 2) % 2 == 0, 0, 16)]
+    assert one_each["participant_id"].is_unique
+    with pytest.raises(ipt.AnalysisError, match="60 observations for 60 participant random effects"):
+        ipt.fit_growth(one_each, outcome="HAMD17", random="intercept")
+
+
+def test_cli_fit_states_the_fallback_and_refuses_an_explicit_slope(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "prepost.csv"
+    _pre_post().to_csv(path, index=False)
+    ok = subprocess.run([sys.executable, "-m", "ipt_outcomes.cli.main", "fit", str(path), "--outcome", "HAMD17"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "random intercept model was fitted instead" in ok.stdout
+    assert "--random intercept" in ok.stdout and 'random="intercept"' not in ok.stdout
+    refused = subprocess.run([sys.executable, "-m", "ipt_outcomes.cli.main", "fit", str(path), "--outcome", "HAMD17",
+                              "--random", "slope"], capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "not identifiable" in refused.stderr and "--random intercept" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+# --- one reference-arm rule -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("arms", "expected", "how"), [
+    (["IPT", "Placebo"], "Placebo", "control_name"),
+    (["IPT", "TAU"], "TAU", "control_name"),
+    (["IPT + TAU", "TAU"], "TAU", "control_name"),
+    (["IPT", "wait-list"], "wait-list", "control_name"),
+    (["IPT", "Enhanced usual care"], "Enhanced usual care", "control_name"),
+    (["IPT", "CBT"], "CBT", "sorted"),
+])
+def test_reference_arm_rule(arms, expected, how):
+    from ipt_outcomes.arms import choose_reference_arm
+
+    ref = choose_reference_arm(arms)
+    assert (ref.arm, ref.how) == (expected, how)
+    assert expected in ref.statement
+
+
+@pytest.mark.filterwarnings("ignore::ipt_outcomes.ApproximationWarning")
+def test_every_function_uses_the_same_reference_arm():
+    """IPT vs Placebo: the growth model, clinical summary and sensitivity analyses all compare with
+    Placebo (a clinical summary used to compare Placebo with IPT)."""
+    df = _pre_post(arms=("IPT", "Placebo"))
+    with pytest.warns(ipt.ModelFallbackWarning):
+        fit = ipt.fit_growth(df, outcome="HAMD17")
+    assert fit.spec.reference_arm == "Placebo"
+    assert any("reference arm Placebo" in n for n in fit.notes)
+    cc = ipt.clinical_change(df, "HAMD17", reliability=0.9)
+    summary = ipt.summarise_change(cc)
+    assert summary.attrs["reference_arm"] == "Placebo"
+    compared = summary.dropna(subset=["risk_difference"])
+    assert set(compared["arm"]) == {"IPT"}
+    with pytest.warns(ipt.ModelFallbackWarning):
+        sens = ipt.sensitivity_analyses(df, "HAMD17", n_imputations=5)
+    assert set(sens.table["reference_arm"]) == {"Placebo"}
+
+
+def test_study_reference_arm_reaches_the_clinical_summary(example_df):
+    cc = ipt.clinical_change(example_df, "HAMD17", reliability=0.9)
+    assert ipt.summarise_change(cc).attrs["reference_statement"].endswith("(from the study file)")
+
+
+# --- singular fits name the component ----------------------------------------------------------
+
+def test_singular_fit_names_the_correlation_and_the_remedy():
+    from pathlib import Path
+
+    data = pd.read_csv(Path(__file__).parent / "reference" / "data" / "corr_one.csv", dtype={"participant_id": str})
+    data["instrument"] = "X"
+    with pytest.warns(ipt.SingularFitWarning, match=r'correlation of the participant intercept and session slope is \+1.*'
+                                                     r'random="intercept"'):
+        ipt.fit_growth(data, outcome="X", reference_arm="TAU", check=False)
+
+
+def test_singular_fit_names_the_therapist_variance():
+    sim = ipt.simulate_trial(n_participants=80, seed=1, therapists_per_arm=4, therapist_icc=0.0, dropout=0.1)
+    with pytest.warns(ipt.SingularFitWarning, match=r"therapist_id intercept variance is 0.*therapist=None"):
+        fit = ipt.fit_growth(sim, outcome="HAMD17", therapist="therapist_id", random="intercept", reference_arm="TAU")
+    assert fit.singular

@@ -79,7 +79,7 @@ def test_reference_arm_defaults(trial):
     ({"outcome": "PHQ9"}, ipt.AnalysisError, "no rows for outcome 'PHQ9'"),
     ({"outcome": "HAMD17", "random": "curvy"}, ipt.ArgumentError, "random must be"),
     ({"outcome": "HAMD17", "method": "bayes"}, ipt.ArgumentError, "method must be"),
-    ({"outcome": "HAMD17", "reference_arm": "CBT"}, ipt.ArgumentError, "reference level 'CBT'"),
+    ({"outcome": "HAMD17", "reference_arm": "CBT"}, ipt.ArgumentError, "reference arm 'CBT' is not in the data"),
     ({"outcome": "HAMD17", "covariates": ["nope"]}, ipt.ArgumentError, "nope"),
     ({"outcome": "HAMD17", "shape": "quadratic", "random": "slope"}, ipt.ArgumentError, "one time term"),
     ({"outcome": "HAMD17", "moderators": ["problem_area"]}, ipt.AnalysisError, "problem_area"),

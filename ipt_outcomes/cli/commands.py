@@ -14,7 +14,7 @@ from ..loading import load
 from ..simulate import simulate_trial
 from ..study import primary_outcome
 from ..validation import validate
-from .render import stderr_console, stdout_console, validation_lines, validation_table
+from .render import cli_words, stderr_console, stdout_console, validation_lines, validation_table
 
 __all__ = ["REGISTRY"]
 
@@ -94,7 +94,9 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", help="study description (YAML)")
     p.add_argument("--outcome", help="instrument to model (default: the study's primary instrument)")
     p.add_argument("--time", default="session", help="time column (default session)")
-    p.add_argument("--random", choices=("intercept", "slope"), default="slope")
+    p.add_argument("--random", choices=("intercept", "slope"), default=None,
+                   help="participant random effects (default: intercept and slope, or intercept alone where the "
+                        "data cannot identify a slope, which the output then says)")
     p.add_argument("--method", choices=("reml", "ml"), default="reml")
     p.add_argument("--shape", choices=("linear", "log", "quadratic", "piecewise"), default="linear")
     p.add_argument("--reference-arm", help="comparison arm (default: the study's, or a control arm)")
@@ -147,7 +149,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out.append(f"R2 (Nakagawa & Schielzeth): marginal {r2['marginal']:.3f}, conditional {r2['conditional']:.3f}")
     out.append("")
     out.append(repr(anova) if anova is not None else f"Mixed ANOVA cross-check not possible: {anova_note}")
-    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.write(cli_words("\n".join(out)) + "\n")
     return 0
 
 
@@ -193,6 +195,7 @@ def add_clinical(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--outcome", help="instrument (default: the study's primary instrument)")
     p.add_argument("--reliability", type=float, help="reliability for the RCI (default: registry or study)")
     p.add_argument("--cutoff", help="clinical cut-off: a score, or a, b, c (default c with norms, else a)")
+    p.add_argument("--reference-arm", help="comparison arm (default: the study's, or a control arm)")
     p.add_argument("--imputations", type=int, default=50, help="multiple imputations (default 50)")
     p.add_argument("--seed", type=int, default=1, help="seed of the imputations (default 1)")
     p.add_argument("--json", action="store_true", help="print all results as JSON")
@@ -220,13 +223,15 @@ def cmd_clinical(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         cc = clinical_change(df, outcome, reliability=args.reliability, cutoff=cutoff)
-    summary = summarise_change(cc)
+    summary = summarise_change(cc, reference_arm=args.reference_arm)
     gains = sudden_gains(df, outcome, reliability=args.reliability)
-    sens = sensitivity_analyses(df, outcome, n_imputations=args.imputations, seed=args.seed)
+    sens = sensitivity_analyses(df, outcome, n_imputations=args.imputations, seed=args.seed,
+                                reference_arm=summary.attrs["reference_arm"])
     pattern = last_observed(df, outcome)
     settings = cc.attrs["settings"]
     if args.json:
-        result = {"outcome": outcome, "settings": settings, "participants": _records(cc),
+        result = {"outcome": outcome, "settings": settings, "reference_arm": summary.attrs["reference_arm"],
+                  "reference_arm_rule": summary.attrs["reference_statement"], "participants": _records(cc),
                   "summary": _records(summary), "sudden_gains": _records(gains),
                   "sudden_gain_threshold": gains.attrs["threshold"], "last_observed": _records(pattern),
                   "sensitivity": _records(sens.table), "tipping": _records(sens.tipping),
@@ -236,8 +241,9 @@ def cmd_clinical(args: argparse.Namespace) -> int:
     out = [f"Clinical change in {outcome} (Jacobson-Truax): reliability {settings['reliability']:.2f}, "
            f"SD at baseline {settings['sd_baseline']:.2f}, reliable change {settings['reliable_change']:.2f} points, "
            f"cut-off {settings['cutoff_type']} = {settings['cutoff']:.2f}"]
+    out.append(cli_words(f"Arms are compared with the {summary.attrs['reference_statement']}."))
     for w in caught:
-        out.append(f"note: {w.message}")
+        out.append(f"note: {cli_words(str(w.message))}")
     out.append(f"{'outcome':<22}{'arm':<12}{'n':>5}{'%':>8}   vs {summary.attrs['reference_arm']}")
     for r in summary.itertuples():
         comp = "" if pd.isna(r.risk_difference) else (
@@ -303,7 +309,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     report = build_report(args.data, outcome=args.outcome, study=args.study, out=out,
                           n_imputations=args.imputations, seed=args.seed, progress=sys.stderr.isatty())
     for note in report.notes:
-        stderr_console().print(f"ipt-outcomes: note: {note}", markup=False)
+        stderr_console().print(f"ipt-outcomes: note: {cli_words(note)}", markup=False)
     if args.figures:
         folder = Path(args.figures)
         if not folder.is_dir():

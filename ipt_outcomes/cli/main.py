@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import IPTOutcomesError
 from . import commands
+from .render import cli_words
 
 __all__ = ["build_parser", "main", "run"]
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"ipt-outcomes: warning: {message}", file=sys.stderr)
+    print(f"ipt-outcomes: warning: {cli_words(str(message))}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +58,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return int(args.handler(args))
     except IPTOutcomesError as exc:
-        print(f"ipt-outcomes: error: {exc}", file=sys.stderr)
+        print(f"ipt-outcomes: error: {cli_words(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("ipt-outcomes: interrupted", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pandas as pd
@@ -10,7 +11,28 @@ from rich.table import Table
 
 from ..validation import ValidationReport
 
-__all__ = ["stderr_console", "stdout_console", "validation_lines", "validation_table"]
+__all__ = ["cli_words", "stderr_console", "stdout_console", "validation_lines", "validation_table"]
+
+# Library messages name Python arguments; on the command line the same advice names the flags.
+_PY_TO_CLI = [
+    (r'random=["\']intercept["\']', "--random intercept"),
+    (r'random=["\']slope["\']', "--random slope"),
+    (r"\(therapist=None\)", "(drop --therapist)"),
+    (r"set reference_arm to", "pass --reference-arm to"),
+    (r"Run ipt\.validate\(\) to see every problem, or pass check=False\.", "Run ipt-outcomes validate to see every problem."),
+    (r"pass reliability=", "pass --reliability"),
+    (r"\bcutoff=", "--cutoff "),
+    (r"\btime=", "--time "),
+    (r"n_imputations", "--imputations"),
+]
+
+
+def cli_words(text: str) -> str:
+    """The advice of a library message in the command line's words (``random="intercept"`` becomes
+    ``--random intercept``)."""
+    for pattern, replacement in _PY_TO_CLI:
+        text = re.sub(pattern, replacement, text)
+    return text
 
 
 def stdout_console() -> Console:

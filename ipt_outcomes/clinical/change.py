@@ -185,6 +185,8 @@ def clinical_change(
         outcome=outcome, reliability=r_xx, reliability_source=r_source, sd_baseline=sd0, s_diff=s_diff,
         reliable_change=Z_RELIABLE * s_diff, cutoff=cut, cutoff_type=cut_type, response_percent=resp,
         remission=None if remit is None else float(remit), higher_is=inst.higher_is).__dict__
+    if df.attrs.get("ipt_study") is not None:  # the study's reference arm reaches summarise_change
+        out.attrs["ipt_study"] = df.attrs["ipt_study"]
     return out
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import ArgumentError
+from ..arms import choose_reference_arm
 
 __all__ = [
     "SUMMARY_OUTCOMES",
@@ -104,10 +104,8 @@ def summarise_change(cc: pd.DataFrame, reference_arm: str | None = None, level: 
     so its NNT is a number needed to harm.
     """
     arms = sorted(cc["arm"].dropna().astype(str).unique())
-    if reference_arm is None:
-        reference_arm = next((a for a in arms if a.lower() in ("tau", "control", "waitlist", "usual care")), arms[0])
-    if reference_arm not in arms:
-        raise ArgumentError(f"reference arm {reference_arm!r} is not in the table; arms: {', '.join(arms)}.")
+    reference = choose_reference_arm(arms, reference_arm, cc.attrs.get("ipt_study"))
+    reference_arm = reference.arm
     rows = []
     for outcome in SUMMARY_OUTCOMES:
         flags = _binary(cc, outcome)
@@ -136,4 +134,5 @@ def summarise_change(cc: pd.DataFrame, reference_arm: str | None = None, level: 
                "nnt_text"]
     out = pd.DataFrame(rows).reindex(columns=columns)
     out.attrs["reference_arm"] = reference_arm
+    out.attrs["reference_statement"] = reference.statement
     return out

@@ -190,7 +190,7 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
     if spec.random == "slope":
         if len(t_names) != 1:
             raise ArgumentError(f"random slopes need one time term; shape {spec.shape!r} has {len(t_names)}. "
-                                "Use random='intercept' or shape 'linear'/'log'.")
+                                "Use random=\"intercept\" or shape 'linear'/'log'.")
         Z = np.column_stack([np.ones(len(data)), t_cols[:, 0]])
         random_terms = ["Intercept", t_names[0]]
     else:

@@ -12,19 +12,25 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import ApproximationWarning, ArgumentError, ConvergenceWarning, SingularFitWarning
-from ..study import Study
+from ..arms import ReferenceArm, choose_reference_arm
+from ..errors import (
+    AnalysisError,
+    ApproximationWarning,
+    ArgumentError,
+    ConvergenceWarning,
+    ModelFallbackWarning,
+    SingularFitWarning,
+)
 from . import derived
 from .design import Design, GrowthSpec, build_design
 from .engine import fit_covariance
 from .likelihood import MixedData, evaluate, unpack
 from .satterthwaite import SatterthwaiteState, satterthwaite_state
 
-__all__ = ["FIXED_EFFECT_COLUMNS", "VARIANCE_COLUMNS", "GrowthFit", "fit_growth"]
+__all__ = ["FIXED_EFFECT_COLUMNS", "VARIANCE_COLUMNS", "GrowthFit", "fit_growth", "identifiability_problem"]
 
 FIXED_EFFECT_COLUMNS = ["term", "estimate", "std_error", "df", "statistic", "p_value", "ci_lower", "ci_upper"]
 VARIANCE_COLUMNS = ["group", "term1", "term2", "estimate"]
-CONTROL_NAMES = ("TAU", "treatment as usual", "usual care", "waitlist", "waiting list", "control", "placebo")
 
 
 @dataclass
@@ -173,24 +179,11 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _reference_arm(df: pd.DataFrame, given: str | None) -> str | None:
-    if given is not None:
-        return given
-    study = Study.from_attrs(df.attrs.get("ipt_study"))
-    if study is not None and study.reference_arm:
-        return study.reference_arm
-    arms = {str(a).lower(): str(a) for a in df["arm"].dropna().unique()} if "arm" in df.columns else {}
-    for name in CONTROL_NAMES:
-        if name.lower() in arms:
-            return arms[name.lower()]
-    return None
-
-
 def fit_growth(
     df: pd.DataFrame,
     outcome: str,
     time: str = "session",
-    random: Literal["intercept", "slope"] = "slope",
+    random: Literal["intercept", "slope"] | None = None,
     method: Literal["reml", "ml"] = "reml",
     reference_arm: str | None = None,
     covariates: Sequence[str] = (),
@@ -218,7 +211,11 @@ def fit_growth(
     time
         Any numeric column: ``session``, ``week`` or an extra column such as ``month``.
     random
-        ``"intercept"`` or ``"slope"`` (correlated random intercept and slope by participant).
+        ``"intercept"`` or ``"slope"`` (correlated random intercept and slope by participant). By
+        default (None) a random slope, unless the data cannot identify one (as lme4 refuses: no
+        more observations than random effects, e.g. every participant assessed twice), in which case
+        a random intercept is fitted, announced by a :class:`ModelFallbackWarning` and in ``notes``.
+        An explicit ``"slope"`` on such data raises :class:`AnalysisError`.
     method
         ``"reml"`` or ``"ml"``.
     reference_arm
@@ -285,7 +282,7 @@ def fit_growth(
     """
     if not isinstance(df, pd.DataFrame):
         raise ArgumentError("fit_growth() needs the canonical table as a pandas DataFrame.")
-    if random not in ("intercept", "slope"):
+    if random not in (None, "intercept", "slope"):
         raise ArgumentError(f"random must be 'intercept' or 'slope', not {random!r}.")
     if method not in ("reml", "ml"):
         raise ArgumentError(f"method must be 'reml' or 'ml', not {method!r}.")
@@ -297,17 +294,66 @@ def fit_growth(
                    level=level, engine=engine)
     if engine not in ("ipt", "statsmodels"):
         raise ArgumentError(f"engine must be 'ipt' or 'statsmodels', not {engine!r}.")
-    spec = GrowthSpec(outcome=outcome, time=time, shape=shape, random=random, method=method,
-                      reference_arm=_reference_arm(df, reference_arm), covariates=tuple(covariates),
+    reference = _reference(df, outcome, reference_arm)
+    spec = GrowthSpec(outcome=outcome, time=time, shape=shape, random=random or "slope", method=method,
+                      reference_arm=reference.arm, covariates=tuple(covariates),
                       moderators=tuple(moderators), baseline=baseline, therapist=therapist,
                       breakpoints=tuple(breakpoints), reference_levels=dict(reference_levels or {}))
     if check:
         _check_input(df, spec)
+    fallback = None
+    if random is None and shape not in ("linear", "log"):  # a random slope needs one time term
+        spec = GrowthSpec(**{**spec.__dict__, "random": "intercept"})
+        fallback = f"random intercept by participant (the default for {shape} time: a random slope needs one time term)."
     design = build_design(df, spec)
+    problem = identifiability_problem(design, spec)
+    if problem and random is None and spec.random == "slope":
+        fallback = (f"{problem}; a random intercept model was fitted instead (say random=\"intercept\" to choose "
+                    "it explicitly).")
+        warnings.warn(f"{outcome}: {fallback}", ModelFallbackWarning, stacklevel=2)
+        spec = GrowthSpec(**{**spec.__dict__, "random": "intercept"})
+        design = build_design(df, spec)
+        problem = identifiability_problem(design, spec)
+    if problem:
+        remedy = ('use random="intercept"' if spec.random == "slope" else
+                  "a mixed model needs repeated assessments of most participants")
+        raise AnalysisError(f"the {outcome} model is not identifiable: {problem}; {remedy}.")
     spec = GrowthSpec(**{**spec.__dict__, "reference_arm": design.arm_levels[0]})
     fit = fit_design(design, spec, engine=engine, level=level)
+    if fallback:
+        fit.notes.insert(0, fallback)
+    if reference.assumed:
+        fit.notes.insert(0, reference.statement + ".")
     fit._source, fit._source_attrs, fit._options = df, dict(df.attrs), options
     return fit
+
+
+def _reference(df: pd.DataFrame, outcome: str, given: str | None) -> ReferenceArm:
+    """The reference arm among the arms with rows of the outcome (:func:`..arms.choose_reference_arm`)."""
+    if "arm" not in df.columns:
+        raise ArgumentError("column 'arm' is needed for a growth model but is not in the data.")
+    arms = df.loc[df["instrument"] == outcome, "arm"] if "instrument" in df.columns else df["arm"]
+    if arms.dropna().empty:  # no rows for the outcome: build_design says so
+        return ReferenceArm(str(given or ""), "given")
+    return choose_reference_arm(arms.dropna().unique(), given, df.attrs.get("ipt_study"))
+
+
+def identifiability_problem(design: Design, spec: GrowthSpec) -> str | None:
+    """lme4's checks ``check.nobs.vs.nRE`` and ``check.nobs.vs.nlev``: the observations must outnumber
+    the random effects of every term, else the variance components and the residual variance cannot
+    be told apart. Returns the reason, or None when the model is identifiable."""
+    n_obs, n_part = len(design.y), len(design.participant_ids)
+    n_re = n_part * design.Z.shape[1]
+    if n_obs <= n_re:
+        per = n_obs / max(n_part, 1)
+        what = "a random intercept and slope" if design.Z.shape[1] == 2 else "a random intercept"
+        return (f"{n_obs} observations for {n_re} participant random effects ({what} for {n_part} participants, "
+                f"{per:.2g} assessments each on average)")
+    if design.therapist is not None:
+        n_t = int(design.therapist.max()) + 1
+        if n_obs <= n_t:
+            return f"{n_obs} observations for {n_t} levels of {spec.therapist}"
+    return None
 
 
 def fit_design(design: Design, spec: GrowthSpec, engine: str = "ipt", level: float = 0.95,
@@ -316,7 +362,7 @@ def fit_design(design: Design, spec: GrowthSpec, engine: str = "ipt", level: flo
 
     With ``inference=False`` the Satterthwaite df, tests and intervals of the coefficient table are
     left missing (they are computed on first use by contrasts), which makes refits cheaper."""
-    outcome, random, method = spec.outcome, spec.random, spec.method
+    outcome, method = spec.outcome, spec.method
     data = MixedData.build(design.y, design.X, design.Z, design.participant, design.therapist)
     reml = method == "reml"
     result = fit_covariance(data, reml, engine)
@@ -332,12 +378,10 @@ def fit_design(design: Design, spec: GrowthSpec, engine: str = "ipt", level: flo
     G, g_t, s2 = unpack(result.varpar, data.q, data.therapist is not None)
     singular = bool(_is_singular(G, g_t, s2, data.therapist is not None))
     if singular:
-        advice = ("the random slope is not supported by the data: consider random='intercept'" if random == "slope"
-                  else "participants vary no more than chance; the fixed effects equal ordinary regression")
+        advice = singular_advice(G, g_t, s2, spec, design.random_terms)
         if warn:
-            warnings.warn(f"singular fit for {outcome}: a variance is (near) zero or a correlation is +-1; {advice}.",
-                          SingularFitWarning, stacklevel=3)
-        notes.append(f"singular fit: {advice}.")
+            warnings.warn(f"singular fit for {outcome}: {advice}", SingularFitWarning, stacklevel=3)
+        notes.append(f"singular fit: {advice}")
     if not result.converged and warn:
         warnings.warn(f"the model for {outcome} did not converge; treat the estimates with caution.",
                       ConvergenceWarning, stacklevel=3)
@@ -382,6 +426,29 @@ def _check_input(df: pd.DataFrame, spec: GrowthSpec) -> None:
         first = str(errors["message"].iloc[0]).rstrip(".")
         raise DataValidationError(f"the {spec.outcome} data failed validation: {first}{more}. "
                                   "Run ipt.validate() to see every problem, or pass check=False.", report=report)
+
+
+def singular_advice(G: np.ndarray, g_t: float, s2: float, spec: GrowthSpec, terms: Sequence[str]) -> str:
+    """Which component sits at its boundary, and the remedy (in Python's words; the command line
+    translates them)."""
+    tol = 1e-6 * s2
+    found, remedies = [], []
+    if G[0, 0] < tol:
+        found.append("the participant intercept variance is 0 (participants differ no more than chance)")
+        remedies.append("the fixed effects then equal ordinary regression; a random intercept is still the "
+                        "design's model, so keep it and report the singular fit")
+    if G.shape[0] == 2:
+        if G[1, 1] < tol:
+            found.append(f"the variance of the {terms[1]} slope is 0")
+        elif G[0, 0] >= tol and abs(G[0, 1] / math.sqrt(G[0, 0] * G[1, 1])) > 1 - 1e-6:
+            sign = "+1" if G[0, 1] > 0 else "-1"
+            found.append(f"the correlation of the participant intercept and {terms[1]} slope is {sign}")
+        if G[1, 1] < tol or G[0, 0] >= tol:
+            remedies.append('the data do not support a random slope: use random="intercept"')
+    if spec.therapist and g_t < tol:
+        found.append(f"the {spec.therapist} intercept variance is 0")
+        remedies.append(f"{spec.therapist} explains no variance: leave it out (therapist=None)")
+    return "; ".join(found) + ". " + "; ".join(remedies) + "."
 
 
 def _is_singular(G: np.ndarray, g_t: float, s2: float, has_t: bool) -> bool:

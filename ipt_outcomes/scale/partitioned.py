@@ -23,14 +23,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ..arms import choose_reference_arm
 from ..errors import AnalysisError, ArgumentError, ConvergenceWarning, InputFileError, SingularFitWarning
 from ..models.design import GrowthSpec, build_design
 from ..models.fast import fit_profiled
 from ..models.growth import (
-    CONTROL_NAMES,
     GrowthFit,
     _fixed_table,
     _is_singular,
+    singular_advice,
 )
 from ..models.likelihood import MixedData, evaluate, sufficient_statistics, unpack
 from ..models.satterthwaite import satterthwaite_state
@@ -158,10 +159,8 @@ def fit_growth_partitioned(data: str | Path | Any, outcome: str, time: str = "se
     rows = ddf[ddf["instrument"] == outcome] if "instrument" in cols else ddf
     arms = sorted(str(a) for a in rows["arm"].dropna().unique().compute())
     level_sets: dict[str, tuple[str, ...]] = {}
-    if reference_arm is None:
-        reference_arm = next((a for a in arms if a.lower() in {c.lower() for c in CONTROL_NAMES}), arms[0] if arms else None)
-    if reference_arm not in arms:
-        raise ArgumentError(f"reference arm {reference_arm!r} is not in the data; arms: {', '.join(arms)}.")
+    reference = choose_reference_arm(arms, reference_arm)
+    reference_arm = reference.arm
     if len(arms) < 2:
         raise AnalysisError("only one arm has data; arm effects need two.")
     level_sets["arm"] = (reference_arm, *[a for a in arms if a != reference_arm])
@@ -176,15 +175,20 @@ def fit_growth_partitioned(data: str | Path | Any, outcome: str, time: str = "se
     md = MixedData.from_statistics(stats)
     if np.linalg.matrix_rank(stats["XX"]) < stats["XX"].shape[0]:
         raise AnalysisError("the fixed effects are not estimable in the combined data (a level without rows?).")
+    n_obs, n_part = md.n_obs, len(combined["ids"])
+    if n_obs <= n_part * md.q:
+        raise AnalysisError(f"the {outcome} model is not identifiable: {n_obs} observations for {n_part * md.q} "
+                            f"participant random effects ({n_part} participants); use random=\"intercept\".")
     reml = method == "reml"
     result = fit_profiled(md, reml)
     ev = evaluate(md, result.varpar, reml)
     G, g_t, s2 = unpack(result.varpar, md.q, False)
     singular = bool(_is_singular(G, g_t, s2, False))
-    notes = []
+    notes = [reference.statement + "."] if reference.assumed else []
     if singular:
-        warnings.warn(f"singular fit for {outcome}.", SingularFitWarning, stacklevel=2)
-        notes.append("singular fit")
+        advice = singular_advice(G, g_t, s2, spec, combined["random_terms"])
+        warnings.warn(f"singular fit for {outcome}: {advice}", SingularFitWarning, stacklevel=2)
+        notes.append(f"singular fit: {advice}")
     if not result.converged:
         warnings.warn(f"the model for {outcome} did not converge.", ConvergenceWarning, stacklevel=2)
     satt = satterthwaite_state(md, result.varpar, reml)
