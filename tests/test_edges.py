@@ -142,6 +142,7 @@ def test_every_function_uses_the_same_reference_arm():
     assert set(sens.table["reference_arm"]) == {"Placebo"}
 
 
+@pytest.mark.filterwarnings("ignore::ipt_outcomes.DataWarning")
 def test_study_reference_arm_reaches_the_clinical_summary(example_df):
     cc = ipt.clinical_change(example_df, "HAMD17", reliability=0.9)
     assert ipt.summarise_change(cc).attrs["reference_statement"].endswith("(from the study file)")
