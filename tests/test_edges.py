@@ -165,3 +165,21 @@ def test_singular_fit_names_the_therapist_variance():
     with pytest.warns(ipt.SingularFitWarning, match=r"therapist_id intercept variance is 0.*therapist=None"):
         fit = ipt.fit_growth(sim, outcome="HAMD17", therapist="therapist_id", random="intercept", reference_arm="TAU")
     assert fit.singular
+
+
+# --- a header without rows ---------------------------------------------------------------------
+
+def test_header_without_rows_fails_validation(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "empty.csv"
+    path.write_text("participant_id,arm,disorder,instrument,score,session\n", encoding="utf-8")
+    report = ipt.validate(ipt.load(path))
+    assert not report.ok
+    assert report.errors["check"].tolist() == ["no_rows"]
+    assert str(path) in report.errors["message"].iloc[0]
+    done = subprocess.run([sys.executable, "-m", "ipt_outcomes.cli.main", "validate", str(path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "a header and no rows" in done.stdout + done.stderr

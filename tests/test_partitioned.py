@@ -52,6 +52,11 @@ def test_fit_on_partitions_equals_in_memory_fit(cluster, trial, tmp_path):
     assert list(fit.fixed_effects["term"]) == list(ref.fixed_effects["term"])
     assert fit.contrast(np.array([0, 0, 1.0, 16.0]))["estimate"] == pytest.approx(
         ref.arm_differences(at=16)["difference"].iloc[0], rel=1e-6)
+    # methods that need the rows say so plainly (they used to fail with a bare AssertionError)
+    for method in (fit.trajectories, fit.arm_differences, fit.residuals, fit.random_effects, fit.icc, fit.r_squared,
+                   fit.random_effect_intervals):
+        with pytest.raises(ipt.ArgumentError, match="partitioned data does not keep"):
+            method()
 
 
 def test_participants_split_over_partitions_still_fit_correctly(cluster, trial, tmp_path):

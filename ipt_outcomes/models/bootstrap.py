@@ -19,6 +19,7 @@ import pandas as pd
 from rich.progress import Progress
 
 from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
+from .derived import require_rows
 from .growth import GrowthFit, fit_design
 from .likelihood import unpack
 
@@ -34,7 +35,7 @@ def fixed_effect_statistic(fit: GrowthFit) -> pd.Series:
 
 def _simulate_response(fit: GrowthFit, rng: np.random.Generator) -> np.ndarray:
     design = fit._design
-    assert design is not None and fit._varpar is not None
+    require_rows(fit, "the parametric bootstrap")
     G, g_t, s2 = unpack(fit._varpar, design.Z.shape[1], design.therapist is not None)
     n_part = len(design.participant_ids)
     u = rng.multivariate_normal(np.zeros(G.shape[0]), G, size=n_part, method="eigh")

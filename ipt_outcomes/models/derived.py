@@ -36,10 +36,19 @@ __all__ = [
 ]
 
 
+def require_rows(fit: GrowthFit, what: str) -> None:
+    """Raise a clear error where a method needs the analysed rows, which fits from partitioned data
+    (sufficient statistics only) do not keep."""
+    if fit._design is None or fit._varpar is None:
+        raise ArgumentError(f"{what} needs the analysed rows, which a fit from partitioned data does not keep (it has "
+                            "the coefficients, variance components and fit statistics only). Fit a pandas table "
+                            "with ipt.fit_growth for it, e.g. the partitions you need read with pandas.")
+
+
 def contrast_row(fit: GrowthFit, arm: str, time: float, levels: dict[str, str] | None = None) -> np.ndarray:
     """The design row of the model-implied mean for ``arm`` at ``time`` (other columns at their mean)."""
     design = fit._design
-    assert design is not None
+    require_rows(fit, "a model-implied mean")
     levels = dict(levels or {})
     t_names, t_vals = time_columns(np.array([time]), fit.spec)
     tv = dict(zip(t_names, t_vals[0], strict=True))
@@ -78,7 +87,7 @@ def _moderator_groups(fit: GrowthFit, by: str | None) -> list[dict[str, str]]:
         return [{}]
     if by not in fit.spec.moderators:
         raise ArgumentError(f"by={by!r} is not a moderator of this model; moderators: {list(fit.spec.moderators)}.")
-    assert fit._design is not None
+    require_rows(fit, "a comparison by moderator")
     return [{by: str(v)} for v in sorted(fit._design.data[by].astype(str).unique())]
 
 
@@ -93,7 +102,7 @@ def end_of_treatment(fit: GrowthFit) -> float:
     study = Study.from_attrs(fit._source_attrs.get("ipt_study")) if fit._source_attrs else None
     if study is not None and study.planned_sessions_max is not None and fit.spec.time == "session":
         return float(study.planned_sessions_max)
-    assert fit._design is not None
+    require_rows(fit, "the end-of-treatment time")
     return float(fit._design.data[fit.spec.time].max())
 
 
@@ -105,7 +114,7 @@ def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str |
     ``ci_upper``.
     """
     design = fit._design
-    assert design is not None
+    require_rows(fit, "trajectories()")
     if times is None:
         observed = np.unique(design.data[fit.spec.time].to_numpy(float))
         times = observed if len(observed) <= 40 else np.linspace(observed.min(), observed.max(), 40)
@@ -125,7 +134,7 @@ def baseline_sd(fit: GrowthFit) -> float:
     """SD of the observed outcome at time 0 (all arms pooled): the denominator of Feingold's d.
     NaN when the analysed data hold no baseline scores."""
     design = fit._design
-    assert design is not None
+    require_rows(fit, "the baseline SD of Feingold's d")
     if fit.spec.baseline == "covariate":
         values = design.data.groupby("participant_id")["baseline"].first()
     else:
@@ -158,7 +167,7 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     the same metric as for classical analysis. Psychol Methods 14:43-53. doi:10.1037/a0014699
     """
     design = fit._design
-    assert design is not None
+    require_rows(fit, "arm_differences()")
     at = end_of_treatment(fit) if at is None else float(at)
     sd = baseline_sd(fit)
     ref = design.arm_levels[0]
@@ -183,7 +192,7 @@ def icc(fit: GrowthFit) -> pd.DataFrame:
     ``icc = var(participant intercept) / (var(participant intercept) + [var(therapist)] + var(residual))``;
     with random slopes this is the ICC at time 0 (time term = 0).
     """
-    assert fit._varpar is not None and fit._design is not None
+    require_rows(fit, "icc()")
     G, g_t, s2 = unpack(fit._varpar, fit._design.Z.shape[1], fit._design.therapist is not None)
     total = G[0, 0] + g_t + s2
     rows = [{"group": "participant_id", "icc": G[0, 0] / total}]
@@ -204,7 +213,7 @@ def r_squared(fit: GrowthFit) -> dict[str, float]:
     Johnson PCD (2014). Methods Ecol Evol 5:944-946. doi:10.1111/2041-210X.12225
     """
     design = fit._design
-    assert design is not None and fit._varpar is not None
+    require_rows(fit, "r_squared()")
     G, g_t, s2 = unpack(fit._varpar, design.Z.shape[1], design.therapist is not None)
     beta = fit.fixed_effects["estimate"].to_numpy()
     var_f = float(np.var(design.X @ beta, ddof=1))  # sample variance, as R's MuMIn and performance
@@ -223,7 +232,7 @@ def _blups(fit: GrowthFit) -> tuple[np.ndarray, np.ndarray | None]:
     ``u_i = P_i (Z_i'r_i - c_k b_k Z_i'1)``.
     """
     design = fit._design
-    assert design is not None and fit._varpar is not None
+    require_rows(fit, "random effects")
     has_t = design.therapist is not None
     q = design.Z.shape[1]
     G, g_t, s2 = unpack(fit._varpar, q, has_t)
@@ -259,7 +268,7 @@ def random_effects(fit: GrowthFit, group: str | None = None) -> pd.DataFrame:
     ``u_i = G Z_i' V^-1 (y - X b)``. Columns: the group's id column and one per random term.
     """
     design = fit._design
-    assert design is not None
+    require_rows(fit, "random effects")
     u, v = _blups(fit)
     if group is None or group == "participant_id":
         frame = pd.DataFrame(u, columns=design.random_terms)
@@ -309,7 +318,7 @@ def residuals(fit: GrowthFit) -> pd.DataFrame:
     ``fitted``, ``residual``.
     """
     design = fit._design
-    assert design is not None
+    require_rows(fit, "residuals()")
     beta = fit.fixed_effects["estimate"].to_numpy()
     u, v = _blups(fit)
     marginal = design.X @ beta
@@ -329,7 +338,7 @@ def random_effect_intervals(fit: GrowthFit, level: float = 0.95) -> pd.DataFrame
     Participant-only models.
     """
     design = fit._design
-    assert design is not None and fit._varpar is not None
+    require_rows(fit, "random_effect_intervals()")
     if design.therapist is not None:
         raise ArgumentError("random-effect intervals are available for participant-only models.")
     G, _, s2 = unpack(fit._varpar, design.Z.shape[1], False)

@@ -76,6 +76,11 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
             f"{_file_prefix(source)}column {name!r} appears more than once; rename or remove the copies "
             "(only the first is checked).")))
     frame = frame.loc[:, ~duplicated]
+    if frame.empty:
+        what = "a header and no rows" if len(frame.columns) else "no columns and no rows"
+        structural.append(_row(column=None, check="no_rows", message=(
+            f"{_file_prefix(source)}the table has {what}; there is nothing to validate or analyse. Check that the right file "
+            "(or Excel sheet, study file read settings) was given and that the export contains data.")))
 
     ctx = ValidationContext.build(frame, study_obj, source, index_is_original)
     spec = canonical_spec()
