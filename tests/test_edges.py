@@ -183,3 +183,27 @@ def test_header_without_rows_fails_validation(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 1
     assert "a header and no rows" in done.stdout + done.stderr
+
+
+# --- moderators ----------------------------------------------------------------------------------
+
+def test_moderator_with_one_level_is_an_error_that_names_it():
+    sim = ipt.simulate_trial(n_participants=60, seed=3)
+    assert sim["disorder"].nunique() == 1
+    with pytest.raises(ipt.AnalysisError, match="moderator 'disorder' has one level"):
+        ipt.fit_growth(sim, outcome="HAMD17", moderators=["disorder"], reference_arm="TAU")
+
+
+def test_numeric_moderator_is_continuous_not_one_dummy_per_value():
+    sim = ipt.simulate_trial(n_participants=80, seed=4)
+    per = sim.groupby("participant_id")["arm"].first()
+    ages = pd.Series(np.random.default_rng(1).integers(18, 65, len(per)), index=per.index)
+    sim["age"] = sim["participant_id"].map(ages)
+    fit = ipt.fit_growth(sim, outcome="HAMD17", moderators=["age"], reference_arm="TAU")
+    assert [t for t in fit.fixed_effects["term"] if "age" in t] == ["age", "arm[IPT]:age", "session:age",
+                                                                    "session:arm[IPT]:age"]
+    with pytest.raises(ipt.ArgumentError, match="continuous"):
+        fit.arm_differences(by="age")
+    sim["age"] = 40
+    with pytest.raises(ipt.AnalysisError, match="moderator 'age' takes one value"):
+        ipt.fit_growth(sim, outcome="HAMD17", moderators=["age"], reference_arm="TAU")

@@ -88,6 +88,10 @@ def _moderator_groups(fit: GrowthFit, by: str | None) -> list[dict[str, str]]:
     if by not in fit.spec.moderators:
         raise ArgumentError(f"by={by!r} is not a moderator of this model; moderators: {list(fit.spec.moderators)}.")
     require_rows(fit, "a comparison by moderator")
+    column = fit._design.data[by]
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        raise ArgumentError(f"by={by!r} needs a categorical moderator; {by} is modelled as continuous. Compare arms "
+                            f"at chosen values of {by} with fit.contrast(), or make {by} categorical (e.g. bands).")
     return [{by: str(v)} for v in sorted(fit._design.data[by].astype(str).unique())]
 
 

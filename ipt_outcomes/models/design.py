@@ -3,8 +3,8 @@
 Terms: ``Intercept``; the time term(s) (``session``; ``log(session + 1)``; ``session`` and
 ``session^2``; or ``session[initial]``, ``session[middle]``, ``session[termination]`` for
 piecewise time by IPT phase); ``arm[level]`` against the reference arm; time x arm as
-``session:arm[IPT]``; moderators (``problem_area[grief]``) with moderator x time and
-moderator x arm x time; covariates (numeric by name, categorical as ``column[level]``); with
+``session:arm[IPT]``; moderators (``problem_area[grief]``, or a numeric moderator by its name,
+entering as a continuous variable) with moderator x arm, moderator x time and moderator x arm x time; covariates (numeric by name, categorical as ``column[level]``); with
 ``baseline="covariate"`` the baseline score as ``baseline``.
 """
 
@@ -99,6 +99,10 @@ def _dummies(series: pd.Series, column: str, levels: Sequence[str]) -> tuple[lis
     return names, cols
 
 
+def _is_numeric(col: pd.Series) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
+
+
 def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
     """Select the outcome's rows and build X, Z and groups. Raises AnalysisError when impossible."""
     data = df[(df["instrument"] == spec.outcome).to_numpy(bool)].copy() if "instrument" in df.columns else df.copy()
@@ -151,8 +155,19 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
         names += [f"{tn}:{an}" for an in arm_names]
         cols.append(tc[:, None] * arm_cols)
     for mod in spec.moderators:
-        levels = list(spec.level_sets[mod]) if mod in spec.level_sets else _levels(data[mod], mod, spec.reference_levels.get(mod))
-        m_names, m_cols = _dummies(data[mod], mod, levels)
+        if _is_numeric(data[mod]):  # continuous: one slope, and its interactions with arm and time
+            m_names, m_cols = [mod], data[mod].to_numpy(float)[:, None]
+            if np.ptp(m_cols) == 0 and not spec.level_sets:
+                raise AnalysisError(f"moderator {mod!r} takes one value ({m_cols[0, 0]:g}) in the analysed {spec.outcome} "
+                                    "rows, so it cannot moderate anything; drop it from moderators.")
+        else:
+            levels = (list(spec.level_sets[mod]) if mod in spec.level_sets
+                      else _levels(data[mod], mod, spec.reference_levels.get(mod)))
+            if len(levels) < 2 and not spec.level_sets:
+                raise AnalysisError(f"moderator {mod!r} has one level ({levels[0] if levels else 'none'}) in the "
+                                    f"analysed {spec.outcome} rows, so it cannot moderate anything; drop it from "
+                                    "moderators (or analyse data with more than one level).")
+            m_names, m_cols = _dummies(data[mod], mod, levels)
         names += m_names
         cols.append(m_cols)
         for an, ac in zip(arm_names, arm_cols.T, strict=True):
@@ -166,7 +181,7 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
                 cols.append((tc * ac)[:, None] * m_cols)
     for cov in spec.covariates:
         col = data[cov]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        if _is_numeric(col):
             names.append(cov)
             cols.append(col.to_numpy(float)[:, None])
         else:

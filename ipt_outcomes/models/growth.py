@@ -224,8 +224,10 @@ def fit_growth(
     covariates
         Numeric or categorical columns (reference = first sorted level unless ``reference_levels``).
     moderators
-        Categorical columns such as ``problem_area`` or ``disorder``: moderator, moderator x time,
-        moderator x arm and moderator x arm x time terms.
+        Columns such as ``problem_area`` or ``disorder`` (categorical: one term per level against
+        the first) or ``age`` (numeric: modelled as continuous): moderator, moderator x time,
+        moderator x arm and moderator x arm x time terms. A moderator with a single value in the
+        analysed rows is an error.
     baseline
         ``"outcome"``: baseline is the first point of the trajectory; ``"covariate"``: baseline rows
         are removed from the response and the baseline score enters as the covariate ``baseline``.
