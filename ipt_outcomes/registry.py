@@ -116,8 +116,13 @@ class Registry(Mapping[str, Instrument]):
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
         self._instruments = dict(instruments)
         self._aliases: dict[str, str] = {}
-        for key, inst in self._instruments.items():
-            for spelling in (key, *inst.aliases):
+        # a key always names itself (a study's BDI is not the registry's BDI-II, whose alias BDI is),
+        # then a study's aliases, then the registry's
+        for key in self._instruments:
+            self._aliases[fold(key)] = key
+        ordered = sorted(self._instruments.items(), key=lambda item: not item[1].declared_by_study)
+        for key, inst in ordered:
+            for spelling in inst.aliases:
                 self._aliases.setdefault(fold(spelling), key)
 
     def __getitem__(self, key: str) -> Instrument:

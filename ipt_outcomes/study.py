@@ -37,7 +37,7 @@ import yaml
 from .errors import RegistryError, StudyDefinitionError
 from .registry import Registry, default_registry
 
-__all__ = ["Study", "load_study", "primary_outcome"]
+__all__ = ["Study", "TimeColumn", "load_study", "primary_outcome", "registry_in_force", "time_column"]
 
 _TOP_KEYS = {
     "name", "description", "reference_arm", "primary_instrument", "ipt_arms", "problem_areas_assessed", "sessions", "read",
@@ -163,6 +163,61 @@ def primary_outcome(df: Any, given: str | None = None, study: Study | None = Non
     if len(instruments) != 1:
         raise ArgumentError(f"name the outcome (--outcome); the data hold {', '.join(instruments)}.")
     return instruments[0]
+
+
+def registry_in_force(df: Any = None, registry: Registry | None = None, study: Study | None = None) -> Registry:
+    """The instrument registry every analysis of ``df`` uses: ``registry`` if given, else the
+    registry extended with the study's declared instruments (``study``, or the one the table was
+    loaded with), else the shipped registry. One function, so that a study's direction,
+    reliability and reliable-change points reach clinical change, sudden gains, sensitivity
+    analyses, figures and reports alike."""
+    if registry is not None:
+        return registry
+    if study is None and df is not None:
+        study = Study.from_attrs(getattr(df, "attrs", {}).get("ipt_study"))
+    return study.registry() if study is not None else default_registry()
+
+
+@dataclass(frozen=True)
+class TimeColumn:
+    """The time column of an analysis and how it was chosen (``given``, ``study``, ``only``, ``default``)."""
+
+    column: str
+    how: str
+
+    @property
+    def statement(self) -> str:
+        reasons = {"given": "as requested", "study": "from the study file's time key",
+                   "only": "the only time column in the data", "default": "sessions are the default; set time= for week"}
+        return f"time column {self.column} ({reasons[self.how]})"
+
+
+def time_column(df: Any, given: str | None = None, study: Study | None = None) -> TimeColumn:
+    """The time column: ``given``, else the study's ``time:``, else ``session`` when the data have it
+    with values, else ``week``. Raises ArgumentError when the column is absent."""
+    from .errors import ArgumentError
+
+    columns = list(getattr(df, "columns", []))
+
+    def present(name: str) -> bool:
+        return name in columns and bool(df[name].notna().any())
+
+    if given is not None:
+        if given not in columns:
+            raise ArgumentError(f"time column {given!r} is not in the data; columns: {', '.join(map(str, columns))}.")
+        return TimeColumn(str(given), "given")
+    study = study if study is not None else Study.from_attrs(getattr(df, "attrs", {}).get("ipt_study"))
+    if study is not None and study.time:
+        if study.time not in columns:
+            raise ArgumentError(f"{study.source}: time column {study.time!r} is not in the data.")
+        return TimeColumn(study.time, "study")
+    has_session, has_week = present("session"), present("week")
+    if has_session:
+        return TimeColumn("session", "default" if has_week else "only")
+    if has_week:
+        return TimeColumn("week", "only")
+    raise ArgumentError("the data have no time column with values: add session (sessions received) or week "
+                        "(weeks since baseline), or name another numeric column with time=.")
 
 
 def load_study(path: str | Path | Study | Mapping[str, Any] | None) -> Study | None:

@@ -12,7 +12,7 @@ from ..errors import ArgumentError, IPTOutcomesError
 from ..io import write_table
 from ..loading import load
 from ..simulate import simulate_trial
-from ..study import primary_outcome
+from ..study import primary_outcome, time_column
 from ..validation import validate
 from .render import cli_words, stderr_console, stdout_console, validation_lines, validation_table
 
@@ -93,7 +93,7 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="data file")
     p.add_argument("--study", help="study description (YAML)")
     p.add_argument("--outcome", help="instrument to model (default: the study's primary instrument)")
-    p.add_argument("--time", default="session", help="time column (default session)")
+    p.add_argument("--time", default=None, help="time column (default: the study's, else session, else week)")
     p.add_argument("--random", choices=("intercept", "slope"), default=None,
                    help="participant random effects (default: intercept and slope, or intercept alone where the "
                         "data cannot identify a slope, which the output then says)")
@@ -126,7 +126,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     icc = fit.icc()
     r2 = fit.r_squared()
     try:
-        anova = classical_anova(df, outcome, time=args.time)
+        anova = classical_anova(df, outcome, time=fit.spec.time)
     except IPTOutcomesError as exc:
         anova = None
         anova_note = str(exc)
@@ -139,7 +139,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                           "n_excluded": anova.n_excluded, "table": _records(anova.table)})
         sys.stdout.write(json.dumps(result, indent=2, default=_json_default) + "\n")
         return 0
-    out = [fit.summary_text(), "", f"Arm differences at {args.time} {differences['time'].iloc[0]:g} "
+    out = [fit.summary_text(), "", f"Arm differences at {fit.spec.time} {differences['time'].iloc[0]:g} "
            "(model-implied means; d = Feingold 2009 growth-model effect size)"]
     for r in differences.itertuples():
         out.append(f"  {r.arm} - {r.reference_arm}: {r.difference:.2f} [{r.ci_lower:.2f}, {r.ci_upper:.2f}], "
@@ -196,6 +196,7 @@ def add_clinical(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reliability", type=float, help="reliability for the RCI (default: registry or study)")
     p.add_argument("--cutoff", help="clinical cut-off: a score, or a, b, c (default c with norms, else a)")
     p.add_argument("--reference-arm", help="comparison arm (default: the study's, or a control arm)")
+    p.add_argument("--time", default=None, help="time column (default: the study's, else session, else week)")
     p.add_argument("--imputations", type=int, default=50, help="multiple imputations (default 50)")
     p.add_argument("--seed", type=int, default=1, help="seed of the imputations (default 1)")
     p.add_argument("--json", action="store_true", help="print all results as JSON")
@@ -220,18 +221,22 @@ def cmd_clinical(args: argparse.Namespace) -> int:
             cutoff = float(cutoff)
         except ValueError:
             raise ArgumentError(f"--cutoff must be a number or a, b, c; not {cutoff!r}.") from None
+    chosen_time = time_column(df, args.time)
+    time = chosen_time.column
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        cc = clinical_change(df, outcome, reliability=args.reliability, cutoff=cutoff)
+        cc = clinical_change(df, outcome, reliability=args.reliability, cutoff=cutoff, time=time)
     summary = summarise_change(cc, reference_arm=args.reference_arm)
-    gains = sudden_gains(df, outcome, reliability=args.reliability)
-    sens = sensitivity_analyses(df, outcome, n_imputations=args.imputations, seed=args.seed,
-                                reference_arm=summary.attrs["reference_arm"])
-    pattern = last_observed(df, outcome)
+    gains = sudden_gains(df, outcome, reliability=args.reliability, time=time)
+    sens = sensitivity_analyses(df, outcome, n_imputations=args.imputations, seed=args.seed, time=time,
+                                reference_arm=summary.attrs["reference_arm"], check=False)
+    pattern = last_observed(df, outcome, time=time)
+    choices = [summary.attrs["reference_statement"], chosen_time.statement, sens.settings["completer_rule"]]
     settings = cc.attrs["settings"]
     if args.json:
         result = {"outcome": outcome, "settings": settings, "reference_arm": summary.attrs["reference_arm"],
-                  "reference_arm_rule": summary.attrs["reference_statement"], "participants": _records(cc),
+                  "time": time, "complete_from": sens.settings["complete_from"], "choices": choices,
+                  "participants": _records(cc),
                   "summary": _records(summary), "sudden_gains": _records(gains),
                   "sudden_gain_threshold": gains.attrs["threshold"], "last_observed": _records(pattern),
                   "sensitivity": _records(sens.table), "tipping": _records(sens.tipping),
@@ -241,7 +246,7 @@ def cmd_clinical(args: argparse.Namespace) -> int:
     out = [f"Clinical change in {outcome} (Jacobson-Truax): reliability {settings['reliability']:.2f}, "
            f"SD at baseline {settings['sd_baseline']:.2f}, reliable change {settings['reliable_change']:.2f} points, "
            f"cut-off {settings['cutoff_type']} = {settings['cutoff']:.2f}"]
-    out.append(cli_words(f"Arms are compared with the {summary.attrs['reference_statement']}."))
+    out.append(cli_words("Analysis choices: " + "; ".join(choices) + "."))
     for w in caught:
         out.append(f"note: {cli_words(str(w.message))}")
     out.append(f"{'outcome':<22}{'arm':<12}{'n':>5}{'%':>8}   vs {summary.attrs['reference_arm']}")
@@ -289,6 +294,8 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="HTML file to write")
     p.add_argument("--study", help="study description (YAML)")
     p.add_argument("--outcome", help="primary instrument (default: the study's)")
+    p.add_argument("--time", default=None, help="time column (default: the study's, else session, else week)")
+    p.add_argument("--reference-arm", help="comparison arm (default: the study's, or a control arm)")
     p.add_argument("--imputations", type=int, default=50, help="multiple imputations (default 50)")
     p.add_argument("--seed", type=int, default=1, help="seed of the imputations (default 1)")
     p.add_argument("--figures", help="also write every figure into this folder")
@@ -307,7 +314,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".html", ".htm"):
         raise ArgumentError(f"{out}: the report is HTML; give a file name ending in .html.")
     report = build_report(args.data, outcome=args.outcome, study=args.study, out=out,
-                          n_imputations=args.imputations, seed=args.seed, progress=sys.stderr.isatty())
+                          n_imputations=args.imputations, seed=args.seed, progress=sys.stderr.isatty(),
+                          time=getattr(args, "time", None), reference_arm=getattr(args, "reference_arm", None))
+    for choice in report.results.get("choices", []):
+        stderr_console().print(f"ipt-outcomes: {cli_words(choice)}", markup=False)
     for note in report.notes:
         stderr_console().print(f"ipt-outcomes: note: {cli_words(note)}", markup=False)
     if args.figures:

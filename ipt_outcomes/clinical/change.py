@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, ApproximationWarning, ArgumentError, DataWarning
-from ..registry import Instrument, Registry, default_registry
-from ..study import Study
+from ..registry import Instrument, Registry
+from ..study import registry_in_force, time_column
 
 __all__ = ["CATEGORIES", "CHANGE_COLUMNS", "ChangeSettings", "clinical_change", "jacobson_truax_cutoffs"]
 
@@ -67,20 +67,13 @@ def jacobson_truax_cutoffs(m_clin: float, sd_clin: float, m_func: float | None, 
     return out
 
 
-def _registry(df: pd.DataFrame, registry: Registry | None) -> Registry:
-    if registry is not None:
-        return registry
-    study = Study.from_attrs(df.attrs.get("ipt_study"))
-    return study.registry() if study is not None else default_registry()
-
-
 def clinical_change(
     df: pd.DataFrame,
     outcome: str,
     reliability: float | None = None,
     cutoff: float | Literal["a", "b", "c"] | None = None,
     *,
-    time: str = "session",
+    time: str | None = None,
     at: float | None = None,
     sd_baseline: float | None = None,
     response_percent: float | None = None,
@@ -102,7 +95,8 @@ def clinical_change(
         A score, or ``"a"``, ``"b"``, ``"c"``. Default: ``"c"`` when the instrument has functional
         norms, else ``"a"``. The clinical mean and SD are the sample's baseline scores.
     time, at
-        Time column; the final score is the one at ``at``, or by default each participant's last
+        Time column (default: :func:`ipt_outcomes.study.time_column`: the study's, else ``session``,
+        else ``week``); the final score is the one at ``at``, or by default each participant's last
         score after baseline.
     sd_baseline
         SD of baseline scores for the RCI. Default: from the data (all arms pooled, ``ddof=1``).
@@ -129,8 +123,9 @@ def clinical_change(
     >>> sorted(cc["category"].unique())
     ['deteriorated', 'improved', 'recovered', 'unchanged']
     """
-    reg = _registry(df, registry)
+    reg = registry_in_force(df, registry)
     inst = reg[outcome]
+    time = time_column(df, time).column
     data = df[df["instrument"].astype(str) == outcome] if "instrument" in df.columns else df
     if data.empty:
         raise AnalysisError(f"no rows for outcome {outcome!r}.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import AnalysisError
+from ..study import time_column
 from .change import Z_RELIABLE, clinical_change
 
 __all__ = ["CAVEAT", "dose_response", "improvement_by_session"]
@@ -19,7 +20,7 @@ CAVEAT = ("Sessions attended were not randomised: early improvers may stop early
 
 
 def dose_response(df: pd.DataFrame, outcome: str, *, reliability: float | None = None,
-                  dose: str = "sessions_attended") -> pd.DataFrame:
+                  dose: str = "sessions_attended", time: str | None = None) -> pd.DataFrame:
     """Change from baseline to the last score, by arm and number of sessions attended.
 
     Returns columns ``arm``, ``sessions_attended``, ``n``, ``mean_change``, ``sd_change``,
@@ -33,7 +34,7 @@ def dose_response(df: pd.DataFrame, outcome: str, *, reliability: float | None =
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        cc = clinical_change(df, outcome, reliability=reliability)
+        cc = clinical_change(df, outcome, reliability=reliability, time=time)
     doses = df.groupby("participant_id")[dose].first()
     cc = cc.assign(sessions_attended=cc["participant_id"].map(doses)).dropna(subset=["change", "sessions_attended"])
     cc["improved"] = cc["reliable_improvement"].astype(bool)
@@ -48,7 +49,7 @@ def dose_response(df: pd.DataFrame, outcome: str, *, reliability: float | None =
 
 
 def improvement_by_session(df: pd.DataFrame, outcome: str, *, reliability: float | None = None,
-                           time: str = "session") -> pd.DataFrame:
+                           time: str | None = None) -> pd.DataFrame:
     """Per arm and session: share of participants observed there who are reliably improved at it,
     and who have been reliably improved at it or any earlier session (Howard et al. 1986 style).
 
@@ -60,11 +61,12 @@ def improvement_by_session(df: pd.DataFrame, outcome: str, *, reliability: float
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        settings = clinical_change(df, outcome, reliability=reliability).attrs["settings"]
+        settings = clinical_change(df, outcome, reliability=reliability, time=time).attrs["settings"]
+    time = time_column(df, time).column
     rc = Z_RELIABLE * settings["s_diff"]
     sign = -1.0 if settings["higher_is"] == "worse" else 1.0
     data = df[df["instrument"].astype(str) == outcome].assign(
-        score=lambda d: pd.to_numeric(d["score"], errors="coerce"), _t=lambda d: pd.to_numeric(d[time]))
+        score=lambda d: pd.to_numeric(d["score"], errors="coerce"), _t=lambda d: pd.to_numeric(d[time], errors="coerce"))
     data = data.dropna(subset=["score"])
     base = data[data["_t"] == 0].groupby("participant_id")["score"].first()
     post = data[data["_t"] > 0].assign(_b=lambda d: d["participant_id"].map(base)).dropna(subset=["_b"])

@@ -26,7 +26,8 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import AnalysisError
-from ..registry import default_registry
+from ..registry import Registry
+from ..study import registry_in_force, time_column
 
 __all__ = ["SUDDEN_GAIN_COLUMNS", "sudden_gains"]
 
@@ -34,8 +35,9 @@ SUDDEN_GAIN_COLUMNS = ["participant_id", "arm", "session", "pre_gain_score", "po
                        "percent_of_pre", "pre_mean", "post_mean", "critical_value", "reversed", "reversal_session"]
 
 
-def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None, *, time: str = "session",
-                 percent: float = 25.0, reliability: float | None = None) -> pd.DataFrame:
+def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None, *, time: str | None = None,
+                 percent: float = 25.0, reliability: float | None = None, registry: Registry | None = None
+                 ) -> pd.DataFrame:
     """Find sudden gains; one row per gain (a participant may have several).
 
     Parameters
@@ -57,7 +59,9 @@ def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None,
         ``attrs["threshold"]`` is the threshold used and ``attrs["consecutive_pairs"]`` the number of
         pairs of consecutive sessions examined (0: the data are not session by session).
     """
-    inst = default_registry()[outcome] if outcome in default_registry() else None
+    reg = registry_in_force(df, registry)
+    inst = reg[outcome] if outcome in reg else None
+    time = time_column(df, time).column
     data = df[df["instrument"].astype(str) == outcome] if "instrument" in df.columns else df
     data = data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time], errors="coerce"))
     data = data.dropna(subset=["score", "_t"]).sort_values(["participant_id", "_t"])

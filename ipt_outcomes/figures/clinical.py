@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..study import registry_in_force
 from .style import arm_colors, base_layout, outcome_label
 
 __all__ = ["dose_response_figure", "jacobson_figure", "waterfall_figure"]
@@ -39,7 +40,8 @@ def jacobson_figure(cc: pd.DataFrame) -> go.Figure:
         fig.add_hline(y=settings["cutoff"], line={"color": "#009E73", "dash": "dot"},
                       annotation_text=f"cut-off {settings['cutoff_type']} = {settings['cutoff']:.1f}")
     return base_layout(fig, f"{outcome}: Jacobson plot (reliable change {rc:.1f} points)",
-                       f"Baseline {outcome_label(outcome)}", f"Final {outcome_label(outcome)}")
+                       f"Baseline {outcome_label(outcome, registry_in_force(cc))}",
+                       f"Final {outcome_label(outcome, registry_in_force(cc))}")
 
 
 def waterfall_figure(cc: pd.DataFrame) -> go.Figure:

@@ -26,13 +26,16 @@ def retention_figure(retention: pd.DataFrame, outcome: str) -> go.Figure:
     return base_layout(fig, f"{outcome}: participants still providing data", "Session", "Retained (%)")
 
 
-def flow_counts(df: pd.DataFrame, outcome: str, complete_from: float, analysed: set[str], time: str = "session"
+def flow_counts(df: pd.DataFrame, outcome: str, complete_from: float, analysed: set[str], time: str | None = None
                 ) -> pd.DataFrame:
     """Counts per arm: randomised, with a baseline score, with a score after baseline, completed
     (observed at or after ``complete_from``), analysed in the primary model."""
+    from ..study import time_column
+
+    time = time_column(df, time).column
     data = df[df["instrument"].astype(str) == outcome]
     scored = data.dropna(subset=["score"])
-    t = pd.to_numeric(scored[time])
+    t = pd.to_numeric(scored[time], errors="coerce")
     rows = []
     for arm, ids in data.groupby(data["arm"].astype(str))["participant_id"].unique().items():
         ids = set(map(str, ids))

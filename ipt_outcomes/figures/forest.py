@@ -7,12 +7,14 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..registry import Registry, default_registry
 from .style import arm_colors, base_layout, outcome_label
 
 __all__ = ["forest_figure"]
 
 
-def forest_figure(rows: pd.DataFrame, outcome: str, title: str | None = None) -> go.Figure:
+def forest_figure(rows: pd.DataFrame, outcome: str, title: str | None = None, registry: Registry | None = None
+                  ) -> go.Figure:
     """Rows with ``label``, ``arm``, ``difference``, ``ci_lower``, ``ci_upper`` (and optional ``n``):
     one marker with its interval per row, a line at no difference."""
     colors = arm_colors(rows["arm"].astype(str).unique())
@@ -29,5 +31,8 @@ def forest_figure(rows: pd.DataFrame, outcome: str, title: str | None = None) ->
             + html.escape(arm) + "</extra>"))
     fig.add_vline(x=0, line={"color": "black", "width": 1})
     fig.update_yaxes(autorange="reversed")
+    reg = registry if registry is not None else default_registry()
+    better = "higher" if outcome in reg and reg[outcome].higher_is == "better" else "lower"
+    favours = "positive" if better == "higher" else "negative"
     return base_layout(fig, title or f"{outcome}: arm difference at the end of treatment by subgroup",
-                       f"Difference in {outcome_label(outcome)} (negative favours the arm when higher is worse)", "")
+                       f"Difference in {outcome_label(outcome, reg)} ({favours} favours the arm: {better} is better)", "")

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import plotly.graph_objects as go
 
-from ..registry import default_registry
+from ..registry import Registry, default_registry
 
 __all__ = ["arm_colors", "base_layout", "outcome_label", "with_alpha"]
 
@@ -31,9 +31,9 @@ def with_alpha(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def outcome_label(outcome: str) -> str:
-    """'HAM-D 17 (points)' for a registry instrument, else the key."""
-    reg = default_registry()
+def outcome_label(outcome: str, registry: Registry | None = None) -> str:
+    """'HAM-D 17 (points)' for an instrument of the registry in force (a study's own included), else the key."""
+    reg = registry if registry is not None else default_registry()
     return reg[outcome].label if outcome in reg else outcome
 
 

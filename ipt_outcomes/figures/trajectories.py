@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 from scipy import stats
 
 from ..models import GrowthFit
+from ..registry import Registry
+from ..study import registry_in_force, time_column
 from .style import arm_colors, base_layout, outcome_label, with_alpha
 
 __all__ = ["observed_means_figure", "trajectory_figure"]
@@ -48,12 +50,14 @@ def trajectory_figure(df: pd.DataFrame, fit: GrowthFit, max_participants: int | 
                                  hovertemplate=time + " %{x:.1f}<br>mean %{y:.2f}<extra>" + html.escape(arm) + "</extra>"))
     note = "" if len(ids) == data["participant_id"].nunique() else f" ({len(ids)} of {data['participant_id'].nunique()} shown)"
     return base_layout(fig, f"{outcome}: individual courses and model-implied means{note}", time.capitalize(),
-                       outcome_label(outcome))
+                       outcome_label(outcome, registry_in_force(df)))
 
 
-def observed_means_figure(df: pd.DataFrame, outcome: str, time: str = "session", level: float = 0.95) -> go.Figure:
+def observed_means_figure(df: pd.DataFrame, outcome: str, time: str | None = None, level: float = 0.95,
+                          registry: Registry | None = None) -> go.Figure:
     """Observed mean score by arm and time with a t-based confidence interval; n at each point in the
     hover text and as labels."""
+    time = time_column(df, time).column
     data = df[df["instrument"].astype(str) == outcome].dropna(subset=["score"])
     colors = arm_colors(data["arm"].astype(str).unique())
     summary = data.groupby([data["arm"].astype(str), time])["score"].agg(["mean", "std", "count"]).reset_index()
@@ -66,4 +70,5 @@ def observed_means_figure(df: pd.DataFrame, outcome: str, time: str = "session",
                                  customdata=s["count"], text=[f"n={n}" for n in s["count"]],
                                  hovertemplate=time + " %{x}<br>mean %{y:.2f}<br>n = %{customdata}<extra>"
                                  + html.escape(arm) + "</extra>"))
-    return base_layout(fig, f"{outcome}: observed means with 95% CI (n in hover)", time.capitalize(), outcome_label(outcome))
+    return base_layout(fig, f"{outcome}: observed means with 95% CI (n in hover)", time.capitalize(),
+                       outcome_label(outcome, registry_in_force(df, registry)))

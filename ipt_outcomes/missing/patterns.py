@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import AnalysisError
+from ..study import time_column
 
 __all__ = ["last_observed", "retention"]
 
@@ -13,10 +14,11 @@ def _scores(df: pd.DataFrame, outcome: str, time: str) -> pd.DataFrame:
     data = df[df["instrument"].astype(str) == outcome] if "instrument" in df.columns else df
     if data.empty:
         raise AnalysisError(f"no rows for outcome {outcome!r}.")
-    return data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time]))
+    time = time_column(df, time).column
+    return data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time], errors="coerce"))
 
 
-def last_observed(df: pd.DataFrame, outcome: str, time: str = "session") -> pd.DataFrame:
+def last_observed(df: pd.DataFrame, outcome: str, time: str | None = None) -> pd.DataFrame:
     """Per arm: how many participants had their last observed score at each time.
 
     Returns ``arm``, ``last_time``, ``n``, ``percent`` (of the arm's participants); participants
@@ -31,7 +33,7 @@ def last_observed(df: pd.DataFrame, outcome: str, time: str = "session") -> pd.D
     return table
 
 
-def retention(df: pd.DataFrame, outcome: str, time: str = "session") -> pd.DataFrame:
+def retention(df: pd.DataFrame, outcome: str, time: str | None = None) -> pd.DataFrame:
     """Per arm and time: participants still providing data (a score at this time or later).
 
     Returns ``arm``, ``time``, ``n_randomised``, ``n_retained``, ``percent_retained``, ``n_observed``

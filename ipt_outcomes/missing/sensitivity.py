@@ -36,8 +36,7 @@ from scipy import stats
 from ..errors import AnalysisError, SingularFitWarning
 from ..models import fit_growth
 from ..models.derived import end_of_treatment
-from ..registry import default_registry
-from ..study import Study
+from ..study import Study, registry_in_force, time_column
 from .rubin import pool_rubin
 
 __all__ = ["SensitivityResult", "ancova", "sensitivity_analyses"]
@@ -80,7 +79,7 @@ def ancova(end: np.ndarray, arm: np.ndarray, baseline: np.ndarray, reference: st
 
 def _participants(df: pd.DataFrame, outcome: str, time: str, complete_from: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     data = df[df["instrument"].astype(str) == outcome]
-    data = data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time]))
+    data = data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time], errors="coerce"))
     scored = data.dropna(subset=["score"]).sort_values(["participant_id", "_t"])
     per = pd.DataFrame({"arm": data.groupby("participant_id")["arm"].first().astype(str)})
     per["baseline"] = scored[scored["_t"] == 0].groupby("participant_id")["score"].first()
@@ -125,7 +124,7 @@ def _impute(per: pd.DataFrame, wide: pd.DataFrame, rng: np.random.Generator) -> 
     return end, notes
 
 
-def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str = "session", at: float | None = None,
+def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = None, at: float | None = None,
                          complete_from: float | None = None, reference_arm: str | None = None,
                          n_imputations: int = 50, seed: int = 1, deltas: Sequence[float] | None = None,
                          level: float = 0.95, check: bool = True) -> SensitivityResult:
@@ -136,8 +135,11 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str = "session
     at
         End of treatment for the mixed model (default: the study's planned maximum, else the last time).
     complete_from
-        A participant completed if observed at or after this time (default: the study's planned
-        minimum number of sessions, else ``at``); their end score is the last such score.
+        A participant completed if observed at or after this time; their end score is the last such
+        score. Default: the study's planned minimum number of sessions (``sessions.min``, time in
+        sessions), else 75 % of ``at`` (IPT courses are planned as ranges such as 12 to 16 sessions,
+        and 12 is 75 % of 16; a participant who stopped before that point is a dropout). The rule
+        used is stated in ``settings["completer_rule"]``.
     n_imputations, seed
         Number of imputed data sets and the seed of the imputation draws.
     deltas
@@ -147,16 +149,17 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str = "session
     check
         Validate the outcome's rows first (pass False when the caller already did).
     """
+    time = time_column(df, time).column
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularFitWarning)
         fit = fit_growth(df, outcome=outcome, time=time, reference_arm=reference_arm, check=check)
     ref = fit.spec.reference_arm
     at = end_of_treatment(fit) if at is None else float(at)
     study = Study.from_attrs(df.attrs.get("ipt_study"))
-    if complete_from is None:
-        complete_from = float(study.planned_sessions_min) if study and study.planned_sessions_min and time == "session" else at
+    complete_from, completer_rule = completer_threshold(at, time, study, complete_from)
     per, wide = _participants(df, outcome, time, complete_from)
-    inst = default_registry()[outcome] if outcome in default_registry() else None
+    reg = registry_in_force(df, study=study)
+    inst = reg[outcome] if outcome in reg else None
     worse_sign = 1.0 if inst is None or inst.higher_is == "worse" else -1.0
     rows = []
     for r in fit.arm_differences(at=at, level=level).itertuples():
@@ -233,8 +236,22 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str = "session
     return SensitivityResult(table=table, tipping=pd.DataFrame(tipping_rows), tipping_points=points,
                              settings={"outcome": outcome, "at": at, "complete_from": complete_from,
                                        "n_imputations": n_imputations, "seed": seed, "reference_arm": ref,
-                                       "n_dropouts": int(dropouts.sum()),
+                                       "n_dropouts": int(dropouts.sum()), "completer_rule": completer_rule,
+                                       "time": time,
                                        "n_without_baseline": int(per["baseline"].isna().sum())})
+
+
+def completer_threshold(at: float, time: str, study: Study | None = None, given: float | None = None
+                        ) -> tuple[float, str]:
+    """The time from which a participant counts as a completer, and the sentence that says why."""
+    if given is not None:
+        return float(given), f"completers: observed at {time} {given:g} or later (as requested)"
+    if study is not None and study.planned_sessions_min and time == "session":
+        m = float(study.planned_sessions_min)
+        return m, f"completers: observed at session {m:g} or later (the study's planned minimum, sessions.min)"
+    threshold = 0.75 * float(at)
+    return threshold, (f"completers: observed at {time} {threshold:g} or later (75 % of the end of treatment, {time} "
+                       f"{at:g}; set sessions.min in the study file or complete_from to change)")
 
 
 def _pick(res: dict[str, float]) -> dict[str, float]:

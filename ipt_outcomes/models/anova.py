@@ -39,7 +39,7 @@ class ClassicalAnova:
         return ", ".join(f"{o:g}" for o in self.occasions)
 
 
-def classical_anova(df: pd.DataFrame, outcome: str, time: str = "session",
+def classical_anova(df: pd.DataFrame, outcome: str, time: str | None = None,
                     occasions: Sequence[float] | None = None) -> ClassicalAnova:
     """Arm x time mixed ANOVA on participants observed at every occasion (pingouin.mixed_anova).
 
@@ -62,6 +62,10 @@ def classical_anova(df: pd.DataFrame, outcome: str, time: str = "session",
         ``n_participants``, ``n_excluded``.
     """
     import pingouin as pg
+
+    from ..study import time_column
+
+    time = time_column(df, time).column
 
     data = df[(df["instrument"].astype(str) == outcome)] if "instrument" in df.columns else df
     data = data[["participant_id", "arm", time, "score"]].dropna()

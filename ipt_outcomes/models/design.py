@@ -4,7 +4,8 @@ Terms: ``Intercept``; the time term(s) (``session``; ``log(session + 1)``; ``ses
 ``session^2``; or ``session[initial]``, ``session[middle]``, ``session[termination]`` for
 piecewise time by IPT phase); ``arm[level]`` against the reference arm; time x arm as
 ``session:arm[IPT]``; moderators (``problem_area[grief]``, or a numeric moderator by its name,
-entering as a continuous variable) with moderator x arm, moderator x time and moderator x arm x time; covariates (numeric by name, categorical as ``column[level]``); with
+entering as a continuous variable) with moderator x arm, moderator x time and moderator x arm x
+time; covariates (numeric by name, categorical as ``column[level]``); with
 ``baseline="covariate"`` the baseline score as ``baseline``.
 """
 

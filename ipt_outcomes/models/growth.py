@@ -21,6 +21,8 @@ from ..errors import (
     ModelFallbackWarning,
     SingularFitWarning,
 )
+from ..registry import Registry
+from ..study import Study, registry_in_force, time_column
 from . import derived
 from .design import Design, GrowthSpec, build_design
 from .engine import fit_covariance
@@ -102,6 +104,11 @@ class GrowthFit:
     def outcome(self) -> str:
         return self.spec.outcome
 
+    @property
+    def registry(self) -> Registry:
+        """The instrument registry in force for the data fitted (the study's instruments included)."""
+        return registry_in_force(None, study=Study.from_attrs(self._source_attrs.get("ipt_study")))
+
     def summary_text(self) -> str:
         """Plain-text summary: fixed effects with Satterthwaite df, variance components, fit."""
         fe = self.fixed_effects.copy()
@@ -182,7 +189,7 @@ def _p(p: float) -> str:
 def fit_growth(
     df: pd.DataFrame,
     outcome: str,
-    time: str = "session",
+    time: str | None = None,
     random: Literal["intercept", "slope"] | None = None,
     method: Literal["reml", "ml"] = "reml",
     reference_arm: str | None = None,
@@ -209,7 +216,9 @@ def fit_growth(
     outcome
         Instrument key (``"HAMD17"``).
     time
-        Any numeric column: ``session``, ``week`` or an extra column such as ``month``.
+        Any numeric column: ``session``, ``week`` or an extra column such as ``month``. Default
+        (None): the study's ``time``, else ``session`` if the data have it, else ``week``
+        (:func:`ipt_outcomes.study.time_column`); an assumed choice is stated in ``notes``.
     random
         ``"intercept"`` or ``"slope"`` (correlated random intercept and slope by participant). By
         default (None) a random slope, unless the data cannot identify one (as lme4 refuses: no
@@ -296,6 +305,9 @@ def fit_growth(
                    level=level, engine=engine)
     if engine not in ("ipt", "statsmodels"):
         raise ArgumentError(f"engine must be 'ipt' or 'statsmodels', not {engine!r}.")
+    chosen_time = time_column(df, time)
+    time = chosen_time.column
+    options["time"] = time
     reference = _reference(df, outcome, reference_arm)
     spec = GrowthSpec(outcome=outcome, time=time, shape=shape, random=random or "slope", method=method,
                       reference_arm=reference.arm, covariates=tuple(covariates),
@@ -326,6 +338,8 @@ def fit_growth(
         fit.notes.insert(0, fallback)
     if reference.assumed:
         fit.notes.insert(0, reference.statement + ".")
+    if chosen_time.how == "default":
+        fit.notes.insert(0, chosen_time.statement + ".")
     fit._source, fit._source_attrs, fit._options = df, dict(df.attrs), options
     return fit
 
@@ -421,7 +435,8 @@ def _check_input(df: pd.DataFrame, spec: GrowthSpec) -> None:
     rows = df["instrument"].astype(str) == spec.outcome if "instrument" in df.columns else slice(None)
     report = validate(df.loc[rows, keep])
     errors = report.errors
-    ignorable = errors["check"].isin(["required_column", "time_column"]) & ~errors["column"].isin(used)
+    ignorable = (errors["check"].isin(["required_column", "time_column"]) & ~errors["column"].isin(used)) | \
+        (errors["check"] == "no_rows")  # no rows for the outcome: the design says which instruments there are
     errors = errors[~ignorable]
     if len(errors):
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

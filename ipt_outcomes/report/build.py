@@ -19,7 +19,8 @@ from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
 from ..loading import load
 from ..missing import retention, sensitivity_analyses
 from ..models import classical_anova, fit_growth
-from ..study import Study, load_study, primary_outcome
+from ..arms import choose_reference_arm
+from ..study import Study, TimeColumn, load_study, primary_outcome, time_column
 from ..validation import validate
 from .page import Section, escape, figure_html, render_page, table_html
 from .provenance import package_versions, sha256_file
@@ -43,7 +44,7 @@ class Report:
 
 def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *, study: str | Path | Study | None = None,
                  out: str | Path | None = None, n_imputations: int = 50, seed: int = 1, progress: bool = True,
-                 title: str | None = None) -> Report:
+                 title: str | None = None, time: str | None = None, reference_arm: str | None = None) -> Report:
     """Validate, model and report a trial in one HTML file that works offline.
 
     Parameters
@@ -58,6 +59,10 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
         Where to write the HTML (not written if None).
     n_imputations, seed
         Multiple imputation settings of the sensitivity analyses.
+    time, reference_arm
+        Time column and reference arm; by default chosen by the rules every function uses
+        (:func:`ipt_outcomes.study.time_column`, :func:`ipt_outcomes.arms.choose_reference_arm`),
+        and the report states what was assumed.
     progress
         Show progress on the terminal (stderr).
 
@@ -96,9 +101,11 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
         report = validate(df, study=study_obj) if study_obj is not None else validate(df)
         report.raise_for_errors()
         outcome = primary_outcome(df, outcome, study_obj)
+        chosen_time = time_column(df, time, study_obj)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IPTOutcomesWarning)
-            sections, figs, results = _analyse(df, outcome, report, study_obj, n_imputations, seed, step)
+            sections, figs, results = _analyse(df, outcome, report, study_obj, n_imputations, seed, step,
+                                               chosen_time, reference_arm)
         notes += [str(w.message) for w in caught]
         step("write")
         versions = package_versions()
@@ -136,7 +143,9 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
 
 
 def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n_imputations: int, seed: int,
-             step: Any) -> tuple[list[Section], dict[str, Any], dict[str, Any]]:
+             step: Any, chosen_time: TimeColumn, reference_arm: str | None
+             ) -> tuple[list[Section], dict[str, Any], dict[str, Any]]:
+    time = chosen_time.column
     figs: dict[str, Any] = {}
     results: dict[str, Any] = {}
     data = Section("data", "Data and validation")
@@ -145,11 +154,13 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
         data.add(table_html(report.failures[["severity", "check", "line", "participant_id", "column", "message"]].head(100),
                             caption="Validation warnings (first 100)"))
     data.add(table_html(report.missing_scores, caption="Missing scores by instrument and arm"))
-    data.add(table_html(_baseline_table(df, outcome), caption="Baseline characteristics by arm"))
+    data.add(table_html(_baseline_table(df, outcome, time), caption="Baseline characteristics by arm"))
     results["n_randomised"] = int(df["participant_id"].nunique())
 
     step("primary model")
-    fit = fit_growth(df, outcome=outcome, check=False)
+    fit = fit_growth(df, outcome=outcome, time=time, reference_arm=reference_arm, check=False)
+    reference = choose_reference_arm(df.loc[df["instrument"].astype(str) == outcome, "arm"].dropna().unique(),
+                                     reference_arm, study)
     differences = fit.arm_differences()
     results.update(fit=fit, differences=differences)
     primary = Section("primary", f"Primary growth model: {outcome}")
@@ -162,13 +173,13 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     primary.paragraph(f"ICC at baseline: {', '.join(f'{r.group} {r.icc:.3f}' for r in icc.itertuples())}. "
                       f"R\u00b2 marginal {r2['marginal']:.3f}, conditional {r2['conditional']:.3f}.")
     try:
-        anova = classical_anova(df, outcome)
+        anova = classical_anova(df, outcome, time=time)
         primary.add(table_html(anova.table, 3, f"Cross-check: mixed ANOVA on complete cases at {anova.time_label()} "
                                                f"({anova.n_participants} participants, {anova.n_excluded} excluded)"))
     except IPTOutcomesError as exc:
         primary.paragraph(f"Mixed ANOVA cross-check not possible: {exc}")
     figs["trajectories"] = F.trajectory_figure(df, fit)
-    figs["observed_means"] = F.observed_means_figure(df, outcome, fit.spec.time)
+    figs["observed_means"] = F.observed_means_figure(df, outcome, time)
     primary.add(figure_html(figs["trajectories"], "fig-trajectories"))
     primary.add(figure_html(figs["observed_means"], "fig-observed-means"))
 
@@ -177,7 +188,8 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     forest_rows = [differences.assign(label="All participants")]
     for moderator in ("problem_area", "disorder"):
         try:
-            mfit = fit_growth(df, outcome=outcome, moderators=[moderator], check=False)
+            mfit = fit_growth(df, outcome=outcome, time=time, reference_arm=fit.spec.reference_arm,
+                              moderators=[moderator], check=False)
         except IPTOutcomesError as exc:
             moderators.paragraph(f"{moderator}: not analysed ({exc})")
             continue
@@ -186,12 +198,12 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
         three_way = mfit.fixed_effects[mfit.fixed_effects["term"].str.count(":") == 2]
         moderators.add(table_html(three_way, 3, f"Moderation of the arm x time effect by {moderator}"))
     forest = pd.concat(forest_rows, ignore_index=True)
-    figs["forest"] = F.forest_figure(forest, outcome)
+    figs["forest"] = F.forest_figure(forest, outcome, registry=fit.registry)
     moderators.add(figure_html(figs["forest"], "fig-forest"))
 
     step("clinical significance")
     clinical = Section("clinical", "Clinical significance")
-    cc = clinical_change(df, outcome)
+    cc = clinical_change(df, outcome, time=time)
     summary = summarise_change(cc, reference_arm=fit.spec.reference_arm)
     results.update(clinical=cc, summary=summary, clinical_settings=cc.attrs["settings"])
     st = cc.attrs["settings"]
@@ -204,13 +216,13 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     figs["waterfall"] = F.waterfall_figure(cc)
     clinical.add(figure_html(figs["jacobson"], "fig-jacobson"))
     clinical.add(figure_html(figs["waterfall"], "fig-waterfall"))
-    session_outcome = _session_by_session(df, outcome)
+    session_outcome = _session_by_session(df, outcome, time)
     if "sessions_attended" in df.columns:
-        dose = dose_response(df, session_outcome)
+        dose = dose_response(df, session_outcome, time=time)
         figs["dose_response"] = F.dose_response_figure(dose, session_outcome)
         clinical.paragraph(dose.attrs["caveat"])
         clinical.add(figure_html(figs["dose_response"], "fig-dose"))
-    gains = sudden_gains(df, session_outcome)
+    gains = sudden_gains(df, session_outcome, time=time)
     results["sudden_gains"] = gains
     if gains.attrs["consecutive_pairs"]:
         clinical.paragraph(f"Sudden gains on {session_outcome} (Tang and DeRubeis 1999; threshold "
@@ -226,17 +238,23 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
 
     step("sensitivity")
     sens_section = Section("sensitivity", "Missing data and sensitivity analyses")
-    sens = sensitivity_analyses(df, outcome, n_imputations=n_imputations, seed=seed, check=False)
+    sens = sensitivity_analyses(df, outcome, n_imputations=n_imputations, seed=seed, check=False, time=time,
+                                reference_arm=fit.spec.reference_arm)
+    results["sensitivity_settings"] = sens.settings
     results["sensitivity"] = sens.table
     sens_section.add(table_html(sens.table, 3, "End-of-treatment arm difference under different assumptions"))
-    ret = retention(df, outcome)
+    ret = retention(df, outcome, time=time)
     figs["retention"] = F.retention_figure(ret, outcome)
     analysed = set(map(str, fit._design.participant_ids)) if fit._design is not None else set()
-    counts = F.flow_counts(df, outcome, sens.settings["complete_from"], analysed)
+    counts = F.flow_counts(df, outcome, sens.settings["complete_from"], analysed, time=time)
     figs["flow"] = F.flow_figure(counts)
     sens_section.add(figure_html(figs["flow"], "fig-flow"))
     sens_section.add(table_html(counts, 0, "Participant flow"))
     sens_section.add(figure_html(figs["retention"], "fig-retention"))
+
+    choices = [reference.statement, chosen_time.statement, sens.settings["completer_rule"]]
+    results["choices"] = choices
+    data.paragraph("Analysis choices: " + "; ".join(choices) + ".")
 
     step("diagnostics")
     diag = Section("diagnostics", "Model diagnostics")
@@ -272,20 +290,19 @@ def _compact_summary(summary: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _session_by_session(df: pd.DataFrame, outcome: str) -> str:
+def _session_by_session(df: pd.DataFrame, outcome: str, time: str) -> str:
     """The instrument with the most consecutive-session pairs (the primary one if it has any)."""
     best, best_pairs = outcome, -1
     for inst, g in df.dropna(subset=["score"]).groupby(df["instrument"].astype(str)):
-        t = pd.to_numeric(g.sort_values("session")["session"]) if "session" in g.columns else pd.Series(dtype=float)
+        t = pd.to_numeric(g.sort_values(time)[time], errors="coerce")
         pairs = int((t.groupby(g["participant_id"]).diff() == 1).sum())
         if pairs > best_pairs or (inst == outcome and pairs == best_pairs):
             best, best_pairs = inst, pairs
     return best
 
 
-def _baseline_table(df: pd.DataFrame, outcome: str) -> pd.DataFrame:
+def _baseline_table(df: pd.DataFrame, outcome: str, time: str) -> pd.DataFrame:
     per = df.groupby("participant_id").first()
-    time = "session" if "session" in df.columns else "week"
     at_baseline = pd.to_numeric(df[time], errors="coerce") == 0
     base = df[(df["instrument"].astype(str) == outcome) & at_baseline].groupby("participant_id")["score"].first()
     arms = sorted(per["arm"].astype(str).unique())

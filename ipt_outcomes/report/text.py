@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from ..models import GrowthFit
-from ..registry import default_registry
+from ..registry import Registry, default_registry
 
 __all__ = ["apa_p", "methods_paragraph", "results_paragraph"]
 
@@ -21,8 +21,8 @@ def _num(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}f}".replace("-", "\u2212")
 
 
-def _instrument(outcome: str) -> str:
-    reg = default_registry()
+def _instrument(outcome: str, registry: Registry | None = None) -> str:
+    reg = registry if registry is not None else default_registry()
     return f"{reg[outcome].full_name} ({reg[outcome].name})" if outcome in reg else outcome
 
 
@@ -36,7 +36,8 @@ def methods_paragraph(fit: GrowthFit, settings: dict[str, Any], versions: dict[s
              "piecewise": "piecewise linear by IPT phase"}[spec.shape]
     cc = settings.get("clinical", {})
     text = (
-        f"Change in {_instrument(spec.outcome)} across {spec.time}s was analysed with a linear mixed-effects growth "
+        f"Change in {_instrument(spec.outcome, fit.registry)} across {spec.time}s was analysed with a linear "
+        "mixed-effects growth "
         f"model with {shape} time, arm, and their interaction as fixed effects and {random}, estimated by "
         f"{'restricted maximum likelihood (REML)' if spec.method == 'reml' else 'maximum likelihood'} "
         f"with {spec.reference_arm} as the reference arm; all participants with at least one score were analysed, "
