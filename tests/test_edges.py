@@ -207,3 +207,114 @@ def test_numeric_moderator_is_continuous_not_one_dummy_per_value():
     sim["age"] = 40
     with pytest.raises(ipt.AnalysisError, match="moderator 'age' takes one value"):
         ipt.fit_growth(sim, outcome="HAMD17", moderators=["age"], reference_arm="TAU")
+
+
+# --- study-declared instruments ------------------------------------------------------------------
+
+def _wellbeing_trial(tmp_path):
+    """Session-by-session scores of a study-declared wellbeing scale (higher is better): participant
+    W01 jumps up by 12 points between sessions 3 and 4 (a sudden gain), W02 drops by 12 (a loss)."""
+    rows = []
+    courses = {"W01": [20, 21, 20, 21, 33, 34, 33, 34], "W02": [34, 33, 34, 33, 21, 20, 21, 20]}
+    rng = np.random.default_rng(2)
+    for i in range(3, 13):
+        courses[f"W{i:02d}"] = list(np.clip(np.round(25 + np.arange(8) * 0.5 + rng.normal(0, 1, 8)), 0, 50))
+    for pid, scores in courses.items():
+        for s, y in enumerate(scores):
+            rows.append({"participant_id": pid, "arm": "IPT" if int(pid[1:]) % 2 else "TAU", "disorder": "depression",
+                         "instrument": "WELLB", "score": float(y), "session": s})
+    data = tmp_path / "wellbeing.csv"
+    pd.DataFrame(rows).to_csv(data, index=False)
+    study = tmp_path / "study.yaml"
+    study.write_text("instruments:\n  WELLB: {min: 0, max: 50, higher_is: better, reliability: 0.9, reliable_change: 6}\n",
+                     encoding="utf-8")
+    return ipt.load(data, study=study)
+
+
+def test_sudden_gains_read_a_declared_higher_is_better_scale(tmp_path):
+    df = _wellbeing_trial(tmp_path)
+    gains = ipt.sudden_gains(df, "WELLB")
+    assert gains.attrs["threshold"] == 6
+    assert list(gains["participant_id"]) == ["W01"]      # the rise, not W02's drop
+    assert gains["pre_gain_score"].iloc[0] == 21 and gains["post_gain_score"].iloc[0] == 33
+    assert gains["gain"].iloc[0] == 12
+
+
+def test_declared_reliability_is_used_not_refused(tmp_path):
+    df = _wellbeing_trial(tmp_path)
+    gains = ipt.sudden_gains(df.assign(), "WELLB", reliability=None)
+    assert len(gains) == 1
+    cc = ipt.clinical_change(df, "WELLB")
+    assert cc.attrs["settings"]["reliability"] == 0.9
+    assert cc.attrs["settings"]["higher_is"] == "better"
+
+
+def test_declared_instrument_is_not_renamed_to_a_registry_alias(tmp_path):
+    path = tmp_path / "bdi.csv"
+    pd.DataFrame({"participant_id": ["A", "A"], "arm": ["IPT", "IPT"], "disorder": ["depression"] * 2,
+                  "instrument": ["BDI", "BDI"], "score": [30.0, 12.0], "session": [0, 8]}).to_csv(path, index=False)
+    study = tmp_path / "study.yaml"
+    study.write_text("instruments:\n  BDI: {min: 0, max: 63, higher_is: worse}\n", encoding="utf-8")
+    assert set(ipt.load(path, study=study)["instrument"]) == {"BDI"}
+    assert set(ipt.load(path)["instrument"]) == {"BDI2"}       # without the study, BDI is the registry's alias
+
+
+def test_sensitivity_shifts_a_higher_is_better_scale_downwards(tmp_path):
+    """The tipping-point shift makes dropouts' scores worse: lower on a higher-is-better scale."""
+    from ipt_outcomes.missing.sensitivity import _pooled
+
+    per = pd.DataFrame({"arm": ["IPT"] * 4 + ["TAU"] * 4, "baseline": [20.0, 22, 25, 21, 20, 23, 24, 22]})
+    imputed = [pd.Series([30.0, 31, 35, 29, 25, 26, 27, 24], index=per.index)]
+    dropouts = pd.Series([True, False, False, False, False, False, False, False], index=per.index)
+    base = _pooled(imputed * 2, per, "TAU", "IPT", 0.0, dropouts, -1.0, 0.95)["estimate"]
+    shifted = _pooled(imputed * 2, per, "TAU", "IPT", 4.0, dropouts, -1.0, 0.95)["estimate"]
+    assert shifted < base
+
+
+# --- completers and weeks ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("seed", "dropout"), [(2, 0.3), (7, 0.15)])
+def test_completers_are_close_to_the_true_non_dropouts(seed, dropout):
+    sim = ipt.simulate_trial(n_participants=200, seed=seed, dropout=dropout)
+    sens = ipt.sensitivity_analyses(sim, "HAMD17", n_imputations=3)
+    true_dropouts = sim.attrs["truth"]["dropout_rate"] * 200
+    assert abs(sens.settings["n_dropouts"] - true_dropouts) <= 10
+    assert "75 % of the median last assessment" in sens.settings["completer_rule"]
+
+
+def test_example_without_its_study_file_keeps_its_conclusion():
+    """Without sessions.min, completers used to be only those seen at the last session, and MI turned
+    p < .001 into p = .41."""
+    df = ipt.load(ipt.example_path())
+    sens = ipt.sensitivity_analyses(df, "HAMD17", n_imputations=20)
+    mi = sens.table[sens.table["analysis"] == "multiple imputation (MAR)"]
+    assert mi["p_value"].iloc[0] < 0.001
+    assert sens.settings["n_dropouts"] < 0.3 * df["participant_id"].nunique()
+
+
+@pytest.mark.filterwarnings("ignore::ipt_outcomes.IPTOutcomesWarning")
+def test_week_schedule_end_to_end(tmp_path):
+    import subprocess
+    import sys
+
+    sim = ipt.simulate_trial(n_participants=60, seed=5).drop(columns=["session"])
+    path = tmp_path / "weeks.csv"
+    sim.to_csv(path, index=False)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "ipt_outcomes.cli.main", *args], capture_output=True, text=True)
+
+    assert run("validate", str(path)).returncode == 0
+    fit = run("fit", str(path), "--outcome", "HAMD17")
+    assert fit.returncode == 0, fit.stderr
+    assert "of HAMD17 by week" in fit.stdout
+    clinical = run("clinical", str(path), "--outcome", "HAMD17", "--imputations", "3")
+    assert clinical.returncode == 0, clinical.stderr
+    assert "time column week (the only time column in the data)" in clinical.stdout
+    assert "completers: observed at week" in clinical.stdout
+    report = run("report", str(path), "--outcome", "HAMD17", "--out", str(tmp_path / "r.html"), "--imputations", "3")
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Analysis choices: reference arm TAU" in page and "time column week" in page
+    ipt_fit = ipt.fit_growth(sim, "HAMD17")
+    assert ipt_fit.spec.time == "week"

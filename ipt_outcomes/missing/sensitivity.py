@@ -136,10 +136,9 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = N
         End of treatment for the mixed model (default: the study's planned maximum, else the last time).
     complete_from
         A participant completed if observed at or after this time; their end score is the last such
-        score. Default: the study's planned minimum number of sessions (``sessions.min``, time in
-        sessions), else 75 % of ``at`` (IPT courses are planned as ranges such as 12 to 16 sessions,
-        and 12 is 75 % of 16; a participant who stopped before that point is a dropout). The rule
-        used is stated in ``settings["completer_rule"]``.
+        score. Default (:func:`completer_threshold`): the study's ``sessions.min``, else 75 % of
+        its ``sessions.max``, else 75 % of the median last assessment; the rule used is stated in
+        ``settings["completer_rule"]``.
     n_imputations, seed
         Number of imputed data sets and the seed of the imputation draws.
     deltas
@@ -156,7 +155,7 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = N
     ref = fit.spec.reference_arm
     at = end_of_treatment(fit) if at is None else float(at)
     study = Study.from_attrs(df.attrs.get("ipt_study"))
-    complete_from, completer_rule = completer_threshold(at, time, study, complete_from)
+    complete_from, completer_rule = completer_threshold(df, outcome, time, study, complete_from)
     per, wide = _participants(df, outcome, time, complete_from)
     reg = registry_in_force(df, study=study)
     inst = reg[outcome] if outcome in reg else None
@@ -241,17 +240,33 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = N
                                        "n_without_baseline": int(per["baseline"].isna().sum())})
 
 
-def completer_threshold(at: float, time: str, study: Study | None = None, given: float | None = None
-                        ) -> tuple[float, str]:
-    """The time from which a participant counts as a completer, and the sentence that says why."""
+def completer_threshold(df: pd.DataFrame, outcome: str, time: str, study: Study | None = None,
+                        given: float | None = None) -> tuple[float, str]:
+    """The time from which a participant counts as a completer, and the sentence that says why.
+
+    Given, else the study's ``sessions.min`` (time in sessions), else 75 % of the planned end
+    (``sessions.max``), else 75 % of the median last assessment of participants seen after baseline:
+    IPT courses are planned as ranges (12 to 16 sessions; 12 is 75 % of 16), so people end at
+    different times, and the median is robust to a few long courses or follow-ups."""
     if given is not None:
         return float(given), f"completers: observed at {time} {given:g} or later (as requested)"
-    if study is not None and study.planned_sessions_min and time == "session":
+    if study is not None and time == "session" and study.planned_sessions_min:
         m = float(study.planned_sessions_min)
         return m, f"completers: observed at session {m:g} or later (the study's planned minimum, sessions.min)"
-    threshold = 0.75 * float(at)
-    return threshold, (f"completers: observed at {time} {threshold:g} or later (75 % of the end of treatment, {time} "
-                       f"{at:g}; set sessions.min in the study file or complete_from to change)")
+    if study is not None and time == "session" and study.planned_sessions_max:
+        m = 0.75 * float(study.planned_sessions_max)
+        return m, (f"completers: observed at session {m:g} or later (75 % of the planned maximum, sessions.max "
+                   f"{study.planned_sessions_max}; set sessions.min in the study file or complete_from to change)")
+    data = df[df["instrument"].astype(str) == outcome]
+    t = pd.to_numeric(data[time], errors="coerce")
+    last = t[pd.to_numeric(data["score"], errors="coerce").notna()].groupby(data["participant_id"]).max()
+    last = last[last > 0]
+    if last.empty:
+        raise AnalysisError(f"no {outcome} scores after baseline: completers cannot be told from dropouts.")
+    median = float(last.median())
+    m = 0.75 * median
+    return m, (f"completers: observed at {time} {m:g} or later (75 % of the median last assessment, {time} "
+               f"{median:g}; set sessions.min in the study file or complete_from to change)")
 
 
 def _pick(res: dict[str, float]) -> dict[str, float]:
