@@ -279,7 +279,7 @@ def test_completers_are_close_to_the_true_non_dropouts(seed, dropout):
     sens = ipt.sensitivity_analyses(sim, "HAMD17", n_imputations=3)
     true_dropouts = sim.attrs["truth"]["dropout_rate"] * 200
     assert abs(sens.settings["n_dropouts"] - true_dropouts) <= 10
-    assert "75 % of the median last assessment" in sens.settings["completer_rule"]
+    assert "75 % of the upper quartile of last assessments" in sens.settings["completer_rule"]
 
 
 def test_example_without_its_study_file_keeps_its_conclusion():

@@ -137,7 +137,7 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = N
     complete_from
         A participant completed if observed at or after this time; their end score is the last such
         score. Default (:func:`completer_threshold`): the study's ``sessions.min``, else 75 % of
-        its ``sessions.max``, else 75 % of the median last assessment; the rule used is stated in
+        its ``sessions.max``, else 75 % of the upper quartile of last assessments; the rule used is stated in
         ``settings["completer_rule"]``.
     n_imputations, seed
         Number of imputed data sets and the seed of the imputation draws.
@@ -245,9 +245,10 @@ def completer_threshold(df: pd.DataFrame, outcome: str, time: str, study: Study 
     """The time from which a participant counts as a completer, and the sentence that says why.
 
     Given, else the study's ``sessions.min`` (time in sessions), else 75 % of the planned end
-    (``sessions.max``), else 75 % of the median last assessment of participants seen after baseline:
-    IPT courses are planned as ranges (12 to 16 sessions; 12 is 75 % of 16), so people end at
-    different times, and the median is robust to a few long courses or follow-ups."""
+    (``sessions.max``), else 75 % of the upper quartile of the last assessments of participants seen
+    after baseline: IPT courses are planned as ranges (12 to 16 sessions; 12 is 75 % of 16), so
+    people end at different times; the upper quartile lies among completers while fewer than 75 %
+    drop out, and is robust to a few long courses or follow-ups."""
     if given is not None:
         return float(given), f"completers: observed at {time} {given:g} or later (as requested)"
     if study is not None and time == "session" and study.planned_sessions_min:
@@ -263,10 +264,10 @@ def completer_threshold(df: pd.DataFrame, outcome: str, time: str, study: Study 
     last = last[last > 0]
     if last.empty:
         raise AnalysisError(f"no {outcome} scores after baseline: completers cannot be told from dropouts.")
-    median = float(last.median())
-    m = 0.75 * median
-    return m, (f"completers: observed at {time} {m:g} or later (75 % of the median last assessment, {time} "
-               f"{median:g}; set sessions.min in the study file or complete_from to change)")
+    upper = float(last.quantile(0.75))
+    m = 0.75 * upper
+    return m, (f"completers: observed at {time} {m:g} or later (75 % of the upper quartile of last assessments, "
+               f"{time} {upper:g}; set sessions.min in the study file or complete_from to change)")
 
 
 def _pick(res: dict[str, float]) -> dict[str, float]:

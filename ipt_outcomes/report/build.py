@@ -14,12 +14,12 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import figures as F
+from ..arms import choose_reference_arm
 from ..clinical import clinical_change, dose_response, sudden_gains, summarise_change
 from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
 from ..loading import load
 from ..missing import retention, sensitivity_analyses
 from ..models import classical_anova, fit_growth
-from ..arms import choose_reference_arm
 from ..study import Study, TimeColumn, load_study, primary_outcome, time_column
 from ..validation import validate
 from .page import Section, escape, figure_html, render_page, table_html
