@@ -194,3 +194,45 @@ def test_improvement_by_session_by_hand():
     assert table.loc[2, "percent_improved_at"] == 50  # P2 now, P1 no longer
     assert table.loc[2, "percent_improved_by"] == 100
     assert (table["n_observed"] == 2).all()
+
+
+# Oracles for choices that were once changed on purpose without a test failing (issue 9).
+
+def test_nnt_for_harm_is_negative_and_named_nnth():
+    """RD -0.1 [-0.2, -0.05]: 10 patients treated for one more harmed, interval 5 to 20 (Altman 1998)."""
+    nnt, lo, hi, text = number_needed_to_treat(-0.1, -0.2, -0.05)
+    assert nnt == pytest.approx(-10.0)
+    assert (lo, hi) == pytest.approx((-20.0, -5.0))
+    assert text == "NNTH 10.0 (5.0 to 20.0)"
+
+
+def test_deterioration_nnt_is_a_number_needed_to_harm():
+    """IPT 4/10 deteriorate, TAU 1/10: RD +0.3 is harm, so NNT = -1/0.3, named NNTH."""
+    rows = [(f"I{i}", "IPT", 10, 20 if i < 4 else 10) for i in range(10)] + \
+           [(f"T{i}", "TAU", 10, 20 if i < 1 else 10) for i in range(10)]
+    cc = ipt.clinical_change(_table("PHQ9", rows), "PHQ9", reliability=0.9, cutoff=10, sd_baseline=5)
+    s = ipt.summarise_change(cc, reference_arm="TAU")
+    det = s[(s["outcome"] == "deteriorated") & (s["arm"] == "IPT")].iloc[0]
+    assert det["count"] == 4 and det["risk_difference"] == pytest.approx(0.3)
+    assert det["nnt"] == pytest.approx(-1 / 0.3)
+    assert det["nnt_text"].startswith("NNTH 3.3")
+
+
+def test_recovered_needs_a_dysfunctional_start():
+    """Reliable improvement ending below the cut-off is recovery only for those who started at or
+    above it (Jacobson and Truax 1991): 9 -> 1 is 'improved', 20 -> 1 'recovered' (cut-off 10)."""
+    rows = [("A", "IPT", 9, 1), ("B", "IPT", 20, 1), ("C", "TAU", 15, 15)]
+    cc = ipt.clinical_change(_table("PHQ9", rows), "PHQ9", reliability=0.9, cutoff=10, sd_baseline=5)
+    assert dict(zip(cc["participant_id"], cc["category"], strict=True)) == {
+        "A": "improved", "B": "recovered", "C": "unchanged"}
+
+
+@pytest.mark.parametrize(("later", "reversed_"), [(23, True), (24, True), (22, False)])
+def test_sudden_gain_reversal_at_half_the_gain(later, reversed_):
+    """Gain 28 -> 18 (10 points): reversed once a later score is back at 28 - 10/2 = 23 or worse."""
+    series = [30, 29, 30, 28, 18, 17, 16, 17, 16, later, 16]
+    df = pd.DataFrame({"participant_id": "S1", "arm": "IPT", "instrument": "BDI2", "score": series,
+                       "session": range(len(series))})
+    g = ipt.sudden_gains(df, "BDI2", threshold=7).iloc[0]
+    assert bool(g["reversed"]) is reversed_
+    assert (g["reversal_session"] == 9) if reversed_ else pd.isna(g["reversal_session"])
