@@ -318,3 +318,28 @@ def test_week_schedule_end_to_end(tmp_path):
     assert "Analysis choices: reference arm TAU" in page and "time column week" in page
     ipt_fit = ipt.fit_growth(sim, "HAMD17")
     assert ipt_fit.spec.time == "week"
+
+
+def test_example_command_copies_the_bundled_files_and_never_replaces_them(tmp_path):
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "ipt_outcomes.cli.main", "example", *args], capture_output=True,
+                              text=True)
+
+    assert run("--out-dir", str(tmp_path)).returncode == 0
+    assert (tmp_path / "example_trial.csv").read_bytes() == ipt.example_path().read_bytes()
+    assert (tmp_path / "example_trial_study.yaml").read_bytes() == ipt.example_study_path().read_bytes()
+    (tmp_path / "example_trial.csv").write_text("mine", encoding="utf-8")
+    again = run("--out-dir", str(tmp_path))
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert (tmp_path / "example_trial.csv").read_text(encoding="utf-8") == "mine"
+
+
+def test_windows_1252_text_keeps_en_dashes_and_euro_signs(tmp_path):
+    path = tmp_path / "cp1252.csv"
+    text = ("participant_id,arm,disorder,instrument,score,session,note\n"
+            "A1,IPT,depression,HAMD17,20,0,cost \u20ac5 \u2013 paid\nA1,IPT,depression,HAMD17,12,8,ok\n")
+    path.write_bytes(text.encode("cp1252"))
+    assert ipt.load(path)["note"].iloc[0] == "cost \u20ac5 \u2013 paid"

@@ -358,6 +358,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def add_example(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("example", help="copy the bundled example trial and its study file into a folder",
+                       description="Write example_trial.csv and example_trial_study.yaml (the bundled simulated IPT "
+                                   "trial and its study description) into a folder, to look at or adapt.")
+    p.add_argument("--out-dir", default=".", help="folder to write into (default: the current folder)")
+    p.add_argument("--force", action="store_true", help="replace the files if they exist")
+    p.set_defaults(handler=cmd_example)
+
+
+def cmd_example(args: argparse.Namespace) -> int:
+    import shutil
+    from pathlib import Path
+
+    from ..examples import example_path, example_study_path
+
+    folder = Path(args.out_dir)
+    if not folder.is_dir():
+        raise ArgumentError(f"{folder}: --out-dir needs an existing folder.")
+    sources = [example_path(), example_study_path()]
+    existing = [folder / s.name for s in sources if (folder / s.name).exists()]
+    if existing and not args.force:
+        raise ArgumentError(f"{', '.join(map(str, existing))} exist(s); pass --force to replace, or choose --out-dir.")
+    for source in sources:
+        shutil.copyfile(source, folder / source.name)
+        stderr_console().print(f"wrote {folder / source.name}", markup=False)
+    return 0
+
+
 def build_fit_namespace(**values: object) -> argparse.Namespace:
     """The defaults of the fit command, with some values replaced."""
     parser = argparse.ArgumentParser()
@@ -369,4 +397,4 @@ def build_fit_namespace(**values: object) -> argparse.Namespace:
 
 
 REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [add_validate, add_simulate, add_fit, add_clinical,
-                                                                 add_report, add_demo]
+                                                                 add_report, add_demo, add_example]

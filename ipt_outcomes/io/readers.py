@@ -92,7 +92,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
-    """Decode bytes: the study's encoding, else UTF-8 (with or without BOM), else Latin-1."""
+    """Decode bytes: the study's encoding, else UTF-8 (with or without BOM), else Windows-1252 (so en
+    dashes, curly quotes and euro signs of Excel exports survive), else Latin-1."""
     if encoding:
         try:
             return raw.decode(encoding), encoding
@@ -105,10 +106,12 @@ def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
                 return raw.decode(enc), enc
         raise InputFileError("contains binary data (NUL bytes), not delimited text; "
                              "export the data as CSV or give the file its real extension.")
-    try:
-        return raw.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        return raw.decode("latin-1"), "latin-1"
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(enc), "utf-8" if enc == "utf-8-sig" else enc
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1"), "latin-1"
 
 
 def _sniff_delimiter(text: str) -> str:
