@@ -68,5 +68,5 @@ def test_invalid_data_is_refused(tmp_path, example_df):
 def test_report_never_overwrites_its_input(tmp_path, example_df):
     path = tmp_path / "data.csv"
     example_df.to_csv(path, index=False)
-    with pytest.raises(ipt.ArgumentError, match="is one of the inputs"):
+    with pytest.raises(ipt.ArgumentError, match="is an input of this analysis"):
         ipt.build_report(path, outcome="HAMD17", out=path, progress=False)

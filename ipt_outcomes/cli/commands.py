@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..errors import ArgumentError, IPTOutcomesError
 from ..io import write_table
+from ..io.output import atomic_output, check_output
 from ..loading import load
 from ..simulate import simulate_trial
 from ..study import primary_outcome, time_column
@@ -301,6 +302,7 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--figures", help="also write every figure into this folder")
     p.add_argument("--format", choices=("html", "png", "svg", "pdf"), default="png",
                    help="format of --figures (png, svg, pdf need Chrome/Chromium; default png)")
+    p.add_argument("--force", action="store_true", help="replace the report (and figures) if they exist")
     p.set_defaults(handler=cmd_report)
 
 
@@ -313,19 +315,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ArgumentError(f"{out}: the report is HTML; give a file name ending in .html.")
+    force = bool(getattr(args, "force", False))
+    inputs = [args.data, args.study]
+    check_output(out, force=force, inputs=inputs, what="report")
+    if args.figures and not Path(args.figures).is_dir():
+        raise ArgumentError(f"{args.figures}: --figures needs an existing folder.")
     report = build_report(args.data, outcome=args.outcome, study=args.study, out=out,
                           n_imputations=args.imputations, seed=args.seed, progress=sys.stderr.isatty(),
-                          time=getattr(args, "time", None), reference_arm=getattr(args, "reference_arm", None))
+                          time=getattr(args, "time", None), reference_arm=getattr(args, "reference_arm", None),
+                          force=force)
     for choice in report.results.get("choices", []):
         stderr_console().print(f"ipt-outcomes: {cli_words(choice)}", markup=False)
     for note in report.notes:
         stderr_console().print(f"ipt-outcomes: note: {cli_words(note)}", markup=False)
     if args.figures:
         folder = Path(args.figures)
-        if not folder.is_dir():
-            raise ArgumentError(f"{folder}: --figures needs an existing folder.")
+        targets = {name: folder / f"{name}.{args.format}" for name in report.figures}
+        for target in targets.values():  # every name checked before any figure is written
+            check_output(target, force=force, inputs=inputs, what="figure")
         for name, fig in report.figures.items():
-            save_figure(fig, folder / f"{name}.{args.format}")
+            save_figure(fig, targets[name], force=force, inputs=inputs)
         stderr_console().print(f"wrote {len(report.figures)} figures to {folder}", markup=False)
     stderr_console().print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", markup=False)
     return 0
@@ -337,6 +346,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
                                    "and sensitivity analyses and write the HTML report.")
     p.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
     p.add_argument("--imputations", type=int, default=50, help="multiple imputations (default 50)")
+    p.add_argument("--force", action="store_true", help="replace the report if it exists")
     p.set_defaults(handler=cmd_demo)
 
 
@@ -344,6 +354,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ..examples import example_path, example_study_path
 
     console = stdout_console()
+    check_output(args.out, force=args.force, what="report")  # before the work, not after it
     console.print(f"Example trial: {example_path()}", markup=False)
     df = load(example_path(), study=example_study_path())
     console.print(validate(df).summary_line(), markup=False)
@@ -352,7 +363,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if code:
         return code
     report_args = argparse.Namespace(data=str(example_path()), study=str(example_study_path()), out=args.out,
-                                     outcome=None, imputations=args.imputations, seed=1, figures=None, format="png")
+                                     outcome=None, imputations=args.imputations, seed=1, figures=None, format="png",
+                                     force=args.force)
     code = cmd_report(report_args)
     console.print(f"Open {args.out} in a browser: it works offline.", markup=False)
     return code
@@ -368,7 +380,6 @@ def add_example(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_example(args: argparse.Namespace) -> int:
-    import shutil
     from pathlib import Path
 
     from ..examples import example_path, example_study_path
@@ -381,7 +392,8 @@ def cmd_example(args: argparse.Namespace) -> int:
     if existing and not args.force:
         raise ArgumentError(f"{', '.join(map(str, existing))} exist(s); pass --force to replace, or choose --out-dir.")
     for source in sources:
-        shutil.copyfile(source, folder / source.name)
+        with atomic_output(folder / source.name, force=args.force, what="copy") as tmp:
+            tmp.write_bytes(source.read_bytes())
         stderr_console().print(f"wrote {folder / source.name}", markup=False)
     return 0
 

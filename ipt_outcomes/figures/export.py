@@ -6,11 +6,13 @@ one (Debian: ``apt-get install chromium``) or point ``BROWSER_PATH`` at it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import plotly.graph_objects as go
 
-from ..errors import AnalysisError, ArgumentError, InputFileError
+from ..errors import AnalysisError, ArgumentError, ArgumentTypeError
+from ..io.output import atomic_output, check_output
 
 __all__ = ["STATIC_FORMATS", "save_figure", "static_export_available"]
 
@@ -30,23 +32,28 @@ def static_export_available() -> bool:
 
 
 def save_figure(fig: go.Figure, path: str | Path, format: str | None = None, *, width: int = 1000,
-                height: int = 600, scale: float = 2.0) -> Path:
-    """Write ``fig``; the format comes from ``format`` or the file suffix (html, png, svg, pdf)."""
+                height: int = 600, scale: float = 2.0, force: bool = False,
+                inputs: Iterable[str | Path | None] = ()) -> Path:
+    """Write ``fig``; the format comes from ``format`` or the file suffix (html, png, svg, pdf). An
+    existing file is replaced only with ``force``, an input never (:mod:`ipt_outcomes.io.output`)."""
+    if not isinstance(fig, go.Figure):
+        raise ArgumentTypeError(f"save_figure() needs a plotly Figure, not {type(fig).__name__}.")
     p = Path(path)
     fmt = (format or p.suffix.lstrip(".")).lower()
     if fmt == "html":
-        fig.write_html(p, include_plotlyjs=True, full_html=True)
+        with atomic_output(p, force=force, inputs=inputs, what="figure") as tmp:
+            fig.write_html(tmp, include_plotlyjs=True, full_html=True)
         return p
     if fmt not in STATIC_FORMATS:
         raise ArgumentError(f"{p}: format {fmt!r} is not supported; use html, png, svg or pdf.")
-    if not p.parent.exists():
-        raise InputFileError(f"{p}: folder {p.parent} does not exist; create it first.")
+    check_output(p, force=force, inputs=inputs, what="figure")
     if not static_export_available():
         raise AnalysisError("static figures (png, svg, pdf) need Chrome or Chromium, and none was found: install "
                             "one (Debian/Ubuntu: apt-get install chromium) or set BROWSER_PATH to its executable; "
                             "interactive HTML figures work without it.")
-    try:
-        fig.write_image(p, format=fmt, width=width, height=height, scale=scale)
-    except Exception as exc:  # kaleido and the browser raise their own error types
-        raise AnalysisError(f"{p}: the browser could not draw the figure ({type(exc).__name__}: {exc}).") from None
+    with atomic_output(p, force=force, inputs=inputs, what="figure") as tmp:
+        try:
+            fig.write_image(tmp, format=fmt, width=width, height=height, scale=scale)
+        except Exception as exc:  # kaleido and the browser raise their own error types
+            raise AnalysisError(f"{p}: the browser could not draw the figure ({type(exc).__name__}: {exc}).") from None
     return p

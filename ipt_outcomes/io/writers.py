@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ArgumentError, InputFileError
+from ..errors import ArgumentError, ArgumentTypeError, InputFileError
+from .output import atomic_output
 
 __all__ = ["WRITABLE_SUFFIXES", "write_table"]
 
 WRITABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".xlsx", ".sav", ".dta")
 
 
-def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write ``df`` to ``path``; the suffix chooses the format. Never overwrites unless asked."""
+def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False,
+                inputs: Iterable[str | Path | None] = ()) -> Path:
+    """Write ``df`` to ``path``; the suffix chooses the format. Never replaces an existing file unless
+    ``overwrite``, never an input, and atomically (:mod:`.output`). Text in an ``.xlsx`` file is
+    stored as text, so a value such as ``=1+1`` can never become a live formula."""
+    if not isinstance(df, pd.DataFrame):
+        raise ArgumentTypeError(f"write_table() needs a pandas DataFrame, not {type(df).__name__}.")
     p = Path(path)
     suffix = p.suffix.lower()
+    if p.is_dir():
+        raise ArgumentError(f"{p}: is a folder; give a file name for the table, e.g. {p / 'trial.csv'}.")
     if suffix not in WRITABLE_SUFFIXES:
         raise ArgumentError(f"{p}: cannot write {suffix or 'files without a suffix'}; use one of "
                             f"{', '.join(WRITABLE_SUFFIXES)}.")
-    if p.exists() and not overwrite:
-        raise InputFileError(f"{p}: already exists; choose another name or pass --force to replace it.")
-    if not p.parent.exists():
-        raise InputFileError(f"{p}: folder {p.parent} does not exist; create it first.")
+    with atomic_output(p, force=overwrite, inputs=inputs, what="table") as tmp:
+        _write(df, tmp, suffix)
+    return p
+
+
+def _write(df: pd.DataFrame, p: Path, suffix: str) -> None:
     try:
         if suffix == ".csv":
             df.to_csv(p, index=False)
@@ -33,6 +44,7 @@ def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) 
             df.to_parquet(p, index=False)
         elif suffix == ".xlsx":
             df.to_excel(p, index=False, engine="openpyxl")
+            _text_not_formulas(p)
         elif suffix == ".sav":
             import pyreadstat
 
@@ -41,7 +53,23 @@ def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) 
             _plain(df).to_stata(p, write_index=False, version=118)
     except OSError as exc:
         raise InputFileError(f"{p}: cannot be written ({exc.strerror or exc}).") from None
-    return p
+
+
+def _text_not_formulas(path: Path) -> None:
+    """openpyxl stores a string that starts with ``=`` as a formula; store every such cell as text
+    (lossless, unlike OWASP's leading quote, and Excel shows it as typed)."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    changed = False
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+                    changed = True
+    if changed:
+        book.save(path)
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from .. import figures as F
 from ..arms import choose_reference_arm
 from ..clinical import clinical_change, dose_response, sudden_gains, summarise_change
-from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
+from ..errors import IPTOutcomesError, IPTOutcomesWarning
+from ..io.output import atomic_output, check_output
 from ..loading import load
 from ..missing import retention, sensitivity_analyses
 from ..models import classical_anova, fit_growth
@@ -44,7 +45,8 @@ class Report:
 
 def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *, study: str | Path | Study | None = None,
                  out: str | Path | None = None, n_imputations: int = 50, seed: int = 1, progress: bool = True,
-                 title: str | None = None, time: str | None = None, reference_arm: str | None = None) -> Report:
+                 title: str | None = None, time: str | None = None, reference_arm: str | None = None,
+                 force: bool = False) -> Report:
     """Validate, model and report a trial in one HTML file that works offline.
 
     Parameters
@@ -56,7 +58,8 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
     study
         Study description (for a file).
     out
-        Where to write the HTML (not written if None).
+        Where to write the HTML (not written if None). An existing file is replaced only with
+        ``force``; an input (the data or study file, by any name or link) never.
     n_imputations, seed
         Multiple imputation settings of the sensitivity analyses.
     time, reference_arm
@@ -87,6 +90,9 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
 
         step("validate")
         path = None
+        inputs = _inputs_of(data, study)
+        if out is not None:  # before any work: a report must never replace its input
+            check_output(out, force=force, inputs=inputs, what="report")
         if isinstance(data, pd.DataFrame):
             df = data
             digest = hashlib.sha256(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes()).hexdigest()
@@ -131,15 +137,25 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
                            sections)
         written = None
         if out is not None:
+            with atomic_output(out, force=force, inputs=inputs, what="report") as tmp:
+                tmp.write_text(page, encoding="utf-8")
             written = Path(out)
-            inputs = [p for p in (path, study if isinstance(study, (str, Path)) else None) if p is not None]
-            if any(Path(p).resolve() == written.resolve() for p in inputs if Path(p).exists()):
-                raise ArgumentError(f"{written}: is one of the inputs; write the report to another file.")
-            if not written.parent.exists():
-                raise ArgumentError(f"{written}: folder {written.parent} does not exist; create it first.")
-            written.write_text(page, encoding="utf-8")
         bar.update(task, advance=1)
     return Report(html=page, path=written, figures=figs, notes=list(dict.fromkeys(notes)), results=results)
+
+
+def _inputs_of(data: Any, study: Any) -> list[Path]:
+    """Every file the analysis read: the data (a path, or the file a DataFrame was loaded from) and
+    the study file; a report may never be written over any of them."""
+    found: list[Any] = [study if isinstance(study, (str, Path)) else None]
+    if isinstance(data, pd.DataFrame):
+        source = data.attrs.get("ipt_source")
+        found.append(source.get("path") if isinstance(source, dict) else None)
+        study_attrs = data.attrs.get("ipt_study")
+        found.append(study_attrs.get("source") if isinstance(study_attrs, dict) else None)
+    else:
+        found.append(data)
+    return [Path(str(f)) for f in found if f]
 
 
 def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n_imputations: int, seed: int,
