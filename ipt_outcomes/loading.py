@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .arguments import path as check_path
 from .errors import DataWarning, StudyDefinitionError
 from .io import RawTable, read_raw
 from .study import Study, load_study
@@ -63,7 +64,7 @@ def load(path: str | Path, study: str | Path | Study | Mapping[str, Any] | None 
     ['IPT', 'TAU']
     """
     study_obj = load_study(study)
-    raw = read_raw(path, study_obj.read if study_obj else None)
+    raw = read_raw(check_path(path, "load() argument path"), study_obj.read if study_obj else None)
     return _canonical_from_raw(raw, study_obj)
 
 
@@ -259,7 +260,9 @@ def _as_numbers(series: pd.Series, decimal: str) -> pd.Series | None:
 
 def _all_integral(series: pd.Series) -> bool:
     present = series.dropna()
-    return bool(np.all(np.isfinite(present)) and np.all(present == np.round(present)))
+    # whole numbers that a 64-bit float holds exactly (a session of 1e19 stays float; validation reports it)
+    return bool(np.all(np.isfinite(present)) and np.all(np.abs(present) <= 2**53)
+                and np.all(present == np.round(present)))
 
 
 def _as_dates(series: pd.Series, study: Study | None) -> pd.Series:
@@ -293,8 +296,15 @@ def _as_dates(series: pd.Series, study: Study | None) -> pd.Series:
             parsed = day_first
         elif month_first.notna().all():
             parsed = month_first
-    if parsed is None:
-        return series  # kept as text; validation reports the values that are not dates
+    if parsed is None or not _within_nanoseconds(parsed):
+        return series  # kept as text; validation reports the values that are not dates (or out of range)
     out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
     out[present] = parsed.astype("datetime64[ns]")
     return out
+
+
+def _within_nanoseconds(parsed: pd.Series) -> bool:
+    """Every date within 1677-2262, the range pandas holds at nanosecond resolution (``9999-12-31``,
+    a common code for an unknown date, is not)."""
+    present = parsed.dropna()
+    return present.empty or bool((present >= pd.Timestamp.min).all() and (present <= pd.Timestamp.max).all())

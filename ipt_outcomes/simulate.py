@@ -27,7 +27,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .arguments import checked, choice, each, either, mapping, names, number, optional, seed, text, whole
 from .errors import ArgumentError
+from .io.writers import FORMULA_STARTS
 from .registry import default_registry
 from .vocabulary import category_values
 
@@ -53,6 +55,15 @@ def time_term(time: str, shape: str) -> str:
     return f"log({time} + 1)" if shape == "log" else time
 
 
+@checked(n_participants=whole(2), seed=optional(seed), arms=names, allocation=optional(each(number(0))),
+         reference_arm=optional(text), effect_sizes=optional(mapping), reference_improvement=number(),
+         disorders=either(mapping, names), instruments=optional(names), schedule=optional(mapping),
+         sessions=each(whole(1)), time_shape=choice("linear", "log"), participant_icc=number(0, 1, open_high=True),
+         change_sd=number(0), intercept_slope_correlation=number(-1, 1), therapist_icc=number(0, 1, open_high=True),
+         therapists_per_arm=whole(0, 10_000), dropout=number(0, 1, open_high=True), dropout_mechanism=choice("mar", "mcar"),
+         intermittent_missing=number(0, 1, open_high=True), missing=choice("drop", "keep"),
+         problem_areas=optional(mapping), secondary_problem_area=number(0, 1), problem_areas_in=choice("ipt", "all"),
+         problem_area_effects=optional(mapping), disorder_effects=optional(mapping), trial_id=text, start_date=text)
 def simulate_trial(
     n_participants: int = 200,
     seed: int | None = 1,
@@ -154,6 +165,12 @@ def simulate_trial(
     """
     _check_arguments(n_participants, arms, sessions, participant_icc, therapist_icc, dropout,
                      intermittent_missing, time_shape, missing, dropout_mechanism)
+    _check_feasible(n_participants, len(instruments) if instruments else 1)
+    _check_values(effect_sizes, "effect_sizes", arms)
+    _check_values(problem_area_effects, "problem_area_effects", None)
+    _check_values(disorder_effects, "disorder_effects", None)
+    if not _is_date(start_date):
+        raise ArgumentError(f"start_date must be a date such as '2024-01-08', not {start_date!r}.")
     rng = np.random.default_rng(seed)
     registry = default_registry()
     arms = [str(a) for a in arms]
@@ -308,6 +325,10 @@ def _check_arguments(n: int, arms: Sequence[str], sessions: tuple[int, int], icc
         raise ArgumentError(f"n_participants must be a whole number >= 2, not {n!r}.")
     if len(arms) < 1 or len(set(arms)) != len(arms):
         raise ArgumentError(f"arms must be distinct names, got {list(arms)}.")
+    for arm in arms:
+        if arm[:1] in FORMULA_STARTS or arm != arm.strip() or any(not c.isprintable() for c in arm):
+            raise ArgumentError(f"arm name {arm!r} would be read as a formula by spreadsheets or holds spaces or "
+                                "control characters at its ends; start arm names with a letter or digit.")
     if len(sessions) != 2 or not 1 <= sessions[0] <= sessions[1]:
         raise ArgumentError(f"sessions must be (min, max) with 1 <= min <= max, not {sessions!r}.")
     if not (0 <= icc < 1 and 0 <= t_icc < 1 and icc + t_icc < 1):
@@ -320,6 +341,37 @@ def _check_arguments(n: int, arms: Sequence[str], sessions: tuple[int, int], icc
         raise ArgumentError(f"missing must be 'drop' or 'keep', not {missing!r}.")
     if mechanism not in ("mar", "mcar"):
         raise ArgumentError(f"dropout_mechanism must be 'mar' or 'mcar', not {mechanism!r}.")
+
+
+#: memory one simulated participant costs at its peak, per instrument (measured about 9 KB; doubled)
+_BYTES_PER_PARTICIPANT = 20_000
+
+
+def _check_feasible(n: int, n_instruments: int) -> None:
+    from .io.files import available_memory
+
+    need = n * n_instruments * _BYTES_PER_PARTICIPANT
+    available = available_memory()
+    if available is not None and need > 0.8 * available:
+        most = int(0.8 * available / (n_instruments * _BYTES_PER_PARTICIPANT))
+        raise ArgumentError(f"n_participants={n:,} needs about {need / 1e9:,.0f} GB of memory and "
+                            f"{available / 1e9:.1f} GB is available: at most about {most:,} participants "
+                            "can be simulated on this machine.")
+
+
+def _check_values(values: Mapping[str, Any] | None, name: str, keys: Sequence[str] | None) -> None:
+    for key, value in (values or {}).items():
+        number()(value, f"simulate_trial() argument {name}[{key!r}]")
+        if keys is not None and key not in keys:
+            raise ArgumentError(f"simulate_trial() argument {name}: {key!r} is not one of the arms {list(keys)}.")
+
+
+def _is_date(value: str) -> bool:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return not pd.isna(stamp) and stamp.year < 2200
 
 
 def _shares(value: Mapping[str, float] | Sequence[str], name: str, allowed: Sequence[str]) -> dict[str, float]:

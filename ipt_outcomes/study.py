@@ -29,12 +29,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import RegistryError, StudyDefinitionError
+from .errors import ArgumentTypeError, InputFileError, RegistryError, StudyDefinitionError
 from .registry import Registry, default_registry
 
 __all__ = ["Study", "TimeColumn", "load_study", "primary_outcome", "registry_in_force", "time_column"]
@@ -84,8 +85,7 @@ class Study:
             raise StudyDefinitionError(f"{source}: the study file must be a mapping of keys, "
                                        f"not {type(raw).__name__}.")
         _no_unknown(raw, _TOP_KEYS, source, "")
-        read = _mapping(raw.get("read"), source, "read")
-        _no_unknown(read, _READ_KEYS, source, "read.")
+        read = _check_read(_mapping(raw.get("read"), source, "read"), source)
         columns = _mapping(raw.get("columns"), source, "columns")
         for raw_name, canonical in columns.items():
             if not isinstance(canonical, str):
@@ -188,7 +188,7 @@ class TimeColumn:
     @property
     def statement(self) -> str:
         reasons = {"given": "as requested", "study": "from the study file's time key",
-                   "only": "the only time column in the data", "default": "sessions are the default; set time= for week"}
+                   "only": "the only time column in the data", "default": "sessions are the default; set time=\"week\" for weeks"}
         return f"time column {self.column} ({reasons[self.how]})"
 
 
@@ -205,11 +205,13 @@ def time_column(df: Any, given: str | None = None, study: Study | None = None) -
     if given is not None:
         if given not in columns:
             raise ArgumentError(f"time column {given!r} is not in the data; columns: {', '.join(map(str, columns))}.")
+        _numeric_time(df, given, "")
         return TimeColumn(str(given), "given")
     study = study if study is not None else Study.from_attrs(getattr(df, "attrs", {}).get("ipt_study"))
     if study is not None and study.time:
         if study.time not in columns:
             raise ArgumentError(f"{study.source}: time column {study.time!r} is not in the data.")
+        _numeric_time(df, study.time, f"{study.source}: ")
         return TimeColumn(study.time, "study")
     has_session, has_week = present("session"), present("week")
     if has_session:
@@ -220,21 +222,48 @@ def time_column(df: Any, given: str | None = None, study: Study | None = None) -
                         "(weeks since baseline), or name another numeric column with time=.")
 
 
+def _numeric_time(df: Any, name: str, where: str) -> None:
+    """A time column holds numbers (session and week are checked, row by row, by validation)."""
+    import pandas as pd
+
+    from .errors import ArgumentError
+
+    column = df[name]
+    if name in ("session", "week") or (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
+        return
+    example = column.dropna()
+    shown = f" (e.g. {str(example.iloc[0])[:40]!r})" if len(example) else ""
+    raise ArgumentError(f"{where}time column {name!r} does not hold numbers{shown}; give a column of sessions, weeks "
+                        "or days since baseline.")
+
+
 def load_study(path: str | Path | Study | Mapping[str, Any] | None) -> Study | None:
     """Read a study description from a YAML file (or pass a Study or mapping through)."""
     if path is None or isinstance(path, Study):
         return path
     if isinstance(path, Mapping):
         return Study.from_mapping(path, source="<study mapping>")
+    if not isinstance(path, (str, PathLike)) or not str(path).strip():
+        raise ArgumentTypeError(f"study must be the path of a study file (YAML), a Study or a mapping, "
+                                f"not {type(path).__name__} {str(path)[:40]!r}.")
     p = Path(path)
+    from .io.files import regular_file_size
+
+    try:
+        size = regular_file_size(p, "study file")
+    except InputFileError as exc:
+        raise StudyDefinitionError(str(exc)) from None
+    if size > _MAX_STUDY_BYTES:
+        raise StudyDefinitionError(f"{p}: {size:,} bytes is too large for a study file (at most "
+                                   f"{_MAX_STUDY_BYTES:,}); is this the data file given as --study?")
     try:
         text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise StudyDefinitionError(f"{p}: study file not found; check the path.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise StudyDefinitionError(f"{p}: cannot read the study file ({exc}); save it as UTF-8 text.") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StudyLoader)
+    except RecursionError:
+        raise StudyDefinitionError(f"{p}: nested too deeply to be a study file; check the indentation.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -242,6 +271,22 @@ def load_study(path: str | Path | Study | Mapping[str, Any] | None) -> Study | N
         raise StudyDefinitionError(f"{p}: not valid YAML{where}: {problem}. Check the indentation "
                                    "and quote values that contain ':' or '#'.") from None
     return Study.from_mapping(raw, source=str(p))
+
+
+_MAX_STUDY_BYTES = 1_000_000
+
+
+class _StudyLoader(yaml.SafeLoader):
+    """YAML's safe subset without aliases: a study file needs no anchors, and aliases are how a
+    few hundred bytes expand to gigabytes (nested aliases) or never end (a node that contains itself)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"an alias (*{event.anchor}) repeats an earlier part of the file; aliases are "
+                "not allowed in a study file, write the values out", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def _plain(value: Any) -> Any:
@@ -271,6 +316,40 @@ def _no_unknown(raw: Mapping[Any, Any], allowed: set[str], source: str, prefix: 
             f"{source}: unknown key{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(prefix + k for k in unknown)}; allowed: {', '.join(prefix + k for k in sorted(allowed))}."
         )
+
+
+def _check_read(read: Mapping[Any, Any], source: str) -> dict[str, Any]:
+    """The ``read:`` options, each of the type the readers need; ``na_values`` a list of texts (a single
+    value is one missing code, never split into characters)."""
+    _no_unknown(read, _READ_KEYS, source, "read.")
+    out = dict(read)
+    for key in ("delimiter", "decimal", "encoding", "date_format"):
+        value = out.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise StudyDefinitionError(f"{source}: read.{key} must be a text, e.g. {_READ_EXAMPLES[key]}, "
+                                       f"not {value!r}.")
+    if out.get("delimiter") is not None and len(out["delimiter"]) != 1:
+        raise StudyDefinitionError(f"{source}: read.delimiter must be one character (',', ';', tab or '|'), "
+                                   f"not {out['delimiter']!r}.")
+    if out.get("decimal") not in (None, ".", ","):
+        raise StudyDefinitionError(f"{source}: read.decimal must be '.' or ',', not {out['decimal']!r}.")
+    if out.get("dayfirst") is not None and not isinstance(out["dayfirst"], bool):
+        raise StudyDefinitionError(f"{source}: read.dayfirst must be true or false, not {out['dayfirst']!r}.")
+    if out.get("sheet") is not None and (isinstance(out["sheet"], bool)
+                                         or not isinstance(out["sheet"], (str, int)) or out["sheet"] == ""):
+        raise StudyDefinitionError(f"{source}: read.sheet must be a sheet name or number, not {out['sheet']!r}.")
+    na = out.get("na_values")
+    if na is not None:
+        values = na if isinstance(na, list) else [na]
+        bad = [v for v in values if isinstance(v, (bool, Mapping, list)) or v is None]
+        if bad:
+            raise StudyDefinitionError(f"{source}: read.na_values must be a missing-value code or a list of "
+                                       f"them, e.g. na_values: ['-99', '999']; {bad[0]!r} is not one.")
+        out["na_values"] = [str(v) for v in values]
+    return out
+
+
+_READ_EXAMPLES = {"delimiter": "';'", "decimal": "','", "encoding": "latin-1", "date_format": "'%d.%m.%Y'"}
 
 
 def _int(value: Any, source: str, key: str) -> int | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 
 import pandas as pd
 
+from ..arguments import MAX_SEED
 from ..errors import ArgumentError, IPTOutcomesError
 from ..io import write_table
 from ..io.output import atomic_output, check_output
@@ -27,7 +29,7 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="data file (CSV, TSV, Parquet, Excel, SPSS .sav, Stata .dta)")
     p.add_argument("--study", help="study description (YAML): renames, value maps, reshaping, instruments")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--max-rows", type=int, default=200, help="problems shown in the table (default 200; 0 = all)")
+    p.add_argument("--max-rows", type=_whole(0), default=200, help="problems shown in the table (default 200; 0 = all)")
     p.set_defaults(handler=cmd_validate)
 
 
@@ -47,7 +49,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             sys.stdout.write(validation_lines(report, limit))
             if args.max_rows and len(report.failures) > args.max_rows:
                 console.print(f"... {len(report.failures) - args.max_rows} more problems; use --max-rows 0 "
-                              "or --json to see all.")
+                              "or --json to see all.", markup=False)
     if not report.ok:
         stderr_console().print(f"ipt-outcomes: {args.data} failed validation with {report.n_errors} error(s); "
                                "fix the rows listed and run validate again.", markup=False)
@@ -59,12 +61,12 @@ def add_simulate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="write a simulated IPT trial with known true effects",
                        description="Simulate a trial (canonical format) and write it to a file.")
     p.add_argument("--participants", type=_positive_int, default=200, help="number of participants (default 200)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--seed", type=_whole(0, MAX_SEED), default=1, help="random seed (default 1)")
     p.add_argument("--out", required=True, help="output file (.csv, .tsv, .parquet, .xlsx, .sav, .dta)")
     p.add_argument("--arms", default="IPT,TAU", help="comma-separated arms; the last is the reference (default IPT,TAU)")
-    p.add_argument("--effect-size", type=float, default=0.6,
+    p.add_argument("--effect-size", type=_finite, default=0.6,
                    help="growth-model d of the first arm against the reference (default 0.6)")
-    p.add_argument("--dropout", type=float, default=0.2, help="share of participants who drop out (default 0.2)")
+    p.add_argument("--dropout", type=_finite, default=0.2, help="share of participants who drop out (default 0.2)")
     p.add_argument("--disorders", default="depression", help="comma-separated disorders (default depression)")
     p.add_argument("--instruments", default=None, help="comma-separated instruments measured on everybody "
                                                        "(default: each disorder's own)")
@@ -105,7 +107,7 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--moderators", default="", help="comma-separated moderators (problem_area, disorder)")
     p.add_argument("--baseline", choices=("outcome", "covariate"), default="outcome")
     p.add_argument("--therapist", help="column of a therapist (or site) random intercept")
-    p.add_argument("--at", type=float, help="time of the arm comparison (default: end of treatment)")
+    p.add_argument("--at", type=_finite, help="time of the arm comparison (default: end of treatment)")
     p.add_argument("--json", action="store_true", help="print all results as JSON")
     p.set_defaults(handler=cmd_fit)
 
@@ -175,6 +177,33 @@ def _p(p: float) -> str:
     return "p < .001" if p < 0.001 else f"p = {p:.3f}".replace("0.", ".", 1)
 
 
+def _whole(minimum: int, maximum: int | None = None):
+    """An argparse type: a whole number in [minimum, maximum]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"{value} is outside {minimum} to {maximum}" if maximum is not None
+                                             else f"needs at least {minimum}")
+        return value
+
+    return parse
+
+
+def _finite(text: str) -> float:
+    """An argparse type: a finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -194,12 +223,12 @@ def add_clinical(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="data file")
     p.add_argument("--study", help="study description (YAML)")
     p.add_argument("--outcome", help="instrument (default: the study's primary instrument)")
-    p.add_argument("--reliability", type=float, help="reliability for the RCI (default: registry or study)")
+    p.add_argument("--reliability", type=_finite, help="reliability for the RCI (default: registry or study)")
     p.add_argument("--cutoff", help="clinical cut-off: a score, or a, b, c (default c with norms, else a)")
     p.add_argument("--reference-arm", help="comparison arm (default: the study's, or a control arm)")
     p.add_argument("--time", default=None, help="time column (default: the study's, else session, else week)")
-    p.add_argument("--imputations", type=int, default=50, help="multiple imputations (default 50)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the imputations (default 1)")
+    p.add_argument("--imputations", type=_whole(2, 10_000), default=50, help="multiple imputations (default 50)")
+    p.add_argument("--seed", type=_whole(0, MAX_SEED), default=1, help="seed of the imputations (default 1)")
     p.add_argument("--json", action="store_true", help="print all results as JSON")
     p.set_defaults(handler=cmd_clinical)
 
@@ -297,8 +326,8 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--outcome", help="primary instrument (default: the study's)")
     p.add_argument("--time", default=None, help="time column (default: the study's, else session, else week)")
     p.add_argument("--reference-arm", help="comparison arm (default: the study's, or a control arm)")
-    p.add_argument("--imputations", type=int, default=50, help="multiple imputations (default 50)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the imputations (default 1)")
+    p.add_argument("--imputations", type=_whole(2, 10_000), default=50, help="multiple imputations (default 50)")
+    p.add_argument("--seed", type=_whole(0, MAX_SEED), default=1, help="seed of the imputations (default 1)")
     p.add_argument("--figures", help="also write every figure into this folder")
     p.add_argument("--format", choices=("html", "png", "svg", "pdf"), default="png",
                    help="format of --figures (png, svg, pdf need Chrome/Chromium; default png)")
@@ -345,7 +374,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
                        description="Validate the bundled example trial, fit the growth models, run the clinical "
                                    "and sensitivity analyses and write the HTML report.")
     p.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
-    p.add_argument("--imputations", type=int, default=50, help="multiple imputations (default 50)")
+    p.add_argument("--imputations", type=_whole(2, 10_000), default=50, help="multiple imputations (default 50)")
     p.add_argument("--force", action="store_true", help="replace the report if it exists")
     p.set_defaults(handler=cmd_demo)
 

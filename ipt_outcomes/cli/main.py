@@ -17,6 +17,7 @@ from .. import __version__
 from ..errors import IPTOutcomesError
 from . import commands
 from .render import cli_words
+from .terminal import Printable
 
 __all__ = ["build_parser", "main", "run"]
 
@@ -43,16 +44,28 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
-        return _main(argv)
+    """Run the command line; return the exit code. Data text reaches the terminal as text only
+    (:mod:`.terminal`)."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Printable(out), Printable(err)  # type: ignore[assignment]
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = out, err
 
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # accepted anywhere on the line, before or after the command
+    argv = [a for a in argv if a != "--debug"]
     try:
         args = parser.parse_args(argv)
+        args.debug = debug
     except SystemExit as exc:  # argparse: --help, --version (0) and usage errors (2)
         return int(exc.code or 0)
     try:

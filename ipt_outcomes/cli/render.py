@@ -22,30 +22,50 @@ _PY_TO_CLI = [
     (r"Run ipt\.validate\(\) to see every problem, or pass check=False\.", "Run ipt-outcomes validate to see every problem."),
     (r"pass reliability=", "pass --reliability"),
     (r"\bcutoff=", "--cutoff "),
+    (r"\btime=[\"']?(\w+)[\"']?", r"--time \1"),
     (r"\btime=", "--time "),
     (r"n_imputations", "--imputations"),
+    (r" \(force=True\)", ""),
+    (r"\bn_participants=", "--participants "),
 ]
+
+
+_FLAGS = {"n_imputations": "imputations", "n_participants": "participants", "effect_size": "effect-size",
+          "reference_arm": "reference-arm", "time_shape": "time-shape"}
+
+
+def _flag(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return "--" + _FLAGS.get(name, name.replace("_", "-"))
 
 
 def cli_words(text: str) -> str:
     """The advice of a library message in the command line's words (``random="intercept"`` becomes
-    ``--random intercept``)."""
+    ``--random intercept``, ``fit_growth() argument level`` becomes ``--level``)."""
+    text = re.sub(r"\b\w+\(\) argument (\w+)", _flag, text)
+    text = re.sub(r"\bat=(?=[-\d])", "--at ", text)
     for pattern, replacement in _PY_TO_CLI:
         text = re.sub(pattern, replacement, text)
     return text
 
 
 def stdout_console() -> Console:
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160, highlight=False)
+    return _console(sys.stdout)
 
 
 def stderr_console() -> Console:
-    return Console(file=sys.stderr, width=None if sys.stderr.isatty() else 160, highlight=False)
+    return _console(sys.stderr)
+
+
+def _console(stream) -> Console:
+    # No colour codes: the stream escapes every control character (data text may carry them), so
+    # what reaches the terminal is plain text whatever the data say.
+    return Console(file=stream, width=None if stream.isatty() else 160, highlight=False, color_system=None)
 
 
 def validation_table(report: ValidationReport, limit: int | None = 200) -> Table:
     """A table of problems: severity, where, participant, column, check, message."""
-    table = Table(title=report.summary_line(), title_justify="left", show_lines=False)
+    table = Table(title=_cell(report.summary_line()), title_justify="left", show_lines=False)
     for name in ("severity", "where", "participant", "column", "check", "problem"):
         table.add_column(name, overflow="fold")
     rows = report.failures if limit is None else report.failures.head(limit)
@@ -70,4 +90,6 @@ def validation_lines(report: ValidationReport, limit: int | None = 200) -> str:
 def _cell(value: object) -> str:
     from rich.markup import escape
 
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else escape(str(value))
+    from .terminal import printable
+
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else escape(printable(str(value)))

@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..arguments import checked, choice, either, frame, number, optional, text
 from ..errors import AnalysisError, ApproximationWarning, ArgumentError, DataWarning
 from ..registry import Instrument, Registry
 from ..study import registry_in_force, time_column
@@ -67,6 +68,10 @@ def jacobson_truax_cutoffs(m_clin: float, sd_clin: float, m_func: float | None, 
     return out
 
 
+@checked(df=frame, outcome=text, reliability=optional(number(0, 1, open_low=True, open_high=True)),
+         cutoff=optional(either(choice("a", "b", "c"), number())), time=optional(text), at=optional(number()),
+         sd_baseline=optional(number(0, open_low=True)), response_percent=optional(number(0, 100, open_low=True)),
+         remission=optional(number()))
 def clinical_change(
     df: pd.DataFrame,
     outcome: str,
@@ -135,6 +140,10 @@ def clinical_change(
     participants = data.groupby("participant_id", sort=True)["arm"].first()
     base = scored[scored["_t"] == 0].groupby("participant_id")["score"].first()
     post = scored[scored["_t"] > 0] if at is None else scored[scored["_t"] == at]
+    if at is not None and post.empty:
+        times = scored["_t"]
+        raise ArgumentError(f"no {outcome} score at {time} {at:g}: at= must be a time at which participants were "
+                            f"assessed ({time} {times.min():g} to {times.max():g} in these data).")
     last = post.sort_values("_t").groupby("participant_id").tail(1).set_index("participant_id")
     r_xx, r_source = _reliability(inst, reliability)
     sd0 = float(base.std(ddof=1)) if sd_baseline is None else float(sd_baseline)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..arguments import checked, frame, number, optional, text
 from ..errors import AnalysisError
 from ..study import time_column
 from .change import Z_RELIABLE, clinical_change
@@ -19,6 +20,8 @@ CAVEAT = ("Sessions attended were not randomised: early improvers may stop early
           "out, so change by dose describes the sample and is not a causal dose-effect estimate.")
 
 
+@checked(df=frame, outcome=text, reliability=optional(number(0, 1, open_low=True, open_high=True)), dose=text,
+         time=optional(text))
 def dose_response(df: pd.DataFrame, outcome: str, *, reliability: float | None = None,
                   dose: str = "sessions_attended", time: str | None = None) -> pd.DataFrame:
     """Change from baseline to the last score, by arm and number of sessions attended.
@@ -48,6 +51,8 @@ def dose_response(df: pd.DataFrame, outcome: str, *, reliability: float | None =
     return table
 
 
+@checked(df=frame, outcome=text, reliability=optional(number(0, 1, open_low=True, open_high=True)),
+         time=optional(text))
 def improvement_by_session(df: pd.DataFrame, outcome: str, *, reliability: float | None = None,
                            time: str | None = None) -> pd.DataFrame:
     """Per arm and session: share of participants observed there who are reliably improved at it,

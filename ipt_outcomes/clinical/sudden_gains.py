@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arguments import checked, frame, number, optional, text
 from ..errors import AnalysisError
 from ..registry import Registry
 from ..study import registry_in_force, time_column
@@ -35,6 +36,9 @@ SUDDEN_GAIN_COLUMNS = ["participant_id", "arm", "session", "pre_gain_score", "po
                        "percent_of_pre", "pre_mean", "post_mean", "critical_value", "reversed", "reversal_session"]
 
 
+@checked(df=frame, outcome=text, threshold=optional(number(0, open_low=True)), time=optional(text),
+         percent=number(0, 100, open_low=True, open_high=True),
+         reliability=optional(number(0, 1, open_low=True, open_high=True)))
 def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None, *, time: str | None = None,
                  percent: float = 25.0, reliability: float | None = None, registry: Registry | None = None
                  ) -> pd.DataFrame:

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arguments import checked, frame, level, optional, text
 from ..arms import choose_reference_arm
+from ..errors import ArgumentError
 
 __all__ = [
     "SUMMARY_OUTCOMES",
@@ -94,6 +96,7 @@ def _binary(cc: pd.DataFrame, outcome: str) -> pd.Series:
     return cc[outcome]
 
 
+@checked(cc=frame, reference_arm=optional(text), level=level)
 def summarise_change(cc: pd.DataFrame, reference_arm: str | None = None, level: float = 0.95) -> pd.DataFrame:
     """Counts and percentages per arm and comparisons with the reference arm, one row per arm x outcome.
 
@@ -103,6 +106,10 @@ def summarise_change(cc: pd.DataFrame, reference_arm: str | None = None, level: 
     (missing on the reference arm's rows). For ``deteriorated`` a positive risk difference is harm,
     so its NNT is a number needed to harm.
     """
+    missing = [c for c in ("arm", "reliable_improvement") if c not in cc.columns]
+    if missing:
+        raise ArgumentError(f"summarise_change() needs the table ipt.clinical_change() returns; this one lacks "
+                            f"{', '.join(missing)}.")
     arms = sorted(cc["arm"].dropna().astype(str).unique())
     reference = choose_reference_arm(arms, reference_arm, cc.attrs.get("ipt_study"))
     reference_arm = reference.arm

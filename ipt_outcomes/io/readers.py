@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputFileError
+from .files import check_text_memory, regular_file_size
 
 __all__ = ["NA_STRINGS", "SUPPORTED_SUFFIXES", "RawTable", "read_raw"]
 
@@ -46,13 +48,11 @@ def read_raw(path: str | Path, options: Mapping[str, Any] | None = None) -> RawT
     """Read a raw export; raise :class:`InputFileError` naming the file when it cannot be read."""
     options = dict(options or {})
     p = Path(path)
-    if not p.exists():
-        raise InputFileError(f"{p}: file not found; check the path and the working directory.")
-    if p.is_dir():
-        raise InputFileError(f"{p}: is a folder; give the path of a data file inside it.")
+    size = regular_file_size(p)
     suffix = p.suffix.lower()
     try:
         if suffix in TEXT_SUFFIXES or suffix == "":
+            check_text_memory(p, size)
             return _read_text(p, options)
         if suffix in (".parquet", ".pq"):
             return RawTable(pd.read_parquet(p), p, 1, "record", {})
@@ -61,6 +61,7 @@ def read_raw(path: str | Path, options: Mapping[str, Any] | None = None) -> RawT
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # openpyxl style warnings are noise here
                 frame = pd.read_excel(p, sheet_name=sheet, dtype=object, engine="openpyxl")
+                _no_uncomputed_formulas(p, sheet, frame)
             return RawTable(_objects_to_text(frame), p, 2, "row", {"sheet": sheet})
         if suffix in (".sav", ".zsav"):
             import pyreadstat
@@ -114,15 +115,33 @@ def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
     return raw.decode("latin-1"), "latin-1"
 
 
+_DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_LINES = 50
+_SNIFF_BYTES = 256 * 1024
+
+
 def _sniff_delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:50])
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        header = sample.splitlines()[0] if sample else ""
-        counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
-        best = max(counts, key=counts.__getitem__)
-        return best if counts[best] else ","
+    """The delimiter that splits the first lines into the same number (> 1) of fields most often.
+
+    Linear in a bounded sample (the first 50 lines, at most 256 KB), so no file can make detection
+    slow; ties go to the order comma, semicolon, tab, bar.
+    """
+    sample = text[:_SNIFF_BYTES].splitlines()[:_SNIFF_LINES]
+    if len(sample) > 1 and len(text) > _SNIFF_BYTES:
+        sample = sample[:-1]  # the last line may be cut
+    best, best_score = ",", (0.0, 0)
+    for d in _DELIMITERS:
+        try:
+            widths = [len(row) for row in csv.reader(sample, delimiter=d)]
+        except csv.Error:
+            continue
+        if not widths or widths[0] < 2:
+            continue
+        agree = sum(w == widths[0] for w in widths) / len(widths)
+        score = (agree, widths[0])
+        if score > best_score:
+            best, best_score = d, score
+    return best
 
 
 def _read_text(p: Path, options: Mapping[str, Any]) -> RawTable:
@@ -134,12 +153,17 @@ def _read_text(p: Path, options: Mapping[str, Any]) -> RawTable:
         text, encoding = _decode(raw, options.get("encoding"))
     except InputFileError as exc:
         raise InputFileError(f"{p}: {exc}") from None
+    del raw
     if not text.strip():
         raise InputFileError(f"{p}: the file is empty; export the data again.")
     delimiter = options.get("delimiter") or ("\t" if p.suffix.lower() in (".tsv", ".tab") else _sniff_delimiter(text))
     na_values = list(options.get("na_values") or []) + NA_STRINGS
-    frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                        na_values=na_values, skipinitialspace=True, engine="python")
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                            na_values=na_values, skipinitialspace=True, engine="c", low_memory=False)
+    except pd.errors.ParserError as exc:
+        raise InputFileError(f"{p}: {_parser_problem(text, str(exc), delimiter)}") from None
+    frame = _unquote_formulas(frame)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] == 1 and len(frame) and delimiter == ",":
         raise InputFileError(f"{p}: only one column was found; if the file uses another delimiter, "
@@ -149,14 +173,86 @@ def _read_text(p: Path, options: Mapping[str, Any]) -> RawTable:
     return RawTable(frame, p, 2, "line", dialect)
 
 
+_QUOTED_FORMULA = r"'[=+\-@\t\r]"
+
+
+def _unquote_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Take off the apostrophe that OWASP's CSV-injection defence (and our writer) puts before a text
+    starting with ``= + - @``, so that such a text reads back as it was written."""
+    for column in frame.columns:
+        quoted = frame[column].str.match(_QUOTED_FORMULA, na=False)
+        if quoted.any():
+            frame[column] = frame[column].where(~quoted, frame[column].str[1:])
+    frame.columns = [c[1:] if re.match(_QUOTED_FORMULA, str(c)) else c for c in frame.columns]
+    return frame
+
+
+def _parser_problem(text: str, message: str, delimiter: str) -> str:
+    """What the CSV parser could not read, with the line of the file and how to fix it."""
+    opened = _unclosed_quote_line(text)
+    if opened is not None:
+        return (f'line {opened}: a quote (") opens a field that is never closed, so the rest of the file '
+                "would be read as one cell; close or remove the quote on that line.")
+    wide = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if wide:
+        n, line, saw = wide.groups()
+        return (f"line {line} has {saw} fields where the header has {n}; a {_name(delimiter)} inside a value "
+                "needs the value in quotes, or the line has an extra delimiter.")
+    return f"cannot be read as delimited text ({_first_line(Exception(message))}); export it again."
+
+
+def _unclosed_quote_line(text: str) -> int | None:
+    """The line where a double quote opens a field that no later quote closes."""
+    inside, opened = False, None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.count('"') % 2:
+            inside = not inside
+            opened = number if inside else None
+    return opened if inside else None
+
+
+def _name(delimiter: str) -> str:
+    return {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}.get(delimiter, repr(delimiter))
+
+
+def _no_uncomputed_formulas(p: Path, sheet: Any, frame: pd.DataFrame) -> None:
+    """Refuse formula cells whose value was never saved (files written by scripts, not by Excel):
+    they would be read as missing scores without a word."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(p, read_only=True, data_only=False)
+    try:
+        ws = book.worksheets[sheet] if isinstance(sheet, int) else book[sheet]
+        formulas = [(cell.row, cell.column, cell.value) for row in ws.iter_rows() for cell in row
+                    if getattr(cell, "data_type", None) == "f"]
+    finally:
+        book.close()
+    if not formulas:
+        return
+    header_row = 1
+    lost = []
+    for row, col, formula in formulas:
+        i, j = row - header_row - 1, col - 1
+        if 0 <= i < len(frame) and j < frame.shape[1] and pd.isna(frame.iat[i, j]):
+            lost.append(f"row {row}, column {frame.columns[j]!s:.40} ({str(formula)[:40]})")
+    if lost:
+        more = f" and {len(lost) - 3} more" if len(lost) > 3 else ""
+        raise InputFileError(f"{p}: {len(lost)} formula cell(s) have no saved value, so their values are unknown: "
+                             f"{'; '.join(lost[:3])}{more}. Open the file in Excel (or LibreOffice) and save it, "
+                             "so the computed values are stored, or export it as CSV.")
+
+
 def _objects_to_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Excel cells arrive as Python objects; keep numbers as numbers and make the rest text."""
     out = {}
     for name, col in frame.items():
         present = col.dropna()
         if len(present) and present.map(lambda v: hasattr(v, "isoformat")).all():
-            out[str(name).strip()] = pd.to_datetime(col)
-            continue
+            try:
+                out[str(name).strip()] = pd.to_datetime(col).astype("datetime64[ns]")
+                continue
+            except (ValueError, OverflowError):  # outside 1677-2262: kept as text, validation names the row
+                pass
         if present.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all():
             out[str(name).strip()] = pd.to_numeric(col)
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -10,16 +11,29 @@ import pandas as pd
 from ..errors import ArgumentError, ArgumentTypeError, InputFileError
 from .output import atomic_output
 
-__all__ = ["WRITABLE_SUFFIXES", "write_table"]
+__all__ = ["FORMULA_STARTS", "WRITABLE_SUFFIXES", "formula_safe", "write_table"]
 
 WRITABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".xlsx", ".sav", ".dta")
+#: a cell starting with one of these is run as a formula by spreadsheets (OWASP, CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def formula_safe(value: object) -> object:
+    """A text that a spreadsheet would run as a formula, with OWASP's leading apostrophe (``=1+1`` becomes
+    ``'=1+1``, shown as typed); other values (and signed numbers such as ``-5``) unchanged. The reader
+    takes the apostrophe off again (:func:`ipt_outcomes.io.readers.read_raw`), so the round trip is exact."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False,
                 inputs: Iterable[str | Path | None] = ()) -> Path:
     """Write ``df`` to ``path``; the suffix chooses the format. Never replaces an existing file unless
     ``overwrite``, never an input, and atomically (:mod:`.output`). Text in an ``.xlsx`` file is
-    stored as text, so a value such as ``=1+1`` can never become a live formula."""
+    stored as text, so a value such as ``=1+1`` can never become a live formula; in CSV and TSV such a
+    text gets OWASP's leading apostrophe (:func:`formula_safe`)."""
     if not isinstance(df, pd.DataFrame):
         raise ArgumentTypeError(f"write_table() needs a pandas DataFrame, not {type(df).__name__}.")
     p = Path(path)
@@ -37,9 +51,9 @@ def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False,
 def _write(df: pd.DataFrame, p: Path, suffix: str) -> None:
     try:
         if suffix == ".csv":
-            df.to_csv(p, index=False)
+            _quoted(df).to_csv(p, index=False)
         elif suffix == ".tsv":
-            df.to_csv(p, index=False, sep="\t")
+            _quoted(df).to_csv(p, index=False, sep="\t")
         elif suffix == ".parquet":
             df.to_parquet(p, index=False)
         elif suffix == ".xlsx":
@@ -53,6 +67,17 @@ def _write(df: pd.DataFrame, p: Path, suffix: str) -> None:
             _plain(df).to_stata(p, write_index=False, version=118)
     except OSError as exc:
         raise InputFileError(f"{p}: cannot be written ({exc.strerror or exc}).") from None
+
+
+def _quoted(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :func:`formula_safe` on its text cells and column names (a copy; ``df`` is untouched)."""
+    text = [c for c in df.columns
+            if df[c].dtype == object or isinstance(df[c].dtype, (pd.StringDtype, pd.CategoricalDtype))]
+    out = df.copy(deep=False)
+    for column in text:
+        out[column] = df[column].astype(object).map(formula_safe, na_action="ignore")
+    out.columns = [formula_safe(str(c)) for c in df.columns]
+    return out
 
 
 def _text_not_formulas(path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..arguments import checked, frame, optional, text
 from ..errors import AnalysisError
 from ..study import time_column
 
@@ -18,6 +19,7 @@ def _scores(df: pd.DataFrame, outcome: str, time: str) -> pd.DataFrame:
     return data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time], errors="coerce"))
 
 
+@checked(df=frame, outcome=text, time=optional(text))
 def last_observed(df: pd.DataFrame, outcome: str, time: str | None = None) -> pd.DataFrame:
     """Per arm: how many participants had their last observed score at each time.
 
@@ -33,6 +35,7 @@ def last_observed(df: pd.DataFrame, outcome: str, time: str | None = None) -> pd
     return table
 
 
+@checked(df=frame, outcome=text, time=optional(text))
 def retention(df: pd.DataFrame, outcome: str, time: str | None = None) -> pd.DataFrame:
     """Per arm and time: participants still providing data (a score at this time or later).
 

@@ -19,9 +19,14 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
+from ..arguments import checked, each, level, number, optional
+from ..errors import ArgumentError
+
 __all__ = ["pool_rubin"]
 
 
+@checked(estimates=each(number()), variances=each(number(0)), df_complete=optional(number(0, open_low=True)),
+         level=level)
 def pool_rubin(estimates: Sequence[float], variances: Sequence[float], df_complete: float | None = None,
                level: float = 0.95) -> dict[str, float]:
     """Pool m estimates and their squared standard errors.
@@ -34,7 +39,9 @@ def pool_rubin(estimates: Sequence[float], variances: Sequence[float], df_comple
     u = np.asarray(variances, float)
     m = len(q)
     if m < 2:
-        raise ValueError("Rubin's rules need at least two imputations.")
+        raise ArgumentError("pool_rubin() needs at least two imputations (estimates and variances).")
+    if len(u) != m:
+        raise ArgumentError(f"pool_rubin() needs one variance per estimate; got {m} estimates and {len(u)} variances.")
     qbar = float(q.mean())
     w = float(u.mean())
     b = float(q.var(ddof=1))

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arguments import checked, each, frame, level, number, optional, seed, text, whole
 from ..errors import AnalysisError, SingularFitWarning
 from ..models import fit_growth
 from ..models.derived import end_of_treatment
@@ -124,6 +125,9 @@ def _impute(per: pd.DataFrame, wide: pd.DataFrame, rng: np.random.Generator) -> 
     return end, notes
 
 
+@checked(df=frame, outcome=text, time=optional(text), at=optional(number()), complete_from=optional(number()),
+         reference_arm=optional(text), n_imputations=whole(2, 10_000), seed=seed, deltas=optional(each(number())),
+         level=level)
 def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = None, at: float | None = None,
                          complete_from: float | None = None, reference_arm: str | None = None,
                          n_imputations: int = 50, seed: int = 1, deltas: Sequence[float] | None = None,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..arguments import checked, each, frame, number, optional, text
 from ..errors import AnalysisError, ArgumentError
 
 __all__ = ["ClassicalAnova", "classical_anova"]
@@ -39,6 +40,7 @@ class ClassicalAnova:
         return ", ".join(f"{o:g}" for o in self.occasions)
 
 
+@checked(df=frame, outcome=text, time=optional(text), occasions=optional(each(number())))
 def classical_anova(df: pd.DataFrame, outcome: str, time: str | None = None,
                     occasions: Sequence[float] | None = None) -> ClassicalAnova:
     """Arm x time mixed ANOVA on participants observed at every occasion (pingouin.mixed_anova).

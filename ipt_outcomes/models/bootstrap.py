@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
+from ..arguments import checked, function, instance, level, optional, seed, whole
 from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
 from .derived import require_rows
 from .growth import GrowthFit, fit_design
@@ -45,6 +46,14 @@ def _simulate_response(fit: GrowthFit, rng: np.random.Generator) -> np.ndarray:
     return y + rng.normal(0, math.sqrt(s2), len(y))
 
 
+def _growth_fit(value: object, where: str) -> GrowthFit:
+    from .growth import GrowthFit
+
+    return instance(GrowthFit, "a GrowthFit (what ipt.fit_growth returns)")(value, where)
+
+
+@checked(fit=lambda v, w: _growth_fit(v, w), statistic=optional(function), n_boot=whole(1, 1_000_000), seed=seed,
+         level=level)
 def parametric_bootstrap(fit: GrowthFit, statistic: Statistic | None = None, n_boot: int = 999, seed: int = 1,
                          level: float = 0.95, progress: bool = True) -> pd.DataFrame:
     """Parametric bootstrap of a fitted growth model.

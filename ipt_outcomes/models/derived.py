@@ -10,6 +10,7 @@ analysed data (for a categorical one: its observed proportions), giving marginal
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,32 +53,27 @@ def contrast_row(fit: GrowthFit, arm: str, time: float, levels: dict[str, str] |
     levels = dict(levels or {})
     t_names, t_vals = time_columns(np.array([time]), fit.spec)
     tv = dict(zip(t_names, t_vals[0], strict=True))
-    means = dict(zip(design.terms, design.X.mean(axis=0), strict=True))
+    column_means = design.X.mean(axis=0)
+    means = {parts[0]: column_means[i] for i, parts in enumerate(design.term_parts) if len(parts) == 1}
     if arm not in design.arm_levels:
         raise ArgumentError(f"arm {arm!r} is not in the model; arms: {', '.join(design.arm_levels)}.")
 
-    def component(name: str) -> float:
-        if name == "Intercept":
-            return 1.0
-        if name in tv:
-            return float(tv[name])
-        if name.startswith("arm[") and name.endswith("]"):
-            return 1.0 if name[4:-1] == arm else 0.0
-        column = name.split("[", 1)[0]
-        if column in levels and "[" in name:
-            return 1.0 if name[len(column) + 1:-1] == levels[column] else 0.0
-        return float(means[name])
+    def component(factor: tuple[str, str | None]) -> float:
+        column, level = factor
+        if level is None and column in tv:
+            return float(tv[column])
+        if column == "arm" and level is not None:
+            return 1.0 if level == arm else 0.0
+        if column in levels and level is not None:
+            return 1.0 if level == levels[column] else 0.0
+        return float(means[factor])
 
     row = []
-    for term in design.terms:
-        parts = term.split(":")
-        if len(parts) == 1:
-            row.append(component(term))
-        else:
-            value = 1.0
-            for part in parts:
-                value *= component(part)
-            row.append(value)
+    for parts in design.term_parts:
+        value = 1.0
+        for factor in parts:
+            value *= component(factor)
+        row.append(value)
     return np.array(row)
 
 
@@ -172,8 +168,9 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     """
     design = fit._design
     require_rows(fit, "arm_differences()")
-    at = end_of_treatment(fit) if at is None else float(at)
+    at = end_of_treatment(fit) if at is None else observed_time(fit, at, "at")
     sd = baseline_sd(fit)
+    sd = sd if sd > 0 else math.nan  # no baseline rows (baseline as covariate) or no spread: d undefined
     ref = design.arm_levels[0]
     groups = _moderator_groups(fit, by)
     rows = []
@@ -188,6 +185,23 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
                      "change_difference": change["estimate"], "effect_size_d": change["estimate"] / sd,
                      "d_ci_lower": change["ci_lower"] / sd, "d_ci_upper": change["ci_upper"] / sd})
     return pd.DataFrame(rows)
+
+
+def observed_time(fit: GrowthFit, value: Any, name: str) -> float:
+    """``value`` as a comparison time. Inside the analysed rows' range (or up to the study's planned end
+    of treatment) it is used as is; outside it the model extrapolates (as emmeans would), and an
+    :class:`ApproximationWarning` says so."""
+    from ..arguments import number
+    from ..errors import ApproximationWarning
+
+    t = number()(value, name)
+    times = fit._design.data[fit.spec.time]
+    low, high = float(times.min()), float(times.max())
+    if not low <= t <= max(high, end_of_treatment(fit)):
+        warnings.warn(f"{name}={t:g} is outside the analysed {fit.spec.time} range {low:g} to {high:g}: the model "
+                      "extrapolates a continuation of the fitted trajectories there.",
+                      ApproximationWarning, stacklevel=4)
+    return t
 
 
 def icc(fit: GrowthFit) -> pd.DataFrame:

@@ -53,6 +53,9 @@ class Design:
     y: np.ndarray
     X: np.ndarray
     terms: list[str]
+    #: each term as its factors, (column, level) with level None for a number or time term; the
+    #: intercept is (). Names such as ``session:arm[IPT]`` are for reading only: a level may hold ':' or ']'.
+    term_parts: list[tuple[tuple[str, str | None], ...]]
     Z: np.ndarray
     random_terms: list[str]
     participant: np.ndarray       # integer codes
@@ -145,19 +148,31 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
         raise AnalysisError(f"only {data['participant_id'].nunique()} participant(s) with a {spec.outcome} score; "
                             "a growth model needs more.")
 
+    scores = data["score"].to_numpy(float)
+    if len(scores) and np.ptp(scores) == 0 and not spec.level_sets:
+        raise AnalysisError(f"every analysed {spec.outcome} score is {scores[0]:g}; with no variation there is no "
+                            "change to model. Check that the score column holds the instrument's totals.")
     t_names, t_cols = time_columns(data[spec.time].to_numpy(), spec)
+    if np.ptp(t_cols[:, 0]) == 0 and not spec.level_sets:
+        raise AnalysisError(f"every analysed {spec.outcome} score is at {spec.time} {data[spec.time].iloc[0]:g}; "
+                            "change over time needs scores at two times or more.")
     arm_levels = list(spec.level_sets["arm"]) if "arm" in spec.level_sets else _levels(data["arm"], "arm", spec.reference_arm)
     if len(arm_levels) < 2 and not spec.level_sets:
         raise AnalysisError(f"only one arm ({arm_levels[0]}) has {spec.outcome} data; arm effects need two.")
     arm_names, arm_cols = _dummies(data["arm"], "arm", arm_levels)
+    t_f = [(tn, None) for tn in t_names]
+    arm_f = [("arm", lv) for lv in arm_levels[1:]]
     names = ["Intercept", *t_names, *arm_names]
+    parts: list[tuple[tuple[str, str | None], ...]] = [(), *[(f,) for f in t_f], *[(f,) for f in arm_f]]
     cols = [np.ones((len(data), 1)), t_cols, arm_cols]
-    for tn, tc in zip(t_names, t_cols.T, strict=True):
+    for tn, tf, tc in zip(t_names, t_f, t_cols.T, strict=True):
         names += [f"{tn}:{an}" for an in arm_names]
+        parts += [(tf, af) for af in arm_f]
         cols.append(tc[:, None] * arm_cols)
     for mod in spec.moderators:
         if _is_numeric(data[mod]):  # continuous: one slope, and its interactions with arm and time
             m_names, m_cols = [mod], data[mod].to_numpy(float)[:, None]
+            m_f = [(mod, None)]
             if np.ptp(m_cols) == 0 and not spec.level_sets:
                 raise AnalysisError(f"moderator {mod!r} takes one value ({m_cols[0, 0]:g}) in the analysed {spec.outcome} "
                                     "rows, so it cannot moderate anything; drop it from moderators.")
@@ -169,31 +184,40 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
                                     f"analysed {spec.outcome} rows, so it cannot moderate anything; drop it from "
                                     "moderators (or analyse data with more than one level).")
             m_names, m_cols = _dummies(data[mod], mod, levels)
+            m_f = [(mod, lv) for lv in levels[1:]]
         names += m_names
+        parts += [(mf,) for mf in m_f]
         cols.append(m_cols)
-        for an, ac in zip(arm_names, arm_cols.T, strict=True):
+        for an, af, ac in zip(arm_names, arm_f, arm_cols.T, strict=True):
             names += [f"{an}:{mn}" for mn in m_names]
+            parts += [(af, mf) for mf in m_f]
             cols.append(ac[:, None] * m_cols)
-        for tn, tc in zip(t_names, t_cols.T, strict=True):
+        for tn, tf, tc in zip(t_names, t_f, t_cols.T, strict=True):
             names += [f"{tn}:{mn}" for mn in m_names]
+            parts += [(tf, mf) for mf in m_f]
             cols.append(tc[:, None] * m_cols)
-            for an, ac in zip(arm_names, arm_cols.T, strict=True):
+            for an, af, ac in zip(arm_names, arm_f, arm_cols.T, strict=True):
                 names += [f"{tn}:{an}:{mn}" for mn in m_names]
+                parts += [(tf, af, mf) for mf in m_f]
                 cols.append((tc * ac)[:, None] * m_cols)
     for cov in spec.covariates:
         col = data[cov]
         if _is_numeric(col):
             names.append(cov)
+            parts.append(((cov, None),))
             cols.append(col.to_numpy(float)[:, None])
         else:
             c_levels = list(spec.level_sets[cov]) if cov in spec.level_sets else _levels(col, cov, spec.reference_levels.get(cov))
             c_names, c_cols = _dummies(col, cov, c_levels)
             names += c_names
+            parts += [((cov, lv),) for lv in c_levels[1:]]
             cols.append(c_cols)
     if spec.baseline == "covariate":
         names.append("baseline")
+        parts.append((("baseline", None),))
         cols.append(data["baseline"].to_numpy(float)[:, None])
     X = np.column_stack(cols)
+    assert len(parts) == len(names) == X.shape[1]
     keep = np.abs(X).sum(axis=0) > 0
     if not keep.all() and not spec.level_sets:  # a partition may lack a level; the combined design is checked
         empty = [n for n, k in zip(names, keep, strict=True) if not k]
@@ -215,6 +239,6 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
     codes, ids = pd.factorize(data["participant_id"])
     ids = np.array([str(i) for i in ids], dtype=object)
     therapist = pd.factorize(data[spec.therapist])[0] if spec.therapist else None
-    return Design(data=data, y=data["score"].to_numpy(float), X=X, terms=names, Z=Z, random_terms=random_terms,
+    return Design(data=data, y=data["score"].to_numpy(float), X=X, terms=names, term_parts=parts, Z=Z, random_terms=random_terms,
                   participant=codes, participant_ids=np.asarray(ids), therapist=therapist, time_terms=t_names,
                   arm_levels=arm_levels, n_dropped=n_dropped)

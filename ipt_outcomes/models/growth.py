@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arguments import checked, choice, each, frame, level, mapping, names, number, optional, text
 from ..arms import ReferenceArm, choose_reference_arm
 from ..errors import (
     AnalysisError,
@@ -186,6 +187,11 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+@checked(df=frame, outcome=text, time=optional(text), random=optional(choice("intercept", "slope")),
+         method=choice("reml", "ml"), reference_arm=optional(text), covariates=names, moderators=names,
+         baseline=choice("outcome", "covariate"), shape=choice("linear", "log", "quadratic", "piecewise"),
+         therapist=optional(text), breakpoints=each(number()), reference_levels=optional(mapping), level=level,
+         engine=choice("ipt", "statsmodels"))
 def fit_growth(
     df: pd.DataFrame,
     outcome: str,
@@ -291,20 +297,17 @@ def fit_growth(
     >>> list(fit.fixed_effects["term"])
     ['Intercept', 'session', 'arm[IPT]', 'session:arm[IPT]']
     """
-    if not isinstance(df, pd.DataFrame):
-        raise ArgumentError("fit_growth() needs the canonical table as a pandas DataFrame.")
-    if random not in (None, "intercept", "slope"):
-        raise ArgumentError(f"random must be 'intercept' or 'slope', not {random!r}.")
-    if method not in ("reml", "ml"):
-        raise ArgumentError(f"method must be 'reml' or 'ml', not {method!r}.")
-    if baseline not in ("outcome", "covariate"):
-        raise ArgumentError(f"baseline must be 'outcome' or 'covariate', not {baseline!r}.")
+    if len(breakpoints) != 2 or not 0 < breakpoints[0] < breakpoints[1]:
+        raise ArgumentError(f"breakpoints must be two times (first, second) with 0 < first < second, not "
+                            f"{tuple(breakpoints)!r}.")
+    unknown = sorted(set(reference_levels or {}) - set(covariates) - set(moderators))
+    if unknown:
+        raise ArgumentError(f"reference_levels names {', '.join(map(repr, unknown))}, which is not a covariate or "
+                            "moderator of this model.")
     options = dict(outcome=outcome, time=time, random=random, method=method, reference_arm=reference_arm,
                    covariates=tuple(covariates), moderators=tuple(moderators), baseline=baseline, shape=shape,
                    therapist=therapist, breakpoints=tuple(breakpoints), reference_levels=dict(reference_levels or {}),
                    level=level, engine=engine)
-    if engine not in ("ipt", "statsmodels"):
-        raise ArgumentError(f"engine must be 'ipt' or 'statsmodels', not {engine!r}.")
     chosen_time = time_column(df, time)
     time = chosen_time.column
     options["time"] = time

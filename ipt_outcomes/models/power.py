@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
+from ..arguments import checked, each, level, mapping, number, optional, seed, text, whole
 from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
 from ..simulate import simulate_trial, time_term
 
@@ -66,6 +67,9 @@ def _run_chunk(chunk: list[tuple]) -> list[tuple[float, float, bool]]:
     return [_one(a) for a in chunk]
 
 
+@checked(n_participants=each(whole(4, 10_000_000)), effect_size=number(), dropout=number(0, 1, open_high=True),
+         n_replicates=whole(1, 10_000_000), seed=seed, alpha=level, outcome=text, arm=text,
+         simulate=optional(mapping), fit=optional(mapping), n_jobs=optional(whole(1, 1024)))
 def power_simulation(
     n_participants: int | Sequence[int] = 200,
     effect_size: float = 0.6,

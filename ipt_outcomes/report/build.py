@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import figures as F
+from ..arguments import checked, frame_or_path, optional, path, seed, text, whole
 from ..arms import choose_reference_arm
 from ..clinical import clinical_change, dose_response, sudden_gains, summarise_change
 from ..errors import IPTOutcomesError, IPTOutcomesWarning
@@ -43,6 +44,8 @@ class Report:
     results: dict[str, Any] = field(default_factory=dict)
 
 
+@checked(data=frame_or_path, outcome=optional(text), out=optional(path), n_imputations=whole(2, 10_000), seed=seed,
+         title=optional(text), time=optional(text), reference_arm=optional(text))
 def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *, study: str | Path | Study | None = None,
                  out: str | Path | None = None, n_imputations: int = 50, seed: int = 1, progress: bool = True,
                  title: str | None = None, time: str | None = None, reference_arm: str | None = None,
@@ -79,7 +82,9 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
     DataValidationError
         The data fail validation (the report would be misleading); the report of problems is attached.
     """
-    console = Console(stderr=True)
+    from ..cli.terminal import progress_stream
+
+    console = Console(file=progress_stream())
     notes: list[str] = []
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True, disable=not progress) as bar:

@@ -198,6 +198,19 @@ def _integer(column: str) -> Rule:
     return Rule("integer", column, "error", passes, explain)
 
 
+def _max_value(column: str, maximum: float) -> Rule:
+    def passes(frame: pd.DataFrame) -> pd.Series:
+        x = as_numbers(frame[column])
+        return x.isna() | (x <= maximum)
+
+    def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
+        return [(v, f"{_text(v)} is above {_format_number(maximum)}, more than any course of therapy; correct "
+                    "it, or leave the cell empty if the value is unknown.")
+                for v in _values(frame, column, pos)]
+
+    return Rule("max_value", column, "error", passes, explain)
+
+
 def _min_value(column: str, minimum: float) -> Rule:
     def passes(frame: pd.DataFrame) -> pd.Series:
         x = as_numbers(frame[column])
@@ -222,23 +235,37 @@ def _date(column: str) -> Rule:
         return ~_present(s) | _present(parsed(s))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
-        return [(v, f"{_text(v)!r} is not a date; write dates as YYYY-MM-DD, or give read.date_format "
-                    "in the study file.") for v in _values(frame, column, pos)]
+        return [(v, f"{_text(v)!r} is outside the dates that can be analysed ({DATE_RANGE}); if it is a code "
+                    "for an unknown date, leave the cell empty or list the code in read.na_values."
+                 if _out_of_range(v) else
+                 f"{_text(v)!r} is not a date; write dates as YYYY-MM-DD, or give read.date_format "
+                 "in the study file.") for v in _values(frame, column, pos)]
 
     return Rule("date", column, "error", passes, explain)
+
+
+#: the dates pandas holds at nanosecond resolution (``pd.Timestamp.min`` to ``max``)
+DATE_RANGE = "1677-09-22 to 2262-04-11"
+
+
+def _out_of_range(value: object) -> bool:
+    try:
+        stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return not pd.isna(stamp) and not pd.Timestamp.min <= stamp <= pd.Timestamp.max
 
 
 def _parse_date(value: object) -> object:
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return pd.NaT
-    if isinstance(value, (pd.Timestamp, np.datetime64)) or hasattr(value, "isoformat"):
-        return pd.Timestamp(value)  # type: ignore[arg-type]
-    if not isinstance(value, str):
+    if not isinstance(value, (str, pd.Timestamp, np.datetime64)) and not hasattr(value, "isoformat"):
         return pd.NaT
     try:
-        return pd.Timestamp(value)
+        stamp = pd.Timestamp(value)  # type: ignore[arg-type]
     except (ValueError, TypeError, OverflowError):
         return pd.NaT
+    return stamp if not pd.isna(stamp) and pd.Timestamp.min <= stamp <= pd.Timestamp.max else pd.NaT
 
 
 def parse_dates(series: pd.Series) -> pd.Series:
@@ -497,6 +524,8 @@ def build_rules(frame: pd.DataFrame, ctx: ValidationContext) -> Iterator[Rule]:
             yield _integer(column)
         if "min" in col:
             yield _min_value(column, float(col["min"]))
+        if "max" in col:
+            yield _max_value(column, float(col["max"]))
         if col.get("type") == "date":
             yield _date(column)
     if "instrument" in have:

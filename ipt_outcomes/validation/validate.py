@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from ..arguments import checked, frame
 from ..errors import ArgumentTypeError
 from ..study import Study, load_study
 from ..vocabulary import canonical_spec
@@ -121,6 +122,7 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
     )
 
 
+@checked(df=frame)
 def trial_schema(df: pd.DataFrame, study: str | Path | Study | None = None) -> pa.DataFrameSchema:
     """The pandera schema that :func:`validate` runs for this table (for use in your own pipelines)."""
     study_obj = load_study(study) if study is not None else Study.from_attrs(df.attrs.get("ipt_study"))
