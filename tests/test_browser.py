@@ -73,3 +73,54 @@ def test_every_figure_renders_offline_without_console_errors(demo_report, browse
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], errors
     assert browser.title.startswith("IPT trial report")
+
+
+HOSTILE_ARM = '<a href="https://evil.example/">IPT</a>'
+HOSTILE_ID = '<img src=x onerror="window.__owned=1">'
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    """A report whose arm names, participant ids and outcome carry markup, a link and script."""
+    import ipt_outcomes as ipt
+
+    folder = tmp_path_factory.mktemp("hostile")
+    df = ipt.simulate_trial(40, seed=2)
+    df["arm"] = df["arm"].replace({"IPT": HOSTILE_ARM, "TAU": "TAU <script>window.__owned=2</script>"})
+    first = df["participant_id"].iloc[0]
+    df["participant_id"] = df["participant_id"].replace({first: HOSTILE_ID})
+    df.to_csv(folder / "hostile.csv", index=False)
+    result = subprocess.run([sys.executable, "-m", "ipt_outcomes.cli.main", "report", "hostile.csv", "--out",
+                             "report.html", "--imputations", "2", "--reference-arm",
+                             "TAU <script>window.__owned=2</script>"],
+                            cwd=folder, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return folder / "report.html"
+
+
+def test_data_text_in_a_report_is_text_only(hostile_report, browser):
+    """No script from the data runs, no link from the data exists, and the labels read as typed."""
+    browser.get(hostile_report.as_uri())
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        done = browser.execute_script(
+            "const d = Array.from(document.querySelectorAll('.plotly-graph-div'));"
+            "return d.length > 0 && d.every(x => x._fullLayout && x.querySelector('.main-svg'))")
+        if done:
+            break
+        time.sleep(0.5)
+    assert done
+    # hover every point of every figure, so hover labels render too
+    browser.execute_script(
+        "for (const d of document.querySelectorAll('.plotly-graph-div')) {"
+        "  for (let i = 0; i < d.data.length; i++) { try { Plotly.Fx.hover(d, [{curveNumber: i, pointNumber: 0}]); }"
+        "  catch (e) {} } }")
+    time.sleep(1)
+    assert browser.execute_script("return window.__owned") is None
+    links = browser.execute_script(
+        "return Array.from(document.querySelectorAll('a')).map(a => a.getAttribute('href') || a.getAttribute('xlink:href'))")
+    assert all(h and h.startswith("#") for h in links), links
+    legend = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.legendtext')).map(t => t.textContent).join(' | ')")
+    assert HOSTILE_ARM in legend
+    assert browser.execute_script("return document.querySelectorAll('img, script[src], iframe').length") == 0

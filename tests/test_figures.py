@@ -130,3 +130,19 @@ def test_static_export_message_without_browser(tmp_path, monkeypatch, example):
     monkeypatch.setattr(F.export, "static_export_available", lambda: False)
     with pytest.raises(ipt.AnalysisError, match="apt-get install chromium"):
         F.save_figure(F.observed_means_figure(df, "HAMD17"), tmp_path / "f.pdf")
+
+
+def test_data_text_reaches_figures_as_text_only():
+    """Arm names, participant ids and instrument names carry no live markup or hover-template fields."""
+    from ipt_outcomes.figures import observed_means_figure
+    from ipt_outcomes.figures.style import plain
+
+    assert plain('<a href="x">%{y}</a> & b') == '&lt;a href="x"&gt;&#37;{y}&lt;/a&gt; &amp; b'
+    df = ipt.simulate_trial(30, seed=4)
+    df["arm"] = df["arm"].replace({"IPT": '<a href="https://evil.example">IPT %{x}</a>'})
+    fig = observed_means_figure(df, "HAMD17")
+    text = fig.to_json()
+    assert "<a href" not in text and "evil.example" in text
+    names = [t.name for t in fig.data]
+    assert '&lt;a href="https://evil.example"&gt;IPT &#37;{x}&lt;/a&gt;' in names
+    assert all("%{x}</a>" not in (t.hovertemplate or "") for t in fig.data)

@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout, sys.stderr = Printable(out), Printable(err)  # type: ignore[assignment]
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("default")  # a command line shows warnings, whatever the caller's filters
             warnings.showwarning = _show_warning
             return _main(argv)
     finally:

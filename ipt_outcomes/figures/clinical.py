@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from ..study import registry_in_force
-from .style import arm_colors, base_layout, outcome_label
+from .style import arm_colors, base_layout, outcome_label, plain
 
 __all__ = ["dose_response_figure", "jacobson_figure", "waterfall_figure"]
 
@@ -22,11 +20,11 @@ def jacobson_figure(cc: pd.DataFrame) -> go.Figure:
     colors = arm_colors(cc["arm"].astype(str).unique())
     fig = go.Figure()
     for arm, d in data.groupby(data["arm"].astype(str)):
-        fig.add_trace(go.Scatter(x=d["baseline"], y=d["final"], mode="markers", name=arm,
+        fig.add_trace(go.Scatter(x=d["baseline"], y=d["final"], mode="markers", name=plain(arm),
                                  marker={"color": colors[arm], "size": 7, "opacity": 0.8},
-                                 text=[html.escape(str(p)) for p in d["participant_id"]], customdata=d["category"],
+                                 text=[plain(p) for p in d["participant_id"]], customdata=d["category"],
                                  hovertemplate="participant %{text}<br>baseline %{x}<br>final %{y}<br>%{customdata}"
-                                 "<extra>" + html.escape(arm) + "</extra>"))
+                                 "<extra>" + plain(arm) + "</extra>"))
     lo = float(min(data["baseline"].min(), data["final"].min()))
     hi = float(max(data["baseline"].max(), data["final"].max()))
     rc = settings["reliable_change"]
@@ -39,7 +37,7 @@ def jacobson_figure(cc: pd.DataFrame) -> go.Figure:
     if settings["cutoff"] is not None:
         fig.add_hline(y=settings["cutoff"], line={"color": "#009E73", "dash": "dot"},
                       annotation_text=f"cut-off {settings['cutoff_type']} = {settings['cutoff']:.1f}")
-    return base_layout(fig, f"{outcome}: Jacobson plot (reliable change {rc:.1f} points)",
+    return base_layout(fig, f"{plain(outcome)}: Jacobson plot (reliable change {rc:.1f} points)",
                        f"Baseline {outcome_label(outcome, registry_in_force(cc))}",
                        f"Final {outcome_label(outcome, registry_in_force(cc))}")
 
@@ -51,14 +49,14 @@ def waterfall_figure(cc: pd.DataFrame) -> go.Figure:
     colors = arm_colors(cc["arm"].astype(str).unique())
     fig = go.Figure()
     for arm, d in data.groupby(data["arm"].astype(str)):
-        fig.add_trace(go.Bar(x=d.index, y=d["percent_change"], name=arm, marker_color=colors[arm],
-                             text=[html.escape(str(p)) for p in d["participant_id"]],
-                             hovertemplate="participant %{text}<br>change %{y:.1f}%<extra>" + html.escape(arm) + "</extra>"))
+        fig.add_trace(go.Bar(x=d.index, y=d["percent_change"], name=plain(arm), marker_color=colors[arm],
+                             text=[plain(p) for p in d["participant_id"]], textposition="none",
+                             hovertemplate="participant %{text}<br>change %{y:.1f}%<extra>" + plain(arm) + "</extra>"))
     resp = cc.attrs["settings"]["response_percent"]
     sign = -1 if cc.attrs["settings"]["higher_is"] == "worse" else 1
     fig.add_hline(y=sign * resp, line={"dash": "dash", "color": "grey"}, annotation_text=f"response ({resp:g}%)")
     fig.update_layout(bargap=0.05)
-    return base_layout(fig, f"{outcome}: percent change from baseline per participant", "Participants (sorted)",
+    return base_layout(fig, f"{plain(outcome)}: percent change from baseline per participant", "Participants (sorted)",
                        "Change from baseline (%)")
 
 
@@ -68,10 +66,10 @@ def dose_response_figure(table: pd.DataFrame, outcome: str) -> go.Figure:
     fig = go.Figure()
     for arm, d in table.groupby(table["arm"].astype(str)):
         fig.add_trace(go.Scatter(x=d["sessions_attended"], y=d["percent_reliably_improved"], mode="lines+markers",
-                                 name=arm, line={"color": colors[arm]}, marker={"size": 4 + 2 * np.sqrt(d["n"])},
+                                 name=plain(arm), line={"color": colors[arm]}, marker={"size": 4 + 2 * np.sqrt(d["n"])},
                                  customdata=np.c_[d["n"], d["mean_change"]],
                                  hovertemplate="sessions %{x}<br>%{y:.0f}% reliably improved<br>n = %{customdata[0]}"
-                                 "<br>mean change %{customdata[1]:.1f}<extra>" + html.escape(arm) + "</extra>"))
+                                 "<br>mean change %{customdata[1]:.1f}<extra>" + plain(arm) + "</extra>"))
     fig.update_yaxes(range=[0, 100])
-    return base_layout(fig, f"{outcome}: reliably improved by sessions attended (marker size ~ n; not randomised)",
+    return base_layout(fig, f"{plain(outcome)}: reliably improved by sessions attended (marker size ~ n; not randomised)",
                        "Sessions attended", "Reliably improved (%)")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import plotly.graph_objects as go
 from scipy import stats
 
 from ..models import GrowthFit
-from .style import arm_colors, base_layout
+from .style import arm_colors, base_layout, plain
 
 __all__ = ["caterpillar_figure", "qq_figure", "residual_fitted_figure"]
 
@@ -23,7 +21,7 @@ def qq_figure(fit: GrowthFit) -> go.Figure:
     fig = go.Figure([go.Scatter(x=q, y=z, mode="markers", marker={"size": 4, "color": "#0072B2"}, name="residuals"),
                      go.Scatter(x=[q[0], q[-1]], y=[q[0], q[-1]], mode="lines", line={"color": "black"},
                                 name="normal")])
-    return base_layout(fig, f"{fit.outcome}: normal QQ plot of residuals", "Normal quantile", "Standardised residual")
+    return base_layout(fig, f"{plain(fit.outcome)}: normal QQ plot of residuals", "Normal quantile", "Standardised residual")
 
 
 def residual_fitted_figure(fit: GrowthFit) -> go.Figure:
@@ -32,12 +30,12 @@ def residual_fitted_figure(fit: GrowthFit) -> go.Figure:
     colors = arm_colors(res["arm"].unique())
     fig = go.Figure()
     for arm, d in res.groupby("arm"):
-        fig.add_trace(go.Scatter(x=d["fitted"], y=d["residual"], mode="markers", name=arm,
+        fig.add_trace(go.Scatter(x=d["fitted"], y=d["residual"], mode="markers", name=plain(arm),
                                  marker={"size": 4, "color": colors[arm], "opacity": 0.6},
-                                 text=[html.escape(str(p)) for p in d["participant_id"]],
+                                 text=[plain(p) for p in d["participant_id"]],
                                  hovertemplate="participant %{text}<br>fitted %{x:.1f}<br>residual %{y:.2f}<extra></extra>"))
     fig.add_hline(y=0, line={"color": "black", "width": 1})
-    return base_layout(fig, f"{fit.outcome}: residuals against fitted values", "Fitted value", "Residual")
+    return base_layout(fig, f"{plain(fit.outcome)}: residuals against fitted values", "Fitted value", "Residual")
 
 
 def caterpillar_figure(fit: GrowthFit, term: str = "Intercept") -> go.Figure:
@@ -45,11 +43,11 @@ def caterpillar_figure(fit: GrowthFit, term: str = "Intercept") -> go.Figure:
     ri = fit.random_effect_intervals()
     d = ri[ri["term"] == term].sort_values("estimate").reset_index(drop=True)
     fig = go.Figure(go.Scatter(
-        x=d.index, y=d["estimate"], mode="markers", marker={"size": 4, "color": "#0072B2"}, name=term,
+        x=d.index, y=d["estimate"], mode="markers", marker={"size": 4, "color": "#0072B2"}, name=plain(term),
         error_y={"type": "data", "symmetric": False, "array": d["ci_upper"] - d["estimate"],
                  "arrayminus": d["estimate"] - d["ci_lower"], "thickness": 0.6},
-        text=[html.escape(str(p)) for p in d["participant_id"]],
+        text=[plain(p) for p in d["participant_id"]],
         hovertemplate="participant %{text}<br>%{y:.2f}<extra></extra>"))
     fig.add_hline(y=0, line={"color": "black", "width": 1})
-    return base_layout(fig, f"{fit.outcome}: participant random effects ({term}) with 95% intervals",
-                       "Participants (sorted)", f"Random effect: {term}")
+    return base_layout(fig, f"{plain(fit.outcome)}: participant random effects ({plain(term)}) with 95% intervals",
+                       "Participants (sorted)", f"Random effect: {plain(term)}")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import plotly.graph_objects as go
 
-from .style import arm_colors, base_layout
+from .style import arm_colors, base_layout, plain
 
 __all__ = ["flow_counts", "flow_figure", "retention_figure"]
 
@@ -17,13 +15,13 @@ def retention_figure(retention: pd.DataFrame, outcome: str) -> go.Figure:
     colors = arm_colors(retention["arm"].astype(str).unique())
     fig = go.Figure()
     for arm, d in retention.groupby(retention["arm"].astype(str)):
-        fig.add_trace(go.Scatter(x=d["time"], y=d["percent_retained"], mode="lines+markers", name=arm,
+        fig.add_trace(go.Scatter(x=d["time"], y=d["percent_retained"], mode="lines+markers", name=plain(arm),
                                  line={"color": colors[arm], "shape": "hv"},
                                  customdata=d[["n_retained", "n_randomised"]].to_numpy(),
                                  hovertemplate="time %{x}<br>%{y:.0f}% retained (%{customdata[0]} of %{customdata[1]})"
-                                 "<extra>" + html.escape(arm) + "</extra>"))
+                                 "<extra>" + plain(arm) + "</extra>"))
     fig.update_yaxes(range=[0, 105])
-    return base_layout(fig, f"{outcome}: participants still providing data", "Session", "Retained (%)")
+    return base_layout(fig, f"{plain(outcome)}: participants still providing data", "Session", "Retained (%)")
 
 
 def flow_counts(df: pd.DataFrame, outcome: str, complete_from: float, analysed: set[str], time: str | None = None
@@ -56,6 +54,6 @@ def flow_figure(counts: pd.DataFrame) -> go.Figure:
     colors = arm_colors(counts["arm"].astype(str).unique())
     fig = go.Figure()
     for row in counts.itertuples():
-        fig.add_trace(go.Funnel(name=str(row.arm), y=list(stages.values()), x=[getattr(row, s) for s in stages],
+        fig.add_trace(go.Funnel(name=plain(row.arm), y=list(stages.values()), x=[getattr(row, s) for s in stages],
                                 marker={"color": colors[str(row.arm)]}, textinfo="value+percent initial"))
     return base_layout(fig, "Participant flow by arm (CONSORT-style counts)", "Participants", "")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 
 import plotly.graph_objects as go
 
 from ..registry import Registry, default_registry
 
-__all__ = ["arm_colors", "base_layout", "outcome_label", "with_alpha"]
+__all__ = ["arm_colors", "base_layout", "outcome_label", "plain", "with_alpha"]
 
 #: colour-blind-safe palette (Okabe-Ito); IPT arms take the blues, comparators the others
 _IPT_COLORS = ["#0072B2", "#56B4E9", "#009E73"]
@@ -25,6 +26,13 @@ def arm_colors(arms: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def plain(value: object) -> str:
+    """Text from the data as plotly shows it: as text only. Plotly reads a subset of HTML in names,
+    labels and hover text (``<a href>`` makes a link, ``<b>`` bold) and ``%{...}`` in hover templates;
+    here ``<``, ``>``, ``&`` and ``%`` become entities, which plotly shows as the characters typed."""
+    return html.escape(str(value), quote=False).replace("%", "&#37;")
+
+
 def with_alpha(hex_color: str, alpha: float) -> str:
     h = hex_color.lstrip("#")
     r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
@@ -34,7 +42,7 @@ def with_alpha(hex_color: str, alpha: float) -> str:
 def outcome_label(outcome: str, registry: Registry | None = None) -> str:
     """'HAM-D 17 (points)' for an instrument of the registry in force (a study's own included), else the key."""
     reg = registry if registry is not None else default_registry()
-    return reg[outcome].label if outcome in reg else outcome
+    return plain(reg[outcome].label if outcome in reg else outcome)
 
 
 def base_layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:

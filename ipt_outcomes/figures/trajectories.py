@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -12,7 +10,7 @@ from scipy import stats
 from ..models import GrowthFit
 from ..registry import Registry
 from ..study import registry_in_force, time_column
-from .style import arm_colors, base_layout, outcome_label, with_alpha
+from .style import arm_colors, base_layout, outcome_label, plain, with_alpha
 
 __all__ = ["observed_means_figure", "trajectory_figure"]
 
@@ -33,23 +31,23 @@ def trajectory_figure(df: pd.DataFrame, fit: GrowthFit, max_participants: int | 
         for pid, g in part.groupby("participant_id", sort=False):
             xs += [*g[time].astype(float), None]
             ys += [*g["score"].astype(float), None]
-            texts += [html.escape(str(pid))] * len(g) + [None]
+            texts += [plain(pid)] * len(g) + [None]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"width": 0.7, "color": with_alpha(colors[arm], 0.25)},
-                                 name=f"{arm}: participants", legendgroup=arm, text=texts, connectgaps=False,
-                                 hovertemplate="participant %{text}<br>" + time + " %{x}<br>score %{y}<extra>" +
-                                 html.escape(arm) + "</extra>"))
+                                 name=f"{plain(arm)}: participants", legendgroup=arm, text=texts, connectgaps=False,
+                                 hovertemplate="participant %{text}<br>" + plain(time) + " %{x}<br>score %{y}<extra>"
+                                 + plain(arm) + "</extra>"))
     times = np.linspace(float(data[time].min()), float(data[time].max()), 40)
     traj = fit.trajectories(times=times)
     for arm, t in traj.groupby("arm"):
         c = colors.get(arm, "#333333")
         fig.add_trace(go.Scatter(x=np.r_[t["time"], t["time"][::-1]], y=np.r_[t["ci_upper"], t["ci_lower"][::-1]],
                                  fill="toself", fillcolor=with_alpha(c, 0.2), line={"width": 0}, hoverinfo="skip",
-                                 name=f"{arm}: 95% CI", legendgroup=arm, showlegend=False))
+                                 name=f"{plain(arm)}: 95&#37; CI", legendgroup=arm, showlegend=False))
         fig.add_trace(go.Scatter(x=t["time"], y=t["estimate"], mode="lines", line={"width": 3, "color": c},
-                                 name=f"{arm}: model mean", legendgroup=arm,
-                                 hovertemplate=time + " %{x:.1f}<br>mean %{y:.2f}<extra>" + html.escape(arm) + "</extra>"))
+                                 name=f"{plain(arm)}: model mean", legendgroup=arm,
+                                 hovertemplate=plain(time) + " %{x:.1f}<br>mean %{y:.2f}<extra>" + plain(arm) + "</extra>"))
     note = "" if len(ids) == data["participant_id"].nunique() else f" ({len(ids)} of {data['participant_id'].nunique()} shown)"
-    return base_layout(fig, f"{outcome}: individual courses and model-implied means{note}", time.capitalize(),
+    return base_layout(fig, f"{plain(outcome)}: individual courses and model-implied means{note}", plain(time.capitalize()),
                        outcome_label(outcome, registry_in_force(df)))
 
 
@@ -65,10 +63,10 @@ def observed_means_figure(df: pd.DataFrame, outcome: str, time: str | None = Non
     summary["half"] = crit * summary["std"] / np.sqrt(summary["count"])
     fig = go.Figure()
     for arm, s in summary.groupby("arm"):
-        fig.add_trace(go.Scatter(x=s[time], y=s["mean"], mode="lines+markers", name=arm,
+        fig.add_trace(go.Scatter(x=s[time], y=s["mean"], mode="lines+markers", name=plain(arm),
                                  line={"color": colors[arm]}, error_y={"type": "data", "array": s["half"].fillna(0)},
                                  customdata=s["count"], text=[f"n={n}" for n in s["count"]],
-                                 hovertemplate=time + " %{x}<br>mean %{y:.2f}<br>n = %{customdata}<extra>"
-                                 + html.escape(arm) + "</extra>"))
-    return base_layout(fig, f"{outcome}: observed means with 95% CI (n in hover)", time.capitalize(),
+                                 hovertemplate=plain(time) + " %{x}<br>mean %{y:.2f}<br>n = %{customdata}<extra>"
+                                 + plain(arm) + "</extra>"))
+    return base_layout(fig, f"{plain(outcome)}: observed means with 95% CI (n in hover)", plain(time.capitalize()),
                        outcome_label(outcome, registry_in_force(df, registry)))

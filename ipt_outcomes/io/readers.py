@@ -101,12 +101,18 @@ def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
         except (UnicodeDecodeError, LookupError) as exc:
             raise InputFileError(f"cannot decode with encoding {encoding!r} ({exc}); "
                                  "fix read.encoding in the study file.") from None
-    if b"\x00" in raw[:4096]:
+    head = raw[:4096]
+    if head.count(b"\x00") > 8 or (b"\x00" in head and re.search(rb"[\x01-\x08\x0e-\x1f]", head)):
         for bom, enc in ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
             if raw.startswith(bom):
                 return raw.decode(enc), enc
         raise InputFileError("contains binary data (NUL bytes), not delimited text; "
                              "export the data as CSV or give the file its real extension.")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise InputFileError(f"line {line} contains a NUL byte (\\x00), which no text export "
+                             "has: the file is damaged. Remove the character or export the data again.")
     for enc in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(enc), "utf-8" if enc == "utf-8-sig" else enc
@@ -159,10 +165,17 @@ def _read_text(p: Path, options: Mapping[str, Any]) -> RawTable:
     delimiter = options.get("delimiter") or ("\t" if p.suffix.lower() in (".tsv", ".tab") else _sniff_delimiter(text))
     na_values = list(options.get("na_values") or []) + NA_STRINGS
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                            na_values=na_values, skipinitialspace=True, engine="c", low_memory=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: rows one field longer than the header never turn the first column into an index
+            frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                                na_values=na_values, skipinitialspace=True, engine="c", low_memory=False,
+                                index_col=False)
     except pd.errors.ParserError as exc:
         raise InputFileError(f"{p}: {_parser_problem(text, str(exc), delimiter)}") from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        _only_empty_extra_fields(text, delimiter, p)
+    _no_duplicate_names(next(csv.reader(io.StringIO(text[:_SNIFF_BYTES]), delimiter=delimiter), []), p, "line 1")
     frame = _unquote_formulas(frame)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] == 1 and len(frame) and delimiter == ",":
@@ -185,6 +198,33 @@ def _unquote_formulas(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = frame[column].where(~quoted, frame[column].str[1:])
     frame.columns = [c[1:] if re.match(_QUOTED_FORMULA, str(c)) else c for c in frame.columns]
     return frame
+
+
+def _only_empty_extra_fields(text: str, delimiter: str, p: Path) -> None:
+    """Rows longer than the header: empty trailing fields (a delimiter at the end of every line, as some
+    exports write) are dropped; a value there would be lost, so it is refused with its line."""
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    width = len(next(rows, []))
+    for number, row in enumerate(rows, start=2):
+        extra = [v for v in row[width:] if v.strip()]
+        if extra:
+            raise InputFileError(f"{p}: line {number} has {len(row)} fields where the header has {width}, and the "
+                                 f"extra value {extra[0][:40]!r} would be lost; a {_name(delimiter)} inside a value "
+                                 "needs the value in quotes, or the header lacks a column name.")
+
+
+def _no_duplicate_names(header: list[Any], p: Path, where: str) -> None:
+    """Two columns with one name: pandas would rename the second (``score.1``) and one of them would be
+    analysed without a word. Refuse, naming the columns."""
+    names = [str(h).strip() for h in header if h is not None and str(h).strip()]
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(names, start=1):
+        seen.setdefault(name, []).append(position)
+    duplicated = {n: pos for n, pos in seen.items() if len(pos) > 1}
+    if duplicated:
+        listed = "; ".join(f"{n[:40]!r} in columns {', '.join(map(str, pos))}" for n, pos in list(duplicated.items())[:5])
+        raise InputFileError(f"{p}: the header ({where}) names a column more than once: {listed}. Rename or remove "
+                             "the extra column so that each name is used once.")
 
 
 def _parser_problem(text: str, message: str, delimiter: str) -> str:
@@ -216,17 +256,20 @@ def _name(delimiter: str) -> str:
 
 
 def _no_uncomputed_formulas(p: Path, sheet: Any, frame: pd.DataFrame) -> None:
-    """Refuse formula cells whose value was never saved (files written by scripts, not by Excel):
+    """Refuse a header that names a column twice, and formula cells whose value was never saved (files
+    written by scripts, not by Excel):
     they would be read as missing scores without a word."""
     import openpyxl
 
     book = openpyxl.load_workbook(p, read_only=True, data_only=False)
     try:
         ws = book.worksheets[sheet] if isinstance(sheet, int) else book[sheet]
+        header = next(ws.iter_rows(max_row=1, values_only=True), ())
         formulas = [(cell.row, cell.column, cell.value) for row in ws.iter_rows() for cell in row
                     if getattr(cell, "data_type", None) == "f"]
     finally:
         book.close()
+    _no_duplicate_names(list(header), p, "row 1")
     if not formulas:
         return
     header_row = 1

@@ -373,6 +373,39 @@ def _participant_constant(column: str) -> Rule:
     return Rule("participant_constant", column, "error", passes, explain, frame_level=True)
 
 
+def _spelling_variants(column: str) -> Rule:
+    """Labels that differ only in case or spacing (``ipt`` and ``IPT``) would be analysed as different
+    arms (trials, therapists): an error, since nothing tells which spelling is meant."""
+
+    def variants(frame: pd.DataFrame) -> dict[str, list[str]]:
+        labels = pd.Series(pd.unique(frame[column].dropna().astype(str)))
+        groups = labels.groupby(labels.map(lambda v: " ".join(v.split()).casefold())).agg(list)
+        return {k: sorted(v) for k, v in groups.items() if len(v) > 1}
+
+    def passes(frame: pd.DataFrame) -> pd.Series:
+        clash = variants(frame)
+        if not clash:
+            return pd.Series(True, index=frame.index)
+        text = frame[column].astype("string")
+        minority: set[str] = set()
+        for group in clash.values():  # report the rows of the less common spellings
+            counts = text[text.isin(group)].value_counts()
+            minority |= set(counts.index[1:])
+        return ~text.isin(minority).fillna(False).astype(bool)
+
+    def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
+        clash = variants(frame)
+        out = []
+        for v in _values(frame, column, pos):
+            group = clash.get(" ".join(str(v).split()).casefold(), [str(v)])
+            out.append((v, f"{_text(v)!r} and {', '.join(repr(g) for g in group if g != str(v))} differ only in "
+                           f"case or spacing and would count as different {column} values; write one spelling "
+                           "(or map them in the study file's values section)."))
+        return out
+
+    return Rule("spelling_variants", column, "error", passes, explain, frame_level=True)
+
+
 def _problem_areas_distinct() -> Rule:
     def passes(frame: pd.DataFrame) -> pd.Series:
         a, b = frame["problem_area"].astype(object), frame["problem_area_secondary"].astype(object)
@@ -538,6 +571,9 @@ def build_rules(frame: pd.DataFrame, ctx: ValidationContext) -> Iterator[Rule]:
         yield _baseline_present(ctx)
         if "assessment_date" in have:
             yield _time_order(ctx)
+    for column in ("arm", "trial_id", "therapist_id", "site"):
+        if column in have:
+            yield _spelling_variants(column)
     if "participant_id" in have:
         for column, col in spec.items():
             if col.get("participant_level") and column in have:

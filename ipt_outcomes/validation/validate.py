@@ -157,7 +157,7 @@ def _explain(rule: Rule, frame: pd.DataFrame, positions: np.ndarray, labels: pd.
             "check": rule.check,
             "row": labels[pos],
             "participant_id": None if _is_missing(pid) else str(pid),
-            "value": None if _is_missing(value) else str(value),
+            "value": None if _is_missing(value) else _clip(str(value)),
             "severity": rule.severity,
             "message": f"{where}, {pid_text}, {column_text}: {text}",
             "file": file,
@@ -195,3 +195,11 @@ def _count_participants(frame: pd.DataFrame) -> int:
     if "participant_id" not in frame.columns:
         return 0
     return int(participant_code(frame).dropna().nunique())
+
+
+#: longest cell value kept in a report (a 50,000-character cell is shown by its start)
+MAX_VALUE_CHARS = 200
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 3] + "..."
