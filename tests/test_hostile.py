@@ -533,3 +533,20 @@ def test_delimiter_found_from_consistent_field_counts(tmp_path, trial, delimiter
     trial.head(40).to_csv(path, index=False, sep=delimiter, decimal="," if delimiter == ";" else ".")
     raw = read_raw(path)
     assert raw.dialect["delimiter"] == delimiter and raw.frame.shape == (40, trial.shape[1])
+
+
+def test_report_on_hostile_labels_writes_once_and_never_replaces(tmp_path, trial, capsys):
+    """The report command on data whose arms carry escapes and formula text: a clean terminal, the input
+    untouched, and a second run without --force refused with the first report kept."""
+    df = trial.assign(arm=trial["arm"].replace({"IPT": "=IPT\x1b[2J", "TAU": "TAU"}))
+    data = _csv(tmp_path, "data", df)
+    before = _digests([data])
+    out = tmp_path / "report.html"
+    code, stdout, err = _run(capsys, "report", data, "--out", out, "--imputations", "2", "--reference-arm", "TAU")
+    _clean(code, stdout, err, {0})
+    first = _digests([out])
+    assert "\x1b" not in out.read_text() and "=IPT\\x1b[2J" in out.read_text()
+    code, stdout, err = _run(capsys, "report", data, "--out", out, "--imputations", "2", "--reference-arm", "TAU")
+    _clean(code, stdout, err, {2})
+    assert "already exists" in err and _digests([out]) == first and _digests([data]) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "report.html"]

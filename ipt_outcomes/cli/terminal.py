@@ -10,19 +10,12 @@ control sequences are the toolkit's own and carry no data, writes to :func:`prog
 from __future__ import annotations
 
 import io
-import re
 import sys
 from typing import TextIO
 
+from ..plaintext import printable
+
 __all__ = ["Printable", "printable", "progress_stream"]
-
-# C0 controls except tab and newline, DEL, C1 controls, bidirectional embeddings/overrides/isolates
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """``text`` with every control character written as a visible escape."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1] if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 
 class Printable(io.TextIOBase):

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import plotly.graph_objects as go
 
+from ..plaintext import printable
 from ..registry import Registry, default_registry
 
 __all__ = ["arm_colors", "base_layout", "outcome_label", "plain", "with_alpha"]
@@ -30,7 +31,7 @@ def plain(value: object) -> str:
     """Text from the data as plotly shows it: as text only. Plotly reads a subset of HTML in names,
     labels and hover text (``<a href>`` makes a link, ``<b>`` bold) and ``%{...}`` in hover templates;
     here ``<``, ``>``, ``&`` and ``%`` become entities, which plotly shows as the characters typed."""
-    return html.escape(str(value), quote=False).replace("%", "&#37;")
+    return html.escape(printable(str(value)), quote=False).replace("%", "&#37;")
 
 
 def with_alpha(hex_color: str, alpha: float) -> str:

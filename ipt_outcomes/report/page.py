@@ -9,6 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from ..plaintext import printable
+
 __all__ = ["Section", "escape", "figure_html", "render_page", "table_html"]
 
 CSS = """
@@ -24,7 +26,8 @@ pre{overflow-x:auto;font-size:.85em}section{overflow-x:auto}
 
 
 def escape(value: object) -> str:
-    return html.escape("" if value is None else str(value))
+    """HTML text of a value: markup escaped, control characters shown as escapes."""
+    return html.escape(printable("" if value is None else str(value)))
 
 
 class Section:
@@ -49,6 +52,9 @@ def table_html(df: pd.DataFrame, digits: int = 2, caption: str | None = None) ->
                                                                              f"{v:.3f}".replace("0.", ".", 1)))
         elif pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
+        elif not pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: printable(v) if isinstance(v, str) else v)
+    shown.columns = [printable(str(c)) for c in shown.columns]
     out = shown.to_html(index=False, escape=True, na_rep="", border=0)
     if caption:
         i = out.index(">") + 1
