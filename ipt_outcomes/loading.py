@@ -101,17 +101,46 @@ def _canonical_from_raw(raw: RawTable, study: Study | None) -> pd.DataFrame:
     return frame
 
 
+def _distinct(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and distinct present values of a column: per-value work is done once per distinct value
+    (a million rows of a trial hold a few thousand) and spread back with :func:`_spread`."""
+    codes, uniques = pd.factorize(series if _hashable_dtype(series) else series.astype(object), use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _hashable_dtype(series: pd.Series) -> bool:
+    return isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype)) or series.dtype == object or \
+        (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
+
+
+def _spread(values: Any, codes: np.ndarray, missing: Any, dtype: Any = object) -> np.ndarray:
+    """``values[code]`` for each row; ``missing`` where the code is -1 (a missing cell)."""
+    table = np.empty(len(values) + 1, dtype=dtype)
+    table[:-1] = values
+    table[-1] = missing
+    return table[codes]
+
+
+def _per_value(series: pd.Series, func: Any, dtype: str = "object") -> pd.Series:
+    """``func`` applied to each distinct present value (missing cells stay missing); ``dtype="string"``
+    builds the text column by taking from the distinct values, without a Python object per row."""
+    codes, uniques = _distinct(series)
+    mapped = [func(v) for v in uniques]
+    if dtype == "string":
+        return pd.Series(pd.array(mapped, dtype="string").take(codes, allow_fill=True), index=series.index)
+    return pd.Series(_spread(mapped, codes, None), index=series.index, dtype=object)
+
+
 def _blank_to_missing(frame: pd.DataFrame) -> pd.DataFrame:
     """Blank text cells are missing values (SPSS and Stata store missing strings as "")."""
     for column in frame.columns:
         col = frame[column]
-        if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
-            blank = col.astype(object).map(lambda v: isinstance(v, str) and not v.strip()).astype(bool)
+        if col.dtype == object or isinstance(col.dtype, (pd.StringDtype, pd.CategoricalDtype)):
+            codes, uniques = _distinct(col)
+            blank = np.array([isinstance(v, str) and not v.strip() for v in uniques], dtype=bool)
             if blank.any():
-                frame[column] = col.astype(object).mask(blank, None)
-        elif isinstance(col.dtype, pd.CategoricalDtype):
-            frame[column] = col.astype(object).map(
-                lambda v: None if isinstance(v, str) and not v.strip() else v)
+                rows = _spread(blank, codes, False, bool)
+                frame[column] = col.mask(rows) if isinstance(col.dtype, pd.StringDtype) else col.astype(object).mask(rows, None)
     return frame
 
 
@@ -182,8 +211,7 @@ def _map_values(series: pd.Series, mapping: Mapping[Any, Any]) -> pd.Series:
         lookup[str(key)] = value
         if isinstance(key, float) and key.is_integer():
             lookup[str(int(key))] = value
-    values = series.astype(object)
-    return values.map(lambda v: lookup.get(v, lookup.get(str(v), v)) if not _missing(v) else v)
+    return _per_value(series, lambda v: lookup.get(v, lookup.get(str(v), v)))
 
 
 def _missing(value: Any) -> bool:
@@ -197,16 +225,12 @@ def _normalise_categories(frame: pd.DataFrame, registry: Any) -> pd.DataFrame:
             continue
         if col_spec.get("type") == "category" and column != "instrument":
             aliases = alias_map(column)
-            frame[column] = frame[column].astype(object).map(
-                lambda v: aliases.get(fold(v), v) if isinstance(v, str) else v
-            )
+            frame[column] = _per_value(frame[column], lambda v: aliases.get(fold(v), v) if isinstance(v, str) else v)
     if "instrument" in frame.columns:
         from .registry import default_registry
 
         reg = registry if registry is not None else default_registry()
-        frame["instrument"] = frame["instrument"].astype(object).map(
-            lambda v: (reg.resolve(v) or v) if isinstance(v, str) else v
-        )
+        frame["instrument"] = _per_value(frame["instrument"], lambda v: (reg.resolve(v) or v) if isinstance(v, str) else v)
     return frame
 
 
@@ -236,7 +260,7 @@ def _as_text(series: pd.Series) -> pd.Series:
             return str(int(v))
         return str(v).strip()
 
-    return series.astype(object).map(text).astype("string")
+    return _per_value(series, text, dtype="string")
 
 
 def _as_numbers(series: pd.Series, decimal: str) -> pd.Series | None:
@@ -245,17 +269,14 @@ def _as_numbers(series: pd.Series, decimal: str) -> pd.Series | None:
         return None
     if pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype):
         return series.astype("float64")
-    values = series.astype(object)
-    present = values.map(lambda v: not _missing(v))
-    text = values[present].map(lambda v: str(v).strip())
+    codes, uniques = _distinct(series)
+    text = pd.Series([str(v).strip() for v in uniques], dtype=object)
     if decimal == ",":
         text = text.str.replace(",", ".", regex=False)
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.isna().any():
         return None
-    out = pd.Series(np.nan, index=series.index, dtype="float64")
-    out[present] = numbers.astype("float64")
-    return out
+    return pd.Series(_spread(numbers.to_numpy("float64"), codes, np.nan, "float64"), index=series.index)
 
 
 def _all_integral(series: pd.Series) -> bool:
@@ -272,9 +293,8 @@ def _as_dates(series: pd.Series, study: Study | None) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         return series
     read = study.read if study is not None else {}
-    values = series.astype(object)
-    present = values.map(lambda v: not _missing(v))
-    text = values[present].astype(str).str.strip()
+    codes, uniques = _distinct(series)
+    text = pd.Series([str(v).strip() for v in uniques], dtype=object)
     candidates = [read["date_format"]] if read.get("date_format") else ["ISO8601", "%d.%m.%Y", "%d.%m.%y"]
     parsed = None
     for fmt in candidates:
@@ -298,9 +318,8 @@ def _as_dates(series: pd.Series, study: Study | None) -> pd.Series:
             parsed = month_first
     if parsed is None or not _within_nanoseconds(parsed):
         return series  # kept as text; validation reports the values that are not dates (or out of range)
-    out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
-    out[present] = parsed.astype("datetime64[ns]")
-    return out
+    stamps = parsed.astype("datetime64[ns]").to_numpy()
+    return pd.Series(_spread(stamps, codes, np.datetime64("NaT", "ns"), "datetime64[ns]"), index=series.index)
 
 
 def _within_nanoseconds(parsed: pd.Series) -> bool:
