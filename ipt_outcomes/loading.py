@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .arguments import path as check_path
+from .distinct import factorized
 from .errors import DataWarning, StudyDefinitionError
 from .io import RawTable, read_raw
 from .study import Study, load_study
@@ -102,15 +103,8 @@ def _canonical_from_raw(raw: RawTable, study: Study | None) -> pd.DataFrame:
 
 
 def _distinct(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and distinct present values of a column: per-value work is done once per distinct value
-    (a million rows of a trial hold a few thousand) and spread back with :func:`_spread`."""
-    codes, uniques = pd.factorize(series if _hashable_dtype(series) else series.astype(object), use_na_sentinel=True)
-    return codes, np.asarray(uniques, dtype=object)
-
-
-def _hashable_dtype(series: pd.Series) -> bool:
-    return isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype)) or series.dtype == object or \
-        (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
+    """Codes and distinct present values of a column (:func:`ipt_outcomes.distinct.factorized`)."""
+    return factorized(series)
 
 
 def _spread(values: Any, codes: np.ndarray, missing: Any, dtype: Any = object) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..distinct import distinct_map, factorized
 from ..vocabulary import alias_map, canonical_spec, fold
 from .context import ValidationContext
 
@@ -65,7 +66,7 @@ def as_numbers(series: pd.Series) -> pd.Series:
     elif pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype):
         out = series.astype("float64")
     else:
-        out = series.astype(object).map(_to_float).astype("float64")
+        out = distinct_map(series, _to_float, np.nan, "float64")
     return out.where(np.isfinite(out))
 
 
@@ -102,14 +103,22 @@ def _is_na(value: object) -> bool:
         return False
 
 
+def cell_codes(series: pd.Series) -> pd.Series:
+    """``_cell_code`` of every cell, computed once per distinct value and spread back by position (a
+    million rows hold a few thousand distinct values), as an Arrow-backed text column."""
+    positions, uniques = factorized(series)
+    texts = [_cell_code(v) for v in uniques] + ["\x00"]
+    positions = np.where(positions < 0, len(texts) - 1, positions)
+    return pd.Series(pd.array(texts, dtype="string").take(positions), index=series.index)
+
+
 def codes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """One text code per row for the values of ``columns`` (missing values get their own code)."""
     if not columns:
         return pd.Series("", index=frame.index, dtype=object)
-    parts = [frame[c].astype(object).map(_cell_code) for c in columns]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + "\x1f" + part
+    out = cell_codes(frame[columns[0]])
+    for column in columns[1:]:
+        out = out + "\x1f" + cell_codes(frame[column])
     return out.astype(object)
 
 
@@ -138,7 +147,7 @@ def _allowed_values(column: str, allowed: tuple[str, ...]) -> Rule:
 
     def passes(frame: pd.DataFrame) -> pd.Series:
         s = frame[column]
-        return ~_present(s) | s.astype(object).map(lambda v: isinstance(v, str) and v in allowed_set).astype(bool)
+        return ~_present(s) | distinct_map(s, lambda v: isinstance(v, str) and v in allowed_set, False, bool)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         out = []
@@ -158,7 +167,7 @@ def _known_instrument(ctx: ValidationContext) -> Rule:
 
     def passes(frame: pd.DataFrame) -> pd.Series:
         s = frame["instrument"]
-        return ~_present(s) | s.astype(object).map(lambda v: isinstance(v, str) and v in keys).astype(bool)
+        return ~_present(s) | distinct_map(s, lambda v: isinstance(v, str) and v in keys, False, bool)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         out = []
@@ -228,7 +237,7 @@ def _date(column: str) -> Rule:
     def parsed(s: pd.Series) -> pd.Series:
         if pd.api.types.is_datetime64_any_dtype(s):
             return s
-        return s.astype(object).map(_parse_date)
+        return distinct_map(s, _parse_date, pd.NaT)
 
     def passes(frame: pd.DataFrame) -> pd.Series:
         s = frame[column]
@@ -272,17 +281,19 @@ def parse_dates(series: pd.Series) -> pd.Series:
     """Datetime view of a column; NaT where a value is not a date."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return series
-    return pd.to_datetime(series.astype(object).map(_parse_date), errors="coerce")
+    return pd.to_datetime(distinct_map(series, _parse_date, pd.NaT), errors="coerce")
 
 
 # --- frame rules -----------------------------------------------------------------------------
 
 def _score_range(ctx: ValidationContext) -> Rule:
     def bounds(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-        inst = frame["instrument"].astype(object)
-        lo = inst.map(lambda k: ctx.registry[k].min if isinstance(k, str) and k in ctx.registry else np.nan)
-        hi = inst.map(lambda k: ctx.registry[k].max if isinstance(k, str) and k in ctx.registry else np.nan)
-        return lo.astype("float64"), hi.astype("float64")
+        inst = frame["instrument"]
+        lo = distinct_map(inst, lambda k: ctx.registry[k].min if isinstance(k, str) and k in ctx.registry else np.nan,
+                          np.nan, "float64")
+        hi = distinct_map(inst, lambda k: ctx.registry[k].max if isinstance(k, str) and k in ctx.registry else np.nan,
+                          np.nan, "float64")
+        return lo, hi
 
     def passes(frame: pd.DataFrame) -> pd.Series:
         x = as_numbers(frame["score"])
@@ -304,8 +315,9 @@ def _score_range(ctx: ValidationContext) -> Rule:
 def _score_integer(ctx: ValidationContext) -> Rule:
     def passes(frame: pd.DataFrame) -> pd.Series:
         x = as_numbers(frame["score"])
-        integer = frame["instrument"].astype(object).map(
-            lambda k: bool(isinstance(k, str) and k in ctx.registry and ctx.registry[k].integer)).astype(bool)
+        integer = distinct_map(frame["instrument"],
+                               lambda k: bool(isinstance(k, str) and k in ctx.registry and ctx.registry[k].integer),
+                               False, bool)
         return ~(integer & x.notna() & (x != np.round(x)))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
@@ -346,7 +358,7 @@ def _unique_key(ctx: ValidationContext) -> Rule:
 def _modal_values(frame: pd.DataFrame, column: str) -> pd.Series:
     """Per row: the most common non-missing value (as text) of ``column`` among the participant's rows."""
     pcode = participant_code(frame)
-    value = frame[column].astype(object).map(_cell_code)
+    value = cell_codes(frame[column]).astype(object)
     ok = pcode.notna() & _present(frame[column])
     sub = pd.DataFrame({"p": pcode[ok], "v": value[ok]})
     if sub.empty:
@@ -361,7 +373,7 @@ def _participant_constant(column: str) -> Rule:
         if "participant_id" not in frame.columns:
             return pd.Series(True, index=frame.index)
         mode = _modal_values(frame, column)
-        value = frame[column].astype(object).map(_cell_code)
+        value = cell_codes(frame[column]).astype(object)
         return ~_present(frame[column]) | mode.isna() | (value == mode)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
@@ -408,8 +420,8 @@ def _spelling_variants(column: str) -> Rule:
 
 def _problem_areas_distinct() -> Rule:
     def passes(frame: pd.DataFrame) -> pd.Series:
-        a, b = frame["problem_area"].astype(object), frame["problem_area_secondary"].astype(object)
-        return ~(_present(a) & _present(b) & (a.map(str) == b.map(str)))
+        a, b = frame["problem_area"], frame["problem_area_secondary"]
+        return ~(_present(a) & _present(b) & (distinct_map(a, str) == distinct_map(b, str)))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(v, f"the secondary problem area repeats the primary one ({_text(v)!r}); leave "
@@ -524,7 +536,7 @@ def _problem_area_arm(ctx: ValidationContext) -> Rule:
         for c in ("problem_area", "problem_area_secondary"):
             if c in frame.columns:
                 has_area |= _present(frame[c])
-        ipt = frame["arm"].astype(object).map(ctx.is_ipt_arm).astype(bool)
+        ipt = distinct_map(frame["arm"], ctx.is_ipt_arm, False, bool)
         flagged = has_area & ~ipt & _present(frame["arm"])
         code = participant_code(frame) if "participant_id" in frame.columns else pd.Series(frame.index, index=frame.index)
         first = ~(code.where(flagged).duplicated() & flagged)  # once per participant: the first such row

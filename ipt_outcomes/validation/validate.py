@@ -11,6 +11,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ..arguments import checked, frame
+from ..distinct import distinct_map
 from ..errors import ArgumentTypeError
 from ..study import Study, load_study
 from ..vocabulary import canonical_spec
@@ -183,8 +184,7 @@ def _missing_scores(frame: pd.DataFrame) -> pd.DataFrame:
     if not keys:
         return pd.DataFrame([{"instrument": None, "arm": None, "n_rows": len(frame),
                               "n_missing": int(missing.sum())}], columns=columns)
-    grouped = pd.DataFrame({k: frame[k].astype(object).map(lambda v: "" if _is_missing(v) else str(v))
-                            for k in keys})
+    grouped = pd.DataFrame({k: distinct_map(frame[k], str, "") for k in keys})
     grouped = grouped.assign(_m=missing.to_numpy())
     table = grouped.groupby(keys, sort=True)["_m"].agg(n_rows="size", n_missing="sum").reset_index()
     table["n_missing"] = table["n_missing"].astype(int)

@@ -1,0 +1,50 @@
+"""Per-value work once per distinct value: a million rows of a trial hold a few thousand distinct
+participant ids, arms, instruments or scores, so a Python function is called that many times and its
+results are spread back to the rows by position (``pandas.factorize`` and ``take``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["distinct_map", "factorized"]
+
+
+def factorized(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (-1 for a missing cell) and the distinct present values, as a Python object array."""
+    hashable = isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype)) or series.dtype == object or \
+        (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
+    try:
+        positions, uniques = pd.factorize(series if hashable else series.astype(object), use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists in an object column): every cell is its own value
+        values = series.to_numpy(dtype=object)
+        missing = np.array([_scalar_missing(v) for v in values], dtype=bool)
+        positions = np.where(missing, -1, np.arange(len(values)))
+        return positions, values
+    return positions, np.asarray(uniques, dtype=object)
+
+
+def _scalar_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def distinct_map(series: pd.Series, func: Callable[[Any], Any], missing: Any = None, dtype: Any = object
+                 ) -> pd.Series:
+    """``series.map(func)`` for the present cells (``missing`` for the others), with ``func`` called
+    once per distinct value. ``dtype="string"`` builds an Arrow-backed text column without a Python
+    object per row."""
+    positions, uniques = factorized(series)
+    mapped = [func(v) for v in uniques]
+    if dtype == "string":
+        values = pd.array([*mapped, missing], dtype="string")
+        return pd.Series(values.take(np.where(positions < 0, len(mapped), positions)), index=series.index)
+    table = np.empty(len(mapped) + 1, dtype=dtype)
+    table[:-1] = mapped
+    table[-1] = missing
+    return pd.Series(table[positions], index=series.index)
