@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["distinct_map", "factorized"]
+__all__ = ["distinct_map", "factorized", "spread"]
 
 
 def factorized(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +34,14 @@ def _scalar_missing(value: Any) -> bool:
         return False
 
 
+def spread(values: Any, positions: np.ndarray, missing: Any, dtype: Any = object) -> np.ndarray:
+    """``values[position]`` for each row; ``missing`` where the position is -1 (a missing cell)."""
+    table = np.empty(len(values) + 1, dtype=dtype)
+    table[:-1] = values
+    table[-1] = missing
+    return table[positions]
+
+
 def distinct_map(series: pd.Series, func: Callable[[Any], Any], missing: Any = None, dtype: Any = object
                  ) -> pd.Series:
     """``series.map(func)`` for the present cells (``missing`` for the others), with ``func`` called
@@ -44,7 +52,4 @@ def distinct_map(series: pd.Series, func: Callable[[Any], Any], missing: Any = N
     if dtype == "string":
         values = pd.array([*mapped, missing], dtype="string")
         return pd.Series(values.take(np.where(positions < 0, len(mapped), positions)), index=series.index)
-    table = np.empty(len(mapped) + 1, dtype=dtype)
-    table[:-1] = mapped
-    table[-1] = missing
-    return pd.Series(table[positions], index=series.index)
+    return pd.Series(spread(mapped, positions, missing, dtype), index=series.index)

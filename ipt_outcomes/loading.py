@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .arguments import path as check_path
-from .distinct import factorized
+from .distinct import distinct_map, factorized, spread
 from .errors import DataWarning, StudyDefinitionError
 from .io import RawTable, read_raw
 from .study import Study, load_study
@@ -102,38 +102,15 @@ def _canonical_from_raw(raw: RawTable, study: Study | None) -> pd.DataFrame:
     return frame
 
 
-def _distinct(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and distinct present values of a column (:func:`ipt_outcomes.distinct.factorized`)."""
-    return factorized(series)
-
-
-def _spread(values: Any, codes: np.ndarray, missing: Any, dtype: Any = object) -> np.ndarray:
-    """``values[code]`` for each row; ``missing`` where the code is -1 (a missing cell)."""
-    table = np.empty(len(values) + 1, dtype=dtype)
-    table[:-1] = values
-    table[-1] = missing
-    return table[codes]
-
-
-def _per_value(series: pd.Series, func: Any, dtype: str = "object") -> pd.Series:
-    """``func`` applied to each distinct present value (missing cells stay missing); ``dtype="string"``
-    builds the text column by taking from the distinct values, without a Python object per row."""
-    codes, uniques = _distinct(series)
-    mapped = [func(v) for v in uniques]
-    if dtype == "string":
-        return pd.Series(pd.array(mapped, dtype="string").take(codes, allow_fill=True), index=series.index)
-    return pd.Series(_spread(mapped, codes, None), index=series.index, dtype=object)
-
-
 def _blank_to_missing(frame: pd.DataFrame) -> pd.DataFrame:
     """Blank text cells are missing values (SPSS and Stata store missing strings as "")."""
     for column in frame.columns:
         col = frame[column]
         if col.dtype == object or isinstance(col.dtype, (pd.StringDtype, pd.CategoricalDtype)):
-            codes, uniques = _distinct(col)
+            codes, uniques = factorized(col)
             blank = np.array([isinstance(v, str) and not v.strip() for v in uniques], dtype=bool)
             if blank.any():
-                rows = _spread(blank, codes, False, bool)
+                rows = spread(blank, codes, False, bool)
                 frame[column] = col.mask(rows) if isinstance(col.dtype, pd.StringDtype) else col.astype(object).mask(rows, None)
     return frame
 
@@ -205,7 +182,7 @@ def _map_values(series: pd.Series, mapping: Mapping[Any, Any]) -> pd.Series:
         lookup[str(key)] = value
         if isinstance(key, float) and key.is_integer():
             lookup[str(int(key))] = value
-    return _per_value(series, lambda v: lookup.get(v, lookup.get(str(v), v)))
+    return distinct_map(series, lambda v: lookup.get(v, lookup.get(str(v), v)))
 
 
 def _missing(value: Any) -> bool:
@@ -219,12 +196,12 @@ def _normalise_categories(frame: pd.DataFrame, registry: Any) -> pd.DataFrame:
             continue
         if col_spec.get("type") == "category" and column != "instrument":
             aliases = alias_map(column)
-            frame[column] = _per_value(frame[column], lambda v: aliases.get(fold(v), v) if isinstance(v, str) else v)
+            frame[column] = distinct_map(frame[column], lambda v: aliases.get(fold(v), v) if isinstance(v, str) else v)
     if "instrument" in frame.columns:
         from .registry import default_registry
 
         reg = registry if registry is not None else default_registry()
-        frame["instrument"] = _per_value(frame["instrument"], lambda v: (reg.resolve(v) or v) if isinstance(v, str) else v)
+        frame["instrument"] = distinct_map(frame["instrument"], lambda v: (reg.resolve(v) or v) if isinstance(v, str) else v)
     return frame
 
 
@@ -254,7 +231,7 @@ def _as_text(series: pd.Series) -> pd.Series:
             return str(int(v))
         return str(v).strip()
 
-    return _per_value(series, text, dtype="string")
+    return distinct_map(series, text, pd.NA, dtype="string")
 
 
 def _as_numbers(series: pd.Series, decimal: str) -> pd.Series | None:
@@ -263,14 +240,14 @@ def _as_numbers(series: pd.Series, decimal: str) -> pd.Series | None:
         return None
     if pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype):
         return series.astype("float64")
-    codes, uniques = _distinct(series)
+    codes, uniques = factorized(series)
     text = pd.Series([str(v).strip() for v in uniques], dtype=object)
     if decimal == ",":
         text = text.str.replace(",", ".", regex=False)
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.isna().any():
         return None
-    return pd.Series(_spread(numbers.to_numpy("float64"), codes, np.nan, "float64"), index=series.index)
+    return pd.Series(spread(numbers.to_numpy("float64"), codes, np.nan, "float64"), index=series.index)
 
 
 def _all_integral(series: pd.Series) -> bool:
@@ -287,7 +264,7 @@ def _as_dates(series: pd.Series, study: Study | None) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         return series
     read = study.read if study is not None else {}
-    codes, uniques = _distinct(series)
+    codes, uniques = factorized(series)
     text = pd.Series([str(v).strip() for v in uniques], dtype=object)
     candidates = [read["date_format"]] if read.get("date_format") else ["ISO8601", "%d.%m.%Y", "%d.%m.%y"]
     parsed = None
@@ -313,7 +290,7 @@ def _as_dates(series: pd.Series, study: Study | None) -> pd.Series:
     if parsed is None or not _within_nanoseconds(parsed):
         return series  # kept as text; validation reports the values that are not dates (or out of range)
     stamps = parsed.astype("datetime64[ns]").to_numpy()
-    return pd.Series(_spread(stamps, codes, np.datetime64("NaT", "ns"), "datetime64[ns]"), index=series.index)
+    return pd.Series(spread(stamps, codes, np.datetime64("NaT", "ns"), "datetime64[ns]"), index=series.index)
 
 
 def _within_nanoseconds(parsed: pd.Series) -> bool:

@@ -60,7 +60,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def add_simulate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="write a simulated IPT trial with known true effects",
                        description="Simulate a trial (canonical format) and write it to a file.")
-    p.add_argument("--participants", type=_positive_int, default=200, help="number of participants (default 200)")
+    p.add_argument("--participants", type=_whole(2), default=200, help="number of participants (default 200)")
     p.add_argument("--seed", type=_whole(0, MAX_SEED), default=1, help="random seed (default 1)")
     p.add_argument("--out", required=True, help="output file (.csv, .tsv, .parquet, .xlsx, .sav, .dta)")
     p.add_argument("--arms", default="IPT,TAU", help="comma-separated arms; the last is the reference (default IPT,TAU)")
@@ -201,16 +201,6 @@ def _finite(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError("needs at least 2")
     return value
 
 

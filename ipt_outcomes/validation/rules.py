@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..distinct import distinct_map, factorized
+from ..distinct import distinct_map
 from ..vocabulary import alias_map, canonical_spec, fold
 from .context import ValidationContext
 
@@ -106,10 +106,7 @@ def _is_na(value: object) -> bool:
 def cell_codes(series: pd.Series) -> pd.Series:
     """``_cell_code`` of every cell, computed once per distinct value and spread back by position (a
     million rows hold a few thousand distinct values), as an Arrow-backed text column."""
-    positions, uniques = factorized(series)
-    texts = [_cell_code(v) for v in uniques] + ["\x00"]
-    positions = np.where(positions < 0, len(texts) - 1, positions)
-    return pd.Series(pd.array(texts, dtype="string").take(positions), index=series.index)
+    return distinct_map(series, _cell_code, "\x00", dtype="string")
 
 
 def codes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
