@@ -10,11 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["distinct_map", "factorized", "spread"]
+__all__ = ["distinct_map", "factorized", "spread", "text_column"]
 
 
 def factorized(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Positions (-1 for a missing cell) and the distinct present values, as a Python object array."""
+    if isinstance(series.dtype, pd.CategoricalDtype):  # already coded: a file read by Arrow, SPSS labels
+        return np.asarray(series.cat.codes, dtype=np.int64), np.asarray(series.cat.categories, dtype=object)
     hashable = isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype)) or series.dtype == object or \
         (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
     try:
@@ -53,3 +55,13 @@ def distinct_map(series: pd.Series, func: Callable[[Any], Any], missing: Any = N
         values = pd.array([*mapped, missing], dtype="string")
         return pd.Series(values.take(np.where(positions < 0, len(mapped), positions)), index=series.index)
     return pd.Series(spread(mapped, positions, missing, dtype), index=series.index)
+
+
+def text_column(values: list[Any], positions: np.ndarray, index: pd.Index) -> pd.Series:
+    """An Arrow-backed text column (dtype ``string``) holding ``values[position]`` per row, missing
+    where the position is -1 or the value is None; built by Arrow's ``take``, no Python object per row."""
+    import pyarrow as pa
+
+    dictionary = pa.array(values, type=pa.string())
+    taken = dictionary.take(pa.array(positions, mask=positions < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=index)

@@ -107,3 +107,16 @@ class ApproximationWarning(IPTOutcomesWarning):
 
 class ModelFallbackWarning(IPTOutcomesWarning):
     """A default model could not be fitted to these data and a simpler one was fitted instead (said why)."""
+
+
+def caller_stacklevel() -> int:
+    """``stacklevel`` for :func:`warnings.warn` that points at the first frame outside this package
+    (the user's call), however deep inside the package the warning is raised."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

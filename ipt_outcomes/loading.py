@@ -9,8 +9,10 @@ text so that :func:`ipt_outcomes.validate` can report it with its row and partic
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .arguments import path as check_path
-from .distinct import distinct_map, factorized, spread
-from .errors import DataWarning, StudyDefinitionError
+from .distinct import distinct_map, factorized, spread, text_column
+from .errors import DataWarning, StudyDefinitionError, caller_stacklevel
 from .io import RawTable, read_raw
 from .study import Study, load_study
 from .vocabulary import alias_map, canonical_spec, fold
@@ -70,7 +72,7 @@ def load(path: str | Path, study: str | Path | Study | Mapping[str, Any] | None 
 
 
 def _canonical_from_raw(raw: RawTable, study: Study | None) -> pd.DataFrame:
-    frame = _blank_to_missing(raw.frame.copy())
+    frame = raw.frame
     rows: np.ndarray | None = None
     if study is not None and study.reshape is not None:
         frame, rows = _wide_to_long(frame, study, raw.path)
@@ -82,15 +84,16 @@ def _canonical_from_raw(raw: RawTable, study: Study | None) -> pd.DataFrame:
                 raise StudyDefinitionError(f"{study.source}: constants.{column}: the data already has a "
                                            f"column {column!r}; remove the constant or the column rename.")
             frame[column] = value
-        for column, mapping in study.values.items():
+        for column in study.values:
             if column not in frame.columns:
                 raise StudyDefinitionError(f"{study.source}: values.{column}: there is no column {column!r} "
                                            f"after renaming; columns are: {', '.join(map(str, frame.columns))}.")
-            frame[column] = _map_values(frame[column], mapping)
     registry = study.registry() if study is not None else None
-    frame = _normalise_categories(frame, registry)
     decimal = raw.dialect.get("decimal", ".")
-    frame = _convert_types(frame, decimal, study)
+    columns = list(frame.columns)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # Arrow releases the GIL
+        converted = list(pool.map(lambda c: _canonical_column(str(c), frame[c], study, registry, decimal), columns))
+    frame = pd.DataFrame(dict(zip(columns, converted, strict=True)), index=frame.index)
     frame.attrs.clear()  # Parquet files restore attrs of an earlier session: start afresh
     frame.attrs["ipt_source"] = dict(
         path=str(raw.path), first_row_number=raw.first_row_number, row_word=raw.row_word,
@@ -102,17 +105,101 @@ def _canonical_from_raw(raw: RawTable, study: Study | None) -> pd.DataFrame:
     return frame
 
 
-def _blank_to_missing(frame: pd.DataFrame) -> pd.DataFrame:
-    """Blank text cells are missing values (SPSS and Stata store missing strings as "")."""
-    for column in frame.columns:
-        col = frame[column]
-        if col.dtype == object or isinstance(col.dtype, (pd.StringDtype, pd.CategoricalDtype)):
-            codes, uniques = factorized(col)
-            blank = np.array([isinstance(v, str) and not v.strip() for v in uniques], dtype=bool)
-            if blank.any():
-                rows = spread(blank, codes, False, bool)
-                frame[column] = col.mask(rows) if isinstance(col.dtype, pd.StringDtype) else col.astype(object).mask(rows, None)
-    return frame
+def _canonical_column(column: str, series: pd.Series, study: Study | None, registry: Any, decimal: str) -> pd.Series:
+    """One column in canonical form. Text columns are worked on once per distinct value (blanks to
+    missing, the study's value map, aliases, text or number or date) and the result is spread back
+    to the rows; numeric and date columns of binary formats are converted as a whole."""
+    if not _is_text(series):
+        return _convert_whole(column, series, study, registry, decimal)
+    positions, uniques = factorized(series)
+    values: list[Any] = [None if isinstance(v, str) and not v.strip() else v for v in uniques]
+    if study is not None and column in study.values:
+        lookup = _value_lookup(study.values[column])
+        values = [v if v is None else lookup.get(v, lookup.get(str(v), v)) for v in values]
+    normalise = _normaliser(column, registry)
+    if normalise is not None:
+        values = [normalise(v) if isinstance(v, str) else v for v in values]
+    values = [None if _missing(v) else v for v in values]
+    if column == "assessment_date":
+        return _dates_from_values(values, positions, series, study)
+    if column not in TEXT_COLUMNS and (column in NUMERIC_COLUMNS or column not in canonical_spec()["columns"]):
+        numbers = _numbers_of(values, decimal)
+        if numbers is not None:
+            converted = pd.Series(spread(numbers, positions, np.nan, "float64"), index=series.index)
+            if column in INTEGER_COLUMNS and _all_integral(converted):
+                converted = converted.astype("Int64")
+            return converted
+        if column in NUMERIC_COLUMNS or any(not isinstance(v, str) for v in values if v is not None):
+            return pd.Series(spread(values, positions, None, object), index=series.index)  # validation reports it
+        return text_column(values, positions, series.index)
+    return text_column([_text(v) for v in values], positions, series.index)
+
+
+def _is_text(series: pd.Series) -> bool:
+    return series.dtype == object or isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype))
+
+
+def _convert_whole(column: str, series: pd.Series, study: Study | None, registry: Any, decimal: str) -> pd.Series:
+    """Numbers, dates and booleans of Parquet, SPSS and Stata files."""
+    if study is not None and column in study.values:
+        series = _map_values(series, study.values[column])
+    normalise = _normaliser(column, registry)
+    if normalise is not None:
+        series = distinct_map(series, lambda v: normalise(v) if isinstance(v, str) else v)
+    if column in TEXT_COLUMNS:
+        return _as_text(series)
+    if column == "assessment_date":
+        return _as_dates(series, study)
+    if column in NUMERIC_COLUMNS or column not in canonical_spec()["columns"]:
+        converted = _as_numbers(series, decimal)
+        if converted is None:
+            return series
+        if column in INTEGER_COLUMNS and _all_integral(converted):
+            converted = converted.astype("Int64")
+        return converted
+    return _as_text(series)
+
+
+def _normaliser(column: str, registry: Any) -> Any:
+    """Per-value alias mapping of a category column (the instrument registry for instruments)."""
+    if column == "instrument":
+        from .registry import default_registry
+
+        reg = registry if registry is not None else default_registry()
+        return lambda v: reg.resolve(v) or v
+    spec = canonical_spec()["columns"].get(column, {})
+    if spec.get("type") == "category":
+        aliases = alias_map(column)
+        return lambda v: aliases.get(fold(v), v)
+    return None
+
+
+def _text(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _numbers_of(values: list[Any], decimal: str) -> np.ndarray | None:
+    """Every present value as a float, or None when any is not a number."""
+    text = pd.Series([None if v is None else str(v).strip() for v in values], dtype=object)
+    if decimal == ",":
+        text = text.str.replace(",", ".", regex=False)
+    numbers = pd.to_numeric(text, errors="coerce")
+    present = text.notna().to_numpy()
+    if numbers[present].isna().any():
+        return None
+    return numbers.to_numpy("float64")
+
+
+def _dates_from_values(values: list[Any], positions: np.ndarray, series: pd.Series, study: Study | None) -> pd.Series:
+    parsed = _parse_dates(pd.Series([None if v is None else str(v).strip() for v in values], dtype=object), study)
+    if parsed is None:  # kept as text; validation reports the values that are not dates (or out of range)
+        return pd.Series(spread(values, positions, None, object), index=series.index)
+    stamps = parsed.astype("datetime64[ns]").to_numpy()
+    return pd.Series(spread(stamps, positions, np.datetime64("NaT", "ns"), "datetime64[ns]"), index=series.index)
 
 
 def _wide_to_long(frame: pd.DataFrame, study: Study, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
@@ -175,52 +262,24 @@ def _renames(frame: pd.DataFrame, study: Study | None, path: Path) -> dict[str, 
     return renames
 
 
-def _map_values(series: pd.Series, mapping: Mapping[Any, Any]) -> pd.Series:
+def _value_lookup(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The study's value map, keyed by each value and its text (``1``, ``"1"``, ``1.0``)."""
     lookup: dict[Any, Any] = {}
     for key, value in mapping.items():
         lookup[key] = value
         lookup[str(key)] = value
         if isinstance(key, float) and key.is_integer():
             lookup[str(int(key))] = value
+    return lookup
+
+
+def _map_values(series: pd.Series, mapping: Mapping[Any, Any]) -> pd.Series:
+    lookup = _value_lookup(mapping)
     return distinct_map(series, lambda v: lookup.get(v, lookup.get(str(v), v)))
 
 
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
-
-
-def _normalise_categories(frame: pd.DataFrame, registry: Any) -> pd.DataFrame:
-    spec = canonical_spec()["columns"]
-    for column, col_spec in spec.items():
-        if column not in frame.columns:
-            continue
-        if col_spec.get("type") == "category" and column != "instrument":
-            aliases = alias_map(column)
-            frame[column] = distinct_map(frame[column], lambda v: aliases.get(fold(v), v) if isinstance(v, str) else v)
-    if "instrument" in frame.columns:
-        from .registry import default_registry
-
-        reg = registry if registry is not None else default_registry()
-        frame["instrument"] = distinct_map(frame["instrument"], lambda v: (reg.resolve(v) or v) if isinstance(v, str) else v)
-    return frame
-
-
-def _convert_types(frame: pd.DataFrame, decimal: str, study: Study | None) -> pd.DataFrame:
-    for column in frame.columns:
-        series = frame[column]
-        if column in TEXT_COLUMNS:
-            frame[column] = _as_text(series)
-        elif column == "assessment_date":
-            frame[column] = _as_dates(series, study)
-        elif column in NUMERIC_COLUMNS or column not in canonical_spec()["columns"]:
-            converted = _as_numbers(series, decimal)
-            if converted is not None:
-                if column in INTEGER_COLUMNS and _all_integral(converted):
-                    converted = converted.astype("Int64")
-                frame[column] = converted
-        else:
-            frame[column] = _as_text(series)
-    return frame
 
 
 def _as_text(series: pd.Series) -> pd.Series:
@@ -263,34 +322,43 @@ def _as_dates(series: pd.Series, study: Study | None) -> pd.Series:
     month first, announced with a DataWarning). Unparseable columns stay text for validation."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return series
-    read = study.read if study is not None else {}
     codes, uniques = factorized(series)
-    text = pd.Series([str(v).strip() for v in uniques], dtype=object)
+    parsed = _parse_dates(pd.Series([str(v).strip() for v in uniques], dtype=object), study)
+    if parsed is None:
+        return series  # kept as text; validation reports the values that are not dates (or out of range)
+    stamps = parsed.astype("datetime64[ns]").to_numpy()
+    return pd.Series(spread(stamps, codes, np.datetime64("NaT", "ns"), "datetime64[ns]"), index=series.index)
+
+
+def _parse_dates(text: pd.Series, study: Study | None) -> pd.Series | None:
+    """The distinct date texts parsed (missing ones stay NaT), or None if some are not dates."""
+    read = study.read if study is not None else {}
+    present = text.notna().to_numpy()
     candidates = [read["date_format"]] if read.get("date_format") else ["ISO8601", "%d.%m.%Y", "%d.%m.%y"]
     parsed = None
     for fmt in candidates:
         attempt = pd.to_datetime(text, format=fmt, errors="coerce")
-        if attempt.notna().all():
+        if attempt[present].notna().all():
             parsed = attempt
             break
     if parsed is None and not read.get("date_format"):
         day_first = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
         month_first = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce")
-        if day_first.notna().all() and month_first.notna().all():
+        day_ok, month_ok = day_first[present].notna().all(), month_first[present].notna().all()
+        if day_ok and month_ok:
             dayfirst = read.get("dayfirst")
             if dayfirst is None:
                 warnings.warn("dates such as 05/07/2024 are ambiguous and were read month first; set "
                               "read.dayfirst: true (or read.date_format) in the study file if they are day first.",
-                              DataWarning, stacklevel=4)
+                              DataWarning, stacklevel=caller_stacklevel())
             parsed = day_first if dayfirst else month_first
-        elif day_first.notna().all():
+        elif day_ok:
             parsed = day_first
-        elif month_first.notna().all():
+        elif month_ok:
             parsed = month_first
     if parsed is None or not _within_nanoseconds(parsed):
-        return series  # kept as text; validation reports the values that are not dates (or out of range)
-    stamps = parsed.astype("datetime64[ns]").to_numpy()
-    return pd.Series(spread(stamps, codes, np.datetime64("NaT", "ns"), "datetime64[ns]"), index=series.index)
+        return None
+    return parsed
 
 
 def _within_nanoseconds(parsed: pd.Series) -> bool:
