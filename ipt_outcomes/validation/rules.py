@@ -1,7 +1,8 @@
 """The rules of the canonical table, each with its check name, severity and how-to-fix message.
 
-A rule is a vectorised test returning a boolean Series (True = the row passes) and an ``explain``
-function that words the problem of each failing row. :mod:`.schema` turns the rules into one
+A rule is a vectorised test returning a boolean array (True = the row passes), computed from the
+integer codes of :class:`.coded.CodedTable`, and an ``explain`` function that words the problem of
+each failing row (called only for the rows a report shows). :mod:`.schema` turns the rules into one
 pandera schema so that every rule runs in one lazy pass; :mod:`.validate` collects the result.
 
 Each ``explain`` returns ``(value, text)`` per failing position; the caller prefixes the location
@@ -12,18 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from ..distinct import distinct_map
 from ..vocabulary import alias_map, canonical_spec, fold
+from .coded import CodedTable, first_in_group
 from .context import ValidationContext
 
-__all__ = ["Rule", "as_numbers", "build_rules", "participant_keys"]
+__all__ = ["Rule", "build_rules", "participant_keys"]
 
 Severity = Literal["error", "warning"]
+Passes = Callable[[pd.DataFrame], np.ndarray]
 Explain = Callable[[pd.DataFrame, np.ndarray], list[tuple[object, str]]]
 
 
@@ -34,7 +36,7 @@ class Rule:
     check: str
     column: str | None
     severity: Severity
-    passes: Callable[[pd.DataFrame], pd.Series]
+    passes: Passes
     explain: Explain
     frame_level: bool = False
 
@@ -46,32 +48,7 @@ class Rule:
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _to_float(value: object) -> float:
-    if isinstance(value, (bool, np.bool_)) or value is None:
-        return np.nan
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return np.nan
-    return np.nan
-
-
-def as_numbers(series: pd.Series) -> pd.Series:
-    """Float view of a column; NaN for anything that is not a finite number (inf included)."""
-    if pd.api.types.is_bool_dtype(series):
-        out = pd.Series(np.nan, index=series.index)
-    elif pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype):
-        out = series.astype("float64")
-    else:
-        out = distinct_map(series, _to_float, np.nan, "float64")
-    return out.where(np.isfinite(out))
-
-
-def _present(series: pd.Series) -> pd.Series:
-    return ~series.isna()
+Tables = Callable[[pd.DataFrame], CodedTable]
 
 
 def _text(value: object) -> str:
@@ -84,45 +61,12 @@ def _text(value: object) -> str:
 
 
 def _values(frame: pd.DataFrame, column: str, pos: np.ndarray) -> list[object]:
-    return list(frame[column].to_numpy(dtype=object)[pos])
+    return list(frame[column].iloc[pos].to_numpy(dtype=object))
 
 
 def participant_keys(frame: pd.DataFrame) -> list[str]:
     """Columns that identify a participant: participant_id, within trial_id when pooled."""
     return [c for c in ("trial_id", "participant_id") if c in frame.columns]
-
-
-def _cell_code(value: object) -> str:
-    return "\x00" if _is_na(value) else str(value)
-
-
-def _is_na(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def cell_codes(series: pd.Series) -> pd.Series:
-    """``_cell_code`` of every cell, computed once per distinct value and spread back by position (a
-    million rows hold a few thousand distinct values), as an Arrow-backed text column."""
-    return distinct_map(series, _cell_code, "\x00", dtype="string")
-
-
-def codes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """One text code per row for the values of ``columns`` (missing values get their own code)."""
-    if not columns:
-        return pd.Series("", index=frame.index, dtype=object)
-    out = cell_codes(frame[columns[0]])
-    for column in columns[1:]:
-        out = out + "\x1f" + cell_codes(frame[column])
-    return out.astype(object)
-
-
-def participant_code(frame: pd.DataFrame, extra: list[str] | None = None) -> pd.Series:
-    """Participant code per row (within trial, plus ``extra`` columns); None without participant_id."""
-    code = codes(frame, participant_keys(frame) + list(extra or []))
-    return code.where(_present(frame["participant_id"]), None)
 
 
 def _format_number(x: float) -> str:
@@ -131,20 +75,19 @@ def _format_number(x: float) -> str:
 
 # --- column rules ----------------------------------------------------------------------------
 
-def _not_null(column: str) -> Rule:
+def _not_null(column: str, t: Tables) -> Rule:
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [("", f"is empty; every row needs a {column}. Fill it in or remove the row.")] * len(pos)
 
-    return Rule("not_null", column, "error", lambda f: _present(f[column]), explain)
+    return Rule("not_null", column, "error", lambda f: t(f).present(column), explain)
 
 
-def _allowed_values(column: str, allowed: tuple[str, ...]) -> Rule:
+def _allowed_values(column: str, allowed: tuple[str, ...], t: Tables) -> Rule:
     allowed_set = set(allowed)
     aliases = alias_map(column)
 
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        s = frame[column]
-        return ~_present(s) | distinct_map(s, lambda v: isinstance(v, str) and v in allowed_set, False, bool)
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        return t(frame).per_value(column, lambda v: isinstance(v, str) and v in allowed_set, True, bool)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         out = []
@@ -159,12 +102,11 @@ def _allowed_values(column: str, allowed: tuple[str, ...]) -> Rule:
     return Rule("allowed_values", column, "error", passes, explain)
 
 
-def _known_instrument(ctx: ValidationContext) -> Rule:
+def _known_instrument(ctx: ValidationContext, t: Tables) -> Rule:
     keys = set(ctx.registry)
 
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        s = frame["instrument"]
-        return ~_present(s) | distinct_map(s, lambda v: isinstance(v, str) and v in keys, False, bool)
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        return t(frame).per_value("instrument", lambda v: isinstance(v, str) and v in keys, True, bool)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         out = []
@@ -179,10 +121,10 @@ def _known_instrument(ctx: ValidationContext) -> Rule:
     return Rule("known_instrument", "instrument", "error", passes, explain)
 
 
-def _numeric(column: str) -> Rule:
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        s = frame[column]
-        return ~_present(s) | as_numbers(s).notna()
+def _numeric(column: str, t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        table = t(frame)
+        return ~table.present(column) | ~np.isnan(table.numbers(column))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(v, f"{_text(v)!r} is not a number; write a number (decimal point '.'), or leave the cell "
@@ -191,10 +133,10 @@ def _numeric(column: str) -> Rule:
     return Rule("numeric", column, "error", passes, explain)
 
 
-def _integer(column: str) -> Rule:
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        x = as_numbers(frame[column])
-        return x.isna() | (x == np.round(x))
+def _integer(column: str, t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        x = t(frame).numbers(column)
+        return np.isnan(x) | (x == np.round(x))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(v, f"{_text(v)} is not a whole number; write the number of sessions as a whole "
@@ -204,10 +146,9 @@ def _integer(column: str) -> Rule:
     return Rule("integer", column, "error", passes, explain)
 
 
-def _max_value(column: str, maximum: float) -> Rule:
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        x = as_numbers(frame[column])
-        return x.isna() | (x <= maximum)
+def _max_value(column: str, maximum: float, t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        return ~(t(frame).numbers(column) > maximum)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(v, f"{_text(v)} is above {_format_number(maximum)}, more than any course of therapy; correct "
@@ -217,10 +158,9 @@ def _max_value(column: str, maximum: float) -> Rule:
     return Rule("max_value", column, "error", passes, explain)
 
 
-def _min_value(column: str, minimum: float) -> Rule:
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        x = as_numbers(frame[column])
-        return x.isna() | (x >= minimum)
+def _min_value(column: str, minimum: float, t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        return ~(t(frame).numbers(column) < minimum)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(v, f"{_text(v)} is below {_format_number(minimum)}; correct it ({column} counts from 0 "
@@ -230,15 +170,12 @@ def _min_value(column: str, minimum: float) -> Rule:
     return Rule("min_value", column, "error", passes, explain)
 
 
-def _date(column: str) -> Rule:
-    def parsed(s: pd.Series) -> pd.Series:
-        if pd.api.types.is_datetime64_any_dtype(s):
-            return s
-        return distinct_map(s, _parse_date, pd.NaT)
-
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        s = frame[column]
-        return ~_present(s) | _present(parsed(s))
+def _date(column: str, t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        table = t(frame)
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            return np.ones(len(frame), dtype=bool)
+        return table.per_value(column, lambda v: not pd.isna(_parse_date(v)), True, bool)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(v, f"{_text(v)!r} is outside the dates that can be analysed ({DATE_RANGE}); if it is a code "
@@ -274,27 +211,36 @@ def _parse_date(value: object) -> object:
     return stamp if not pd.isna(stamp) and pd.Timestamp.min <= stamp <= pd.Timestamp.max else pd.NaT
 
 
-def parse_dates(series: pd.Series) -> pd.Series:
-    """Datetime view of a column; NaT where a value is not a date."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return series
-    return pd.to_datetime(distinct_map(series, _parse_date, pd.NaT), errors="coerce")
+def _date_numbers(table: CodedTable, column: str) -> np.ndarray:
+    """Dates as int64 nanoseconds (NaT's integer where a value is not a date), for ordering."""
+    s = table.frame[column]
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    def stamp(v: object) -> np.datetime64:
+        parsed = _parse_date(v)
+        return np.datetime64("NaT", "ns") if pd.isna(parsed) else pd.Timestamp(parsed).as_unit("ns").to_datetime64()
+
+    stamps = table.per_value(column, stamp, np.datetime64("NaT", "ns"), "datetime64[ns]")
+    return stamps.astype(np.int64)
 
 
 # --- frame rules -----------------------------------------------------------------------------
 
-def _score_range(ctx: ValidationContext) -> Rule:
-    def bounds(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-        inst = frame["instrument"]
-        lo = distinct_map(inst, lambda k: ctx.registry[k].min if isinstance(k, str) and k in ctx.registry else np.nan,
-                          np.nan, "float64")
-        hi = distinct_map(inst, lambda k: ctx.registry[k].max if isinstance(k, str) and k in ctx.registry else np.nan,
-                          np.nan, "float64")
-        return lo, hi
+def _instrument_values(table: CodedTable, ctx: ValidationContext, attribute: str, missing: Any) -> np.ndarray:
+    registry = ctx.registry
 
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        x = as_numbers(frame["score"])
-        lo, hi = bounds(frame)
+    def value(k: object) -> Any:
+        return getattr(registry[k], attribute) if isinstance(k, str) and k in registry else missing
+
+    return table.per_value("instrument", value, missing, "float64")
+
+
+def _score_range(ctx: ValidationContext, t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        table = t(frame)
+        x = table.numbers("score")
+        lo = _instrument_values(table, ctx, "min", np.nan)
+        hi = _instrument_values(table, ctx, "max", np.nan)
         return ~((x < lo) | (x > hi))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
@@ -309,13 +255,13 @@ def _score_range(ctx: ValidationContext) -> Rule:
     return Rule("score_range", "score", "error", passes, explain, frame_level=True)
 
 
-def _score_integer(ctx: ValidationContext) -> Rule:
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        x = as_numbers(frame["score"])
-        integer = distinct_map(frame["instrument"],
-                               lambda k: bool(isinstance(k, str) and k in ctx.registry and ctx.registry[k].integer),
-                               False, bool)
-        return ~(integer & x.notna() & (x != np.round(x)))
+def _score_integer(ctx: ValidationContext, t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        table = t(frame)
+        x = table.numbers("score")
+        integer = table.per_value("instrument", lambda k: bool(isinstance(k, str) and k in ctx.registry
+                                                               and ctx.registry[k].integer), False, bool)
+        return ~(integer & ~np.isnan(x) & (x != np.round(x)))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(v, f"score {_text(v)} of {inst} is not a whole number although its totals are; check for "
@@ -325,82 +271,98 @@ def _score_integer(ctx: ValidationContext) -> Rule:
     return Rule("score_integer", "score", "warning", passes, explain, frame_level=True)
 
 
-def _unique_key(ctx: ValidationContext) -> Rule:
-    def key_columns(frame: pd.DataFrame) -> list[str]:
-        return participant_keys(frame) + list(ctx.time_columns) + ["instrument"]
+def _unique_key(ctx: ValidationContext, t: Tables) -> Rule:
+    extra = (*ctx.time_columns, "instrument")
 
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        key = participant_code(frame, list(ctx.time_columns) + ["instrument"])
-        return key.isna() | ~key.duplicated(keep=False)
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        key = t(frame).participant(extra)
+        counts = np.bincount(key[key >= 0], minlength=1)
+        return (key < 0) | (counts[np.maximum(key, 0)] == 1)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
-        cols = key_columns(frame)
-        key = frame[cols].astype(object).map(_text).apply(tuple, axis=1)
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for p in pos:
-            groups.setdefault(key.iloc[p], []).append(int(p))
+        cols = participant_keys(frame) + list(extra)
+        key = t(frame).participant(extra)
+        wanted = np.isin(key, key[pos])  # the rows that share a key with a shown row: found once, not per row
+        rows_of: dict[int, list[int]] = {}
+        for q in np.flatnonzero(wanted):
+            rows_of.setdefault(int(key[q]), []).append(int(q))
         out = []
         for p in pos:
-            k = key.iloc[p]
-            others = [q for q in groups[k] if q != p]
-            desc = ", ".join(f"{c}={v}" for c, v in zip(cols, k, strict=True) if c != "participant_id")
+            same = rows_of[int(key[p])]
+            others = [q for q in same if q != p]
+            values = frame[cols].iloc[int(p)].to_numpy(dtype=object)
+            desc = ", ".join(f"{c}={_text(v)}" for c, v in zip(cols, values, strict=True) if c != "participant_id")
             also = ", ".join(ctx.where(q, q)[2] for q in others[:5])
-            out.append((desc, f"the same participant, time and instrument ({desc}) appear on {len(groups[k])} "
+            out.append((desc, f"the same participant, time and instrument ({desc}) appear on {len(same)} "
                               f"rows (also {also}); keep one row, or fix the time or instrument of the other."))
         return out
 
     return Rule("unique_key", "participant_id", "error", passes, explain, frame_level=True)
 
 
-def _modal_values(frame: pd.DataFrame, column: str) -> pd.Series:
-    """Per row: the most common non-missing value (as text) of ``column`` among the participant's rows."""
-    pcode = participant_code(frame)
-    value = cell_codes(frame[column]).astype(object)
-    ok = pcode.notna() & _present(frame[column])
-    sub = pd.DataFrame({"p": pcode[ok], "v": value[ok]})
-    if sub.empty:
-        return pd.Series(None, index=frame.index, dtype=object)
-    counts = sub.groupby(["p", "v"], sort=False).size().reset_index(name="n")
-    counts = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates("p").set_index("p")["v"]
-    return pcode.map(counts).astype(object)
+def _modal_codes(table: CodedTable, column: str) -> np.ndarray:
+    """Per row: the code (:meth:`CodedTable.keys`) of the most common present value of ``column`` among
+    the participant's rows (ties: the value seen first); -1 when the participant has none."""
+    person = table.participant()
+    value = table.keys(column)
+    ok = (person >= 0) & (value >= 0)
+    mode_of = np.full(int(person.max(initial=-1)) + 1, -1, dtype=np.int64)
+    if ok.any():
+        pair, _ = pd.factorize(person[ok] * (int(value.max()) + 1) + value[ok])  # first-appearance order
+        counts = np.bincount(pair)
+        pair_person = np.empty(len(counts), dtype=np.int64)
+        pair_value = np.empty(len(counts), dtype=np.int64)
+        pair_person[pair], pair_value[pair] = person[ok], value[ok]  # every row of a pair has the same two
+        order = np.lexsort((np.arange(len(counts)), -counts, pair_person))
+        best = order[_run_starts(pair_person[order])]
+        mode_of[pair_person[best]] = pair_value[best]
+    return np.where(person >= 0, mode_of[np.maximum(person, 0)], -1)
 
 
-def _participant_constant(column: str) -> Rule:
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        if "participant_id" not in frame.columns:
-            return pd.Series(True, index=frame.index)
-        mode = _modal_values(frame, column)
-        value = cell_codes(frame[column]).astype(object)
-        return ~_present(frame[column]) | mode.isna() | (value == mode)
+def _participant_constant(column: str, t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        table = t(frame)
+        value = table.keys(column)
+        person = table.participant()
+        ok = (person >= 0) & (value >= 0)
+        pairs = person[ok] * (int(value.max(initial=0)) + 1) + value[ok]
+        if len(pd.unique(pairs)) == len(pd.unique(person[ok])):  # one value per participant: nothing to find
+            return np.ones(len(frame), dtype=bool)
+        mode = _modal_codes(table, column)
+        return (value < 0) | (mode < 0) | (value == mode)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
-        mode = _modal_values(frame, column)
-        return [(v, f"{_text(v)!r} differs from this participant's other rows ({mode.iloc[p]!r}); "
+        table = t(frame)
+        mode = _modal_codes(table, column)[pos]
+        texts = table.key_texts(column)
+        return [(v, f"{_text(v)!r} differs from this participant's other rows ({texts[m] if m >= 0 else None!r}); "
                     f"{column} is a participant-level column and must be the same on every row.")
-                for v, p in zip(_values(frame, column, pos), pos, strict=True)]
+                for v, m in zip(_values(frame, column, pos), mode, strict=True)]
 
     return Rule("participant_constant", column, "error", passes, explain, frame_level=True)
 
 
-def _spelling_variants(column: str) -> Rule:
+def _spelling_variants(column: str, t: Tables) -> Rule:
     """Labels that differ only in case or spacing (``ipt`` and ``IPT``) would be analysed as different
     arms (trials, therapists): an error, since nothing tells which spelling is meant."""
 
     def variants(frame: pd.DataFrame) -> dict[str, list[str]]:
-        labels = pd.Series(pd.unique(frame[column].dropna().astype(str)))
+        _, values = t(frame).codes(column)
+        labels = pd.Series(pd.unique(np.array([str(v) for v in values], dtype=object)), dtype=object)
         groups = labels.groupby(labels.map(lambda v: " ".join(v.split()).casefold())).agg(list)
         return {k: sorted(v) for k, v in groups.items() if len(v) > 1}
 
-    def passes(frame: pd.DataFrame) -> pd.Series:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
         clash = variants(frame)
         if not clash:
-            return pd.Series(True, index=frame.index)
-        text = frame[column].astype("string")
+            return np.ones(len(frame), dtype=bool)
+        table = t(frame)
+        text = table.per_value(column, str, None)
+        counts = pd.Series(text[table.present(column)]).value_counts()
         minority: set[str] = set()
         for group in clash.values():  # report the rows of the less common spellings
-            counts = text[text.isin(group)].value_counts()
-            minority |= set(counts.index[1:])
-        return ~text.isin(minority).fillna(False).astype(bool)
+            minority |= set(counts[counts.index.isin(group)].index[1:])
+        return ~table.per_value(column, lambda v: str(v) in minority, False, bool)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         clash = variants(frame)
@@ -415,10 +377,21 @@ def _spelling_variants(column: str) -> Rule:
     return Rule("spelling_variants", column, "error", passes, explain, frame_level=True)
 
 
-def _problem_areas_distinct() -> Rule:
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        a, b = frame["problem_area"], frame["problem_area_secondary"]
-        return ~(_present(a) & _present(b) & (distinct_map(a, str) == distinct_map(b, str)))
+def _area_codes(table: CodedTable, columns: list[str]) -> list[np.ndarray]:
+    """Codes of the problem-area columns on one shared scale of texts (-1 when missing)."""
+    scale: dict[str, int] = {}
+    out = []
+    for column in columns:
+        positions, values = table.codes(column)
+        mapped = np.array([scale.setdefault(str(v), len(scale)) for v in values] + [-1], dtype=np.int64)
+        out.append(mapped[positions])
+    return out
+
+
+def _problem_areas_distinct(t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        a, b = _area_codes(t(frame), ["problem_area", "problem_area_secondary"])
+        return ~((a >= 0) & (a == b))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(v, f"the secondary problem area repeats the primary one ({_text(v)!r}); leave "
@@ -428,36 +401,59 @@ def _problem_areas_distinct() -> Rule:
     return Rule("problem_areas_distinct", "problem_area_secondary", "error", passes, explain, frame_level=True)
 
 
-def _at_most_two_problem_areas() -> Rule:
+def _at_most_two_problem_areas(t: Tables) -> Rule:
     columns = ["problem_area", "problem_area_secondary"]
 
-    def areas(frame: pd.DataFrame) -> pd.Series:
-        pcode = participant_code(frame)
+    def pairs(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Distinct (participant, area) pairs, and the texts of the areas."""
+        table = t(frame)
         present = [c for c in columns if c in frame.columns]
-        long = pd.concat([pd.DataFrame({"p": pcode, "a": frame[c].astype(object)}) for c in present],
-                         ignore_index=True)
-        long = long[long["p"].notna() & _present(long["a"])].assign(a=lambda d: d["a"].map(str))
-        sets = long.groupby("p", sort=False)["a"].agg(lambda s: tuple(sorted(set(s))))
-        return pcode.map(sets).astype(object)
+        person = table.participant()
+        codes = _area_codes(table, present)
+        names = _area_names(table, present)
+        people = np.concatenate([person[c >= 0] for c in codes])
+        areas = np.concatenate([c[c >= 0] for c in codes])
+        keep = people >= 0
+        unique = pd.unique(people[keep] * (len(names) + 1) + areas[keep])
+        return unique // (len(names) + 1), unique % (len(names) + 1), names
 
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        sets = areas(frame)
-        too_many = sets.map(lambda s: isinstance(s, tuple) and len(s) > 2).astype(bool)
-        first = ~participant_code(frame).duplicated()
-        return ~(too_many & first)
+    def counts_per_person(frame: pd.DataFrame) -> np.ndarray:
+        people, _, _ = pairs(frame)
+        person = t(frame).participant()
+        return np.bincount(people, minlength=int(person.max(initial=-1)) + 1)
+
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        person = t(frame).participant()
+        n = counts_per_person(frame)
+        too_many = (person >= 0) & (n[np.maximum(person, 0)] > 2) if len(n) else np.zeros(len(frame), bool)
+        return ~(too_many & first_in_group(person))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
-        sets = areas(frame)
-        return [(", ".join(sets.iloc[p]), f"this participant has {len(sets.iloc[p])} problem areas "
-                 f"({', '.join(sets.iloc[p])}); IPT works on at most two: keep the primary and one secondary.")
-                for p in pos]
+        people, areas, names = pairs(frame)
+        person = t(frame).participant()
+        out = []
+        for p in pos:
+            found = tuple(sorted(names[a] for a in areas[people == person[p]]))
+            out.append((", ".join(found), f"this participant has {len(found)} problem areas "
+                        f"({', '.join(found)}); IPT works on at most two: keep the primary and one secondary."))
+        return out
 
     return Rule("at_most_two_problem_areas", "problem_area", "error", passes, explain, frame_level=True)
 
 
-def _secondary_without_primary() -> Rule:
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        return ~(_present(frame["problem_area_secondary"]) & ~_present(frame["problem_area"]))
+def _area_names(table: CodedTable, columns: list[str]) -> list[str]:
+    """The texts behind :func:`_area_codes`, in code order."""
+    scale: dict[str, int] = {}
+    for column in columns:
+        for v in table.codes(column)[1]:
+            scale.setdefault(str(v), len(scale))
+    return list(scale)
+
+
+def _secondary_without_primary(t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        table = t(frame)
+        return ~(table.present("problem_area_secondary") & ~table.present("problem_area"))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(v, "a secondary problem area is given without a primary one; fill in problem_area.")
@@ -467,32 +463,35 @@ def _secondary_without_primary() -> Rule:
                 frame_level=True)
 
 
-def _baseline_present(ctx: ValidationContext) -> Rule:
+def _baseline_present(ctx: ValidationContext, t: Tables) -> Rule:
     time = ctx.time_columns[0]
 
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        code = participant_code(frame, ["instrument"])
-        t = as_numbers(frame[time])
-        has_zero = (t == 0).groupby(code, sort=False).transform("any").reindex(frame.index, fill_value=True)
-        return has_zero.astype(bool) | code.isna() | code.duplicated()
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        table = t(frame)
+        code = table.participant(("instrument",))
+        zero = (table.numbers(time) == 0) & (code >= 0)
+        has_zero = np.bincount(code[zero], minlength=int(code.max(initial=-1)) + 1) > 0
+        return (code < 0) | has_zero[np.maximum(code, 0)] | ~first_in_group(code)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
-        code = participant_code(frame, ["instrument"])
-        earliest = as_numbers(frame[time]).groupby(code, sort=False).transform("min")
+        table = t(frame)
+        code = table.participant(("instrument",))
+        t_ = table.numbers(time)
+        wanted = np.isin(code, code[pos])
+        earliest = pd.Series(t_[wanted]).groupby(code[wanted]).min()
         return [(inst, f"no baseline ({time} 0) for {inst}; the earliest {time} is "
-                       f"{_text(earliest.get(p))}. Add the baseline row, or check the {time} numbering "
+                       f"{_text(earliest.get(int(code[p])))}. Add the baseline row, or check the {time} numbering "
                        "(baseline is 0).")
                 for inst, p in zip(_values(frame, "instrument", pos), pos, strict=True)]
 
     return Rule("baseline_present", "instrument", "warning", passes, explain, frame_level=True)
 
 
-def _planned_sessions(ctx: ValidationContext) -> Rule:
+def _planned_sessions(ctx: ValidationContext, t: Tables) -> Rule:
     limit = ctx.planned_sessions_max
 
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        x = as_numbers(frame["session"])
-        return ~(x > limit)
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        return ~(t(frame).numbers("session") > limit)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(v, f"session {_text(v)} is beyond the planned maximum of {limit} sessions; check the value, "
@@ -501,43 +500,69 @@ def _planned_sessions(ctx: ValidationContext) -> Rule:
     return Rule("planned_sessions", "session", "warning", passes, explain, frame_level=True)
 
 
-def _time_order(ctx: ValidationContext) -> Rule:
+def _time_order(ctx: ValidationContext, t: Tables) -> Rule:
     time = ctx.time_columns[0]
+    nat = np.datetime64("NaT", "ns").astype(np.int64)
 
-    def disorder(frame: pd.DataFrame) -> pd.Series:
-        code = participant_code(frame, ["instrument"])
-        dates = parse_dates(frame["assessment_date"])
-        t = as_numbers(frame[time])
-        ok = dates.notna() & t.notna() & code.notna()
-        sub = pd.DataFrame({"_k": code[ok], "_d": dates[ok], "_t": t[ok]})
-        sub = sub.sort_values(["_k", "_d", "_t"], kind="stable")
-        running = sub.groupby("_k", sort=False)["_t"].cummax()
-        bad = sub["_t"] < running
-        return bad.reindex(frame.index, fill_value=False)
+    def disorder(frame: pd.DataFrame) -> np.ndarray:
+        """Rows whose time is below a time at an earlier (or the same) date of the same participant and
+        instrument."""
+        table = t(frame)
+        code = table.participant(("instrument",))
+        dates = _date_numbers(table, "assessment_date")
+        x = table.numbers(time)
+        ok = (dates != nat) & ~np.isnan(x) & (code >= 0)
+        rows = np.flatnonzero(ok)
+        k, d, v = code[rows], dates[rows], x[rows]
+        same = k[1:] == k[:-1]
+        sorted_within = not np.any(same & ((d[1:] < d[:-1]) | ((d[1:] == d[:-1]) & (v[1:] < v[:-1]))))
+        contiguous = bool(np.all(np.diff(k[_run_starts(k)]) > 0))  # each group's rows together
+        order = np.arange(len(rows)) if sorted_within and contiguous else np.lexsort((v, d, k))
+        k, v = k[order], v[order]
+        running = _group_cummax(v, _run_starts(k))
+        bad = np.zeros(len(frame), dtype=bool)
+        bad[rows[order]] = v < running
+        return bad
 
-    def passes(frame: pd.DataFrame) -> pd.Series:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
         return ~disorder(frame)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
-        return [(f"{time}={_text(t)}, date={_text(d)}",
-                 f"{time} {_text(t)} on {_text(d)} comes after a higher {time} at an earlier date; check the "
+        return [(f"{time}={_text(v)}, date={_text(d)}",
+                 f"{time} {_text(v)} on {_text(d)} comes after a higher {time} at an earlier date; check the "
                  f"{time} numbers and dates of this participant.")
-                for t, d in zip(_values(frame, time, pos), _values(frame, "assessment_date", pos), strict=True)]
+                for v, d in zip(_values(frame, time, pos), _values(frame, "assessment_date", pos), strict=True)]
 
     return Rule("time_order", time, "warning", passes, explain, frame_level=True)
 
 
-def _problem_area_arm(ctx: ValidationContext) -> Rule:
-    def passes(frame: pd.DataFrame) -> pd.Series:
-        has_area = pd.Series(False, index=frame.index)
+def _run_starts(k: np.ndarray) -> np.ndarray:
+    """True where a run of equal values starts."""
+    return np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
+
+
+def _group_cummax(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Running maximum of ``values`` restarting where ``starts`` is True."""
+    if not len(values):
+        return values
+    group = np.cumsum(starts) - 1
+    return pd.Series(values).groupby(group, sort=False).cummax().to_numpy()
+
+
+def _problem_area_arm(ctx: ValidationContext, t: Tables) -> Rule:
+    def passes(frame: pd.DataFrame) -> np.ndarray:
+        table = t(frame)
+        has_area = np.zeros(len(frame), dtype=bool)
         for c in ("problem_area", "problem_area_secondary"):
             if c in frame.columns:
-                has_area |= _present(frame[c])
-        ipt = distinct_map(frame["arm"], ctx.is_ipt_arm, False, bool)
-        flagged = has_area & ~ipt & _present(frame["arm"])
-        code = participant_code(frame) if "participant_id" in frame.columns else pd.Series(frame.index, index=frame.index)
-        first = ~(code.where(flagged).duplicated() & flagged)  # once per participant: the first such row
-        return ~(flagged & first)
+                has_area |= table.present(c)
+        ipt = table.per_value("arm", ctx.is_ipt_arm, False, bool)
+        flagged = has_area & ~ipt & table.present("arm")
+        code = table.participant() if "participant_id" in frame.columns else np.arange(len(frame))
+        first = first_in_group(np.where(flagged, code, -1))
+        missing_first = flagged & (code < 0)
+        missing_first &= np.cumsum(missing_first) == 1  # rows without a participant: the first only
+        return ~(flagged & (first | missing_first))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         return [(a, f"a problem area is recorded for arm {_text(a)!r}, which is not an IPT arm; remove it, list "
@@ -549,50 +574,56 @@ def _problem_area_arm(ctx: ValidationContext) -> Rule:
 
 # --- assembly --------------------------------------------------------------------------------
 
-def build_rules(frame: pd.DataFrame, ctx: ValidationContext) -> Iterator[Rule]:
-    """Yield the rules that apply to the columns this table has."""
+def build_rules(frame: pd.DataFrame, ctx: ValidationContext, coded: CodedTable | None = None) -> Iterator[Rule]:
+    """Yield the rules that apply to the columns this table has. The rules share one
+    :class:`CodedTable` of ``frame``; given another table (a user's pipeline), they code that one."""
+    coded = coded if coded is not None and coded.frame is frame else CodedTable(frame)
+
+    def t(f: pd.DataFrame) -> CodedTable:
+        return coded if f is frame else CodedTable(f)
+
     spec = canonical_spec()["columns"]
     have = set(frame.columns)
     for column, col in spec.items():
         if column not in have:
             continue
         if not col.get("nullable", True):
-            yield _not_null(column)
+            yield _not_null(column, t)
         if col.get("values"):
-            yield _allowed_values(column, tuple(col["values"]))
+            yield _allowed_values(column, tuple(col["values"]), t)
         if col.get("type") in ("float", "int"):
-            yield _numeric(column)
+            yield _numeric(column, t)
         if col.get("type") == "int":
-            yield _integer(column)
+            yield _integer(column, t)
         if "min" in col:
-            yield _min_value(column, float(col["min"]))
+            yield _min_value(column, float(col["min"]), t)
         if "max" in col:
-            yield _max_value(column, float(col["max"]))
+            yield _max_value(column, float(col["max"]), t)
         if col.get("type") == "date":
-            yield _date(column)
+            yield _date(column, t)
     if "instrument" in have:
-        yield _known_instrument(ctx)
+        yield _known_instrument(ctx, t)
         if "score" in have:
-            yield _score_range(ctx)
-            yield _score_integer(ctx)
+            yield _score_range(ctx, t)
+            yield _score_integer(ctx, t)
     if {"participant_id", "instrument"} <= have and ctx.time_columns:
-        yield _unique_key(ctx)
-        yield _baseline_present(ctx)
+        yield _unique_key(ctx, t)
+        yield _baseline_present(ctx, t)
         if "assessment_date" in have:
-            yield _time_order(ctx)
+            yield _time_order(ctx, t)
     for column in ("arm", "trial_id", "therapist_id", "site"):
         if column in have:
-            yield _spelling_variants(column)
+            yield _spelling_variants(column, t)
     if "participant_id" in have:
         for column, col in spec.items():
             if col.get("participant_level") and column in have:
-                yield _participant_constant(column)
+                yield _participant_constant(column, t)
         if have & {"problem_area", "problem_area_secondary"}:
-            yield _at_most_two_problem_areas()
+            yield _at_most_two_problem_areas(t)
     if {"problem_area", "problem_area_secondary"} <= have:
-        yield _problem_areas_distinct()
-        yield _secondary_without_primary()
+        yield _problem_areas_distinct(t)
+        yield _secondary_without_primary(t)
     if "session" in have:
-        yield _planned_sessions(ctx)
+        yield _planned_sessions(ctx, t)
     if "arm" in have and have & {"problem_area", "problem_area_secondary"} and not ctx.problem_areas_all_arms:
-        yield _problem_area_arm(ctx)
+        yield _problem_area_arm(ctx, t)

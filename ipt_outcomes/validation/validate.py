@@ -11,13 +11,14 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ..arguments import checked, frame
-from ..distinct import distinct_map
 from ..errors import ArgumentTypeError
 from ..study import Study, load_study
 from ..vocabulary import canonical_spec
+from .coded import CodedTable, first_in_group
 from .context import ValidationContext
+from .findings import Findings
 from .report import FAILURE_COLUMNS, ValidationReport
-from .rules import Rule, build_rules, participant_code
+from .rules import Rule, build_rules
 from .schema import REQUIRED_CHECK, build_schema, failing_positions
 
 __all__ = ["trial_schema", "validate"]
@@ -91,32 +92,26 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
             f"{_file_prefix(source)}there is no time column; add 'session' (IPT sessions before the "
             "assessment, 0 = baseline) or 'week' (weeks since baseline), or rename yours in the study file.")))
     required = [c for c, s in spec["columns"].items() if s.get("required")]
-    rules = list(build_rules(frame, ctx))
-    schema = build_schema(rules, required)
+    coded = CodedTable(frame)
+    rules = list(build_rules(frame, ctx, coded))
+    schema = build_schema(rules, required, bound=frame)
     try:
         schema.validate(frame, lazy=True)
         failure_cases = None
     except pa.errors.SchemaErrors as exc:
         failure_cases = exc.failure_cases
-    rows: list[dict[str, Any]] = list(structural)
+    found: list[tuple[Rule, np.ndarray]] = []
     if failure_cases is not None:
         for name in failure_cases.loc[failure_cases["check"] == REQUIRED_CHECK, "failure_case"]:
-            rows.append(_row(column=str(name), check="required_column", message=(
+            structural.append(_row(column=str(name), check="required_column", message=(
                 f"{_file_prefix(source)}required column {name!r} is missing; add it, rename the file's "
                 f"column in the study file (columns: {{yours: {name}}}), or give it as a constant.")))
-        for rule in rules:
-            positions = failing_positions(failure_cases, rule)
-            if positions:
-                rows.extend(_explain(rule, frame, np.asarray(positions), labels, ctx))
-    order = [(r["severity"] != "error", r.pop("_pos", -1)) for r in rows]  # errors first, then file order
-    rows = [r for _, r in sorted(zip(order, rows, strict=True), key=lambda pair: pair[0])]
-    failures = pd.DataFrame(rows, columns=FAILURE_COLUMNS)
-    failures["line"] = failures["line"].astype("Int64")
+        found = [(rule, failing_positions(failure_cases, rule)) for rule in rules]
     return ValidationReport(
-        failures=failures,
-        missing_scores=_missing_scores(frame),
+        findings=Findings(frame, labels, ctx, structural, found),
+        missing_scores=_missing_scores(frame, coded),
         n_rows=len(frame),
-        n_participants=_count_participants(frame),
+        n_participants=_count_participants(frame, coded),
         source=str(source["path"]) if source else None,
         settings={"planned_sessions_max": ctx.planned_sessions_max, "time_columns": list(ctx.time_columns),
                   "study": study_obj.source if study_obj is not None else None},
@@ -144,62 +139,26 @@ def _row(**values: Any) -> dict[str, Any]:
     return row
 
 
-def _explain(rule: Rule, frame: pd.DataFrame, positions: np.ndarray, labels: pd.Index,
-             ctx: ValidationContext) -> list[dict[str, Any]]:
-    pids = (frame["participant_id"].astype(object).to_numpy()[positions] if "participant_id" in frame.columns
-            else [None] * len(positions))
-    out = []
-    column_text = ctx.column_text(rule.column) if rule.column else "table"
-    for (value, text), pos, pid in zip(rule.explain(frame, positions), positions, pids, strict=True):
-        file, line, where = ctx.where(int(pos), labels[pos])
-        pid_text = f"participant {pid}" if pid is not None and not _is_missing(pid) else "participant unknown"
-        out.append({
-            "column": rule.column,
-            "check": rule.check,
-            "row": labels[pos],
-            "participant_id": None if _is_missing(pid) else str(pid),
-            "value": None if _is_missing(value) else _clip(str(value)),
-            "severity": rule.severity,
-            "message": f"{where}, {pid_text}, {column_text}: {text}",
-            "file": file,
-            "line": line,
-            "_pos": int(pos),
-        })
-    return out
-
-
-def _is_missing(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _missing_scores(frame: pd.DataFrame) -> pd.DataFrame:
+def _missing_scores(frame: pd.DataFrame, coded: CodedTable) -> pd.DataFrame:
     columns = ["instrument", "arm", "n_rows", "n_missing"]
     if "score" not in frame.columns:
         return pd.DataFrame(columns=columns)
     keys = [c for c in ("instrument", "arm") if c in frame.columns]
-    missing = frame["score"].isna()
+    missing = frame["score"].isna().to_numpy()
     if not keys:
         return pd.DataFrame([{"instrument": None, "arm": None, "n_rows": len(frame),
                               "n_missing": int(missing.sum())}], columns=columns)
-    grouped = pd.DataFrame({k: distinct_map(frame[k], str, "") for k in keys})
-    grouped = grouped.assign(_m=missing.to_numpy())
-    table = grouped.groupby(keys, sort=True)["_m"].agg(n_rows="size", n_missing="sum").reset_index()
-    table["n_missing"] = table["n_missing"].astype(int)
+    group = coded.group(tuple(keys))
+    n_rows = np.bincount(group)
+    n_missing = np.bincount(group, weights=missing, minlength=len(n_rows)).astype(int)
+    first = np.flatnonzero(first_in_group(group))
+    table = pd.DataFrame({k: [coded.key_texts(k)[c] if c >= 0 else "" for c in coded.keys(k)[first]] for k in keys})
+    table = table.assign(n_rows=n_rows, n_missing=n_missing).sort_values(keys, kind="stable").reset_index(drop=True)
     return table.reindex(columns=columns)
 
 
-def _count_participants(frame: pd.DataFrame) -> int:
+def _count_participants(frame: pd.DataFrame, coded: CodedTable) -> int:
     if "participant_id" not in frame.columns:
         return 0
-    return int(participant_code(frame).dropna().nunique())
-
-
-#: longest cell value kept in a report (a 50,000-character cell is shown by its start)
-MAX_VALUE_CHARS = 200
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 3] + "..."
+    person = coded.participant()
+    return len(np.unique(person[person >= 0]))
