@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..validation import ValidationReport
 
-__all__ = ["cli_words", "stderr_console", "stdout_console", "validation_lines", "validation_table"]
+__all__ = ["cli_words", "count_lines", "more_line", "stderr_console", "stdout_console", "validation_lines", "validation_table"]
 
 # Library messages name Python arguments; on the command line the same advice names the flags.
 _PY_TO_CLI = [
@@ -63,12 +63,33 @@ def _console(stream) -> Console:
     return Console(file=stream, width=None if stream.isatty() else 160, highlight=False, color_system=None)
 
 
-def validation_table(report: ValidationReport, limit: int | None = 200) -> Table:
-    """A table of problems: severity, where, participant, column, check, message."""
-    table = Table(title=_cell(report.summary_line()), title_justify="left", show_lines=False)
+def count_lines(report: ValidationReport) -> list[str]:
+    """One line per kind of problem with its number: the overview of a file with many problems."""
+    counts = report.counts
+    if len(counts) < 2 and report.n_failures <= 1:
+        return []
+    lines = ["problems by kind:"]
+    for r in counts.itertuples():
+        column = "" if r.column is None or (isinstance(r.column, float) and pd.isna(r.column)) else f" ({r.column})"
+        lines.append(f"  {r.severity:<8}{r.check}{column}: {r.n}")
+    return lines
+
+
+def more_line(report: ValidationReport, shown: int) -> str:
+    hidden = report.n_failures - shown
+    return (f"... {hidden} more problem(s) of the kinds above; --max-rows 0 lists them all (with --json as JSON)."
+            if hidden > 0 else "")
+
+
+def validation_table(report: ValidationReport, per_check: int | None = 10) -> Table:
+    """A table of problems (the first ``per_check`` of each kind): severity, where, participant,
+    column, check, message; the counts of each kind in the caption."""
+    rows = report.first_failures(per_check)
+    caption = "\n".join([*count_lines(report), more_line(report, len(rows))]).strip()
+    table = Table(title=_cell(report.summary_line()), title_justify="left", show_lines=False,
+                  caption=_cell(caption) or None, caption_justify="left")
     for name in ("severity", "where", "participant", "column", "check", "problem"):
         table.add_column(name, overflow="fold")
-    rows = report.failures if limit is None else report.failures.head(limit)
     for _, r in rows.iterrows():
         where = f"line {r['line']}" if pd.notna(r["line"]) else ("" if pd.isna(r["row"]) else f"row {r['row']}")
         table.add_row(
@@ -79,12 +100,14 @@ def validation_table(report: ValidationReport, limit: int | None = 200) -> Table
     return table
 
 
-def validation_lines(report: ValidationReport, limit: int | None = 200) -> str:
-    """Plain text, one problem per line: ``[error] check: message``."""
-    rows = report.failures if limit is None else report.failures.head(limit)
-    lines = [report.summary_line()]
+def validation_lines(report: ValidationReport, per_check: int | None = 10) -> str:
+    """Plain text: the summary, the counts of each kind, then one problem per line
+    (``[error] check: message``), the first ``per_check`` of each kind (all with None)."""
+    rows = report.first_failures(per_check)
+    lines = [report.summary_line(), *count_lines(report)]
     lines += [f"[{r.severity}] {r.check}: {r.message}" for r in rows.itertuples()]
-    return "\n".join(lines) + "\n"
+    more = more_line(report, len(rows))
+    return "\n".join([*lines, *([more] if more else [])]) + "\n"
 
 
 def _cell(value: object) -> str:

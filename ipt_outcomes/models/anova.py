@@ -7,6 +7,7 @@ not, under missing at random); the number left out is reported.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -75,9 +76,11 @@ def classical_anova(df: pd.DataFrame, outcome: str, time: str | None = None,
     if data.empty:
         raise AnalysisError(f"no {outcome} scores for a classical ANOVA.")
     if occasions is None:
-        with_base = set(data.loc[data[time] == 0, "participant_id"])
-        counts = data[data["participant_id"].isin(with_base)].groupby(time)["participant_id"].nunique()
-        later = counts[(counts.index > 0) & (counts >= len(with_base) / 2)]
+        # masks from per-participant transforms: isin() with a set of a million ids is slow on Arrow text
+        has_base = data[time].eq(0).groupby(data["participant_id"], sort=False).transform("any").to_numpy(bool)
+        n_base = data.loc[has_base, "participant_id"].nunique()
+        counts = data[has_base].groupby(time)["participant_id"].nunique()
+        later = counts[(counts.index > 0) & (counts >= n_base / 2)]
         if later.empty:
             raise AnalysisError("no occasion after baseline has half of the participants; give occasions=.")
         occasions = [0.0, float(later.index.max())]
@@ -85,14 +88,17 @@ def classical_anova(df: pd.DataFrame, outcome: str, time: str | None = None,
     if len(occasions) < 2:
         raise ArgumentError("a mixed ANOVA needs at least two occasions.")
     sub = data[data[time].isin(occasions)]
-    complete = sub.groupby("participant_id")[time].nunique() == len(occasions)
-    keep = complete[complete].index
+    complete = sub.groupby("participant_id", sort=False)[time].transform("nunique").to_numpy() == len(occasions)
     all_ids = data["participant_id"].nunique()
-    sub = sub[sub["participant_id"].isin(keep)]
+    sub = sub[complete]
+    keep = sub["participant_id"].unique()
     if sub.duplicated(["participant_id", time]).any():
         raise AnalysisError("some participants have two scores at the same occasion; validate the data first.")
     if sub["arm"].nunique() < 2 or len(keep) < 4:
         raise AnalysisError("too few complete cases in at least two arms for a mixed ANOVA.")
-    table = pg.mixed_anova(data=sub, dv="score", within=time, between="arm", subject="participant_id")
+    with warnings.catch_warnings():  # pingouin's own use of a pandas keyword pandas now deprecates
+        warnings.filterwarnings("ignore", message="The inplace keyword", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="The inplace keyword", category=DeprecationWarning)
+        table = pg.mixed_anova(data=sub, dv="score", within=time, between="arm", subject="participant_id")
     table = table.rename(columns={"p-unc": "p_unc"})
     return ClassicalAnova(table=table, occasions=occasions, n_participants=len(keep), n_excluded=all_ids - len(keep))
