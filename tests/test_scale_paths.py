@@ -1,0 +1,156 @@
+"""The fast paths of the user's pipeline give the answers of the careful ones (issue 11).
+
+The Arrow reader is checked against the careful pandas reader on the same files; the coded
+validation against brute-force pandas computations; a file with many problems against the
+counts and first rows a report shows.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ipt_outcomes as ipt
+from ipt_outcomes.validation.coded import CodedTable, first_in_group
+from ipt_outcomes.validation.rules import _modal_codes
+
+from .test_cli import run
+
+CAREFUL = {"read": {"encoding": "cp1252"}}  # any study encoding but UTF-8 takes the careful reader
+
+HEADER = "trial_id,participant_id,arm,disorder,instrument,score,session,assessment_date,note\n"
+FILES = {
+    "plain": HEADER + "T1,001,IPT,depression,HAMD17,20,0,2024-01-02,a\nT1,001,IPT,depression,HAMD17,15,4,2024-02-01,b\n",
+    "missing codes": HEADER + "T1,002,TAU,MDD,HAM-D,NA,0,,n/a\nT1,002,TAU,MDD,HAM-D,-,3,.,\n",
+    "space after delimiter": HEADER.replace(",", ", ") + "T1, 003, IPT, depression, HAMD17,  NA, 0, 2024-01-02, x y\n",
+    "quoted": HEADER + 'T1,"004",IPT,depression,HAMD17,"12",0,2024-01-02,"a, ""b""\nc"\n',
+    "not numbers": HEADER + "T1,005,IPT,depression,HAMD17,12a,0,2024-13-40,z\nT1,005,IPT,depression,HAMD17, 7 ,1,2024-01-09,\n",
+    "blank lines": HEADER + "\nT1,006,IPT,depression,HAMD17,3,0,2024-01-02,\n\n",
+    "formula": HEADER + "T1,007,IPT,depression,HAMD17,3,0,2024-01-02,'=1+2\n",
+    "day first": HEADER + "T1,008,IPT,depression,HAMD17,3,0,13/01/2024,\nT1,008,IPT,depression,HAMD17,3,1,20/01/2024,\n",
+    "header only": HEADER,
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_arrow_reader_and_careful_reader_give_the_same_table(tmp_path, name):
+    path = tmp_path / "t.csv"
+    path.write_bytes(FILES[name].encode())
+    fast = ipt.load(path)
+    careful = ipt.load(path, study=CAREFUL)
+    fast.attrs.pop("ipt_study", None), careful.attrs.pop("ipt_study", None)
+    pd.testing.assert_frame_equal(fast, careful, check_dtype=True)
+
+
+def test_semicolon_and_decimal_comma_read_alike(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("participant_id;arm;disorder;instrument;score;session\n01;IPT;depression;PHQ9;7,5;0\n")
+    fast, careful = ipt.load(path), ipt.load(path, study=CAREFUL)
+    careful.attrs.pop("ipt_study")
+    pd.testing.assert_frame_equal(fast, careful)
+    assert fast["score"].iloc[0] == 7.5 and fast["participant_id"].iloc[0] == "01"
+
+
+def test_wrong_width_falls_back_to_the_careful_reader_and_its_message(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("participant_id,arm,score\n1,IPT,3\n2,TAU,4,9\n")
+    with pytest.raises(ipt.InputFileError, match="line 3 has 4 fields"):
+        ipt.load(path)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from(["a", "b", "c", None])), min_size=1, max_size=60))
+def test_modal_value_is_the_most_common_then_the_first_seen(rows):
+    frame = pd.DataFrame({"participant_id": [f"P{p}" for p, _ in rows],
+                          "arm": pd.array([v for _, v in rows], dtype="string")})
+    table = CodedTable(frame)
+    got = _modal_codes(table, "arm")
+    texts = table.key_texts("arm")
+    for i, (p, _) in enumerate(rows):
+        values = [v for q, v in rows if q == p and v is not None]
+        if not values:
+            assert got[i] == -1
+            continue
+        counts = pd.Series(values).value_counts(sort=False)  # in order of first appearance
+        expected = counts.index[int(np.argmax(counts.to_numpy()))]
+        assert texts[got[i]] == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["T1", "T2", None]), st.sampled_from(["1", "2", "3", None]),
+                          st.sampled_from([0, 1, 2])), max_size=60))
+def test_groups_match_pandas(rows):
+    frame = pd.DataFrame(rows, columns=["trial_id", "participant_id", "session"]).astype(object)
+    table = CodedTable(frame)
+    ids = table.group(("trial_id", "participant_id", "session"))
+    reference = frame.fillna("<missing>").astype(str).groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+    assert np.array_equal(ids, reference)
+    person = table.participant()
+    assert np.array_equal(person < 0, frame["participant_id"].isna().to_numpy())
+    first = first_in_group(person)
+    expected = ~pd.Series(np.where(person < 0, np.nan, person)).duplicated().to_numpy() & (person >= 0)
+    assert np.array_equal(first, expected)
+
+
+def test_time_order_does_not_depend_on_the_order_of_rows(small):
+    df = small.copy()
+    df["assessment_date"] = df["assessment_date"].astype(object)
+    first = df.index[df["session"] == 2][0]
+    df.loc[first, "assessment_date"] = pd.Timestamp("2020-01-01")  # session 2 dated before the baseline
+    in_file_order = ipt.validate(df).failures
+    shuffled = df.sample(frac=1, random_state=3)
+    out_of_order = ipt.validate(shuffled).failures
+
+    def found(failures):
+        return sorted(failures.loc[failures["check"] == "time_order", "row"].tolist())
+
+    assert found(in_file_order) == found(out_of_order) != []
+
+
+def test_many_problems_are_counted_and_the_first_of_each_kind_shown():
+    df = ipt.simulate_trial(300, seed=2)
+    bad = df.index[::3]
+    df.loc[bad, "score"] = 99.0
+    df.loc[df.index[1], "session"] = pd.NA
+    report = ipt.validate(df)
+    counts = report.counts.set_index("check")["n"]
+    assert counts["score_range"] == len(bad) and counts["not_null"] == 1
+    assert report.n_errors == len(bad) + 1 and not report.ok
+    first = report.first_failures(4)
+    assert (first["check"] == "score_range").sum() == 4 and (first["check"] == "not_null").sum() == 1
+    assert first.loc[first["check"] == "score_range", "row"].tolist() == list(bad[:4])
+    every = report.failures
+    assert len(every) == len(bad) + 1
+    assert sorted(every.loc[every["check"] == "score_range", "row"]) == list(bad)
+    assert every["message"].str.contains("outside the HAMD17 range").sum() == len(bad)
+    data = report.to_dict(per_check=2)
+    assert len(data["failures"]) == 3 and {c["check"]: c["n"] for c in data["counts"]}["score_range"] == len(bad)
+
+
+def test_validate_command_prints_counts_and_first_rows(tmp_path):
+    df = ipt.simulate_trial(60, seed=3)
+    df.loc[df.index[::2], "score"] = 99.0
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    shown = run("validate", str(path), "--max-rows", "3")
+    assert shown.returncode == 1
+    lines = shown.stdout.splitlines()
+    n = len(df.index[::2])
+    assert f"  error   score_range (score): {n}" in lines
+    assert sum(line.startswith("[error] score_range") for line in lines) == 3
+    assert f"... {n - 3} more problem(s)" in shown.stdout
+    every = run("validate", str(path), "--max-rows", "0")
+    assert sum(line.startswith("[error] score_range") for line in every.stdout.splitlines()) == n
+
+
+def test_importing_the_package_leaves_the_analysis_libraries_unloaded():
+    code = ("import sys, ipt_outcomes as ipt; heavy = [m for m in ('scipy.stats', 'statsmodels', 'plotly', 'pingouin') "
+            "if m in sys.modules]; assert not heavy, heavy; assert callable(ipt.fit_growth) and 'validate' in dir(ipt); "
+            "assert ipt.models.GrowthFit is ipt.GrowthFit")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
