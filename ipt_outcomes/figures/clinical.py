@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..study import registry_in_force
-from .style import arm_colors, base_layout, outcome_label, plain
+from .style import arm_colors, base_layout, outcome_label, plain, shown_note, thinned
 
 __all__ = ["dose_response_figure", "jacobson_figure", "waterfall_figure"]
 
@@ -18,6 +18,11 @@ def jacobson_figure(cc: pd.DataFrame) -> go.Figure:
     outcome = settings["outcome"]
     data = cc.dropna(subset=["baseline", "final"])
     colors = arm_colors(cc["arm"].astype(str).unique())
+    total = len(data)
+    lo = float(min(data["baseline"].min(), data["final"].min()))  # the lines span every participant
+    hi = float(max(data["baseline"].max(), data["final"].max()))
+    data = data.iloc[thinned(total)]
+    note = shown_note(len(data), total, "participants", "random sample")
     fig = go.Figure()
     for arm, d in data.groupby(data["arm"].astype(str)):
         fig.add_trace(go.Scatter(x=d["baseline"], y=d["final"], mode="markers", name=plain(arm),
@@ -25,8 +30,6 @@ def jacobson_figure(cc: pd.DataFrame) -> go.Figure:
                                  text=[plain(p) for p in d["participant_id"]], customdata=d["category"],
                                  hovertemplate="participant %{text}<br>baseline %{x}<br>final %{y}<br>%{customdata}"
                                  "<extra>" + plain(arm) + "</extra>"))
-    lo = float(min(data["baseline"].min(), data["final"].min()))
-    hi = float(max(data["baseline"].max(), data["final"].max()))
     rc = settings["reliable_change"]
     line = np.array([lo, hi])
     fig.add_trace(go.Scatter(x=line, y=line, mode="lines", line={"color": "black", "width": 1}, name="no change"))
@@ -37,7 +40,7 @@ def jacobson_figure(cc: pd.DataFrame) -> go.Figure:
     if settings["cutoff"] is not None:
         fig.add_hline(y=settings["cutoff"], line={"color": "#009E73", "dash": "dot"},
                       annotation_text=f"cut-off {settings['cutoff_type']} = {settings['cutoff']:.1f}")
-    return base_layout(fig, f"{plain(outcome)}: Jacobson plot (reliable change {rc:.1f} points)",
+    return base_layout(fig, f"{plain(outcome)}: Jacobson plot (reliable change {rc:.1f} points){note}",
                        f"Baseline {outcome_label(outcome, registry_in_force(cc))}",
                        f"Final {outcome_label(outcome, registry_in_force(cc))}")
 
@@ -47,6 +50,9 @@ def waterfall_figure(cc: pd.DataFrame) -> go.Figure:
     outcome = cc.attrs["settings"]["outcome"]
     data = cc.dropna(subset=["percent_change"]).sort_values("percent_change", ascending=False).reset_index(drop=True)
     colors = arm_colors(cc["arm"].astype(str).unique())
+    total = len(data)
+    data = data.iloc[thinned(total, evenly=True)]  # every k-th rank; the x axis keeps the ranks
+    note = shown_note(len(data), total, "participants", "evenly spaced ranks")
     fig = go.Figure()
     for arm, d in data.groupby(data["arm"].astype(str)):
         fig.add_trace(go.Bar(x=d.index, y=d["percent_change"], name=plain(arm), marker_color=colors[arm],
@@ -56,7 +62,7 @@ def waterfall_figure(cc: pd.DataFrame) -> go.Figure:
     sign = -1 if cc.attrs["settings"]["higher_is"] == "worse" else 1
     fig.add_hline(y=sign * resp, line={"dash": "dash", "color": "grey"}, annotation_text=f"response ({resp:g}%)")
     fig.update_layout(bargap=0.05)
-    return base_layout(fig, f"{plain(outcome)}: percent change from baseline per participant", "Participants (sorted)",
+    return base_layout(fig, f"{plain(outcome)}: percent change from baseline per participant{note}", "Participants (sorted)",
                        "Change from baseline (%)")
 
 

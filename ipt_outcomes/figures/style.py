@@ -5,12 +5,17 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
+import numpy as np
 import plotly.graph_objects as go
 
 from ..plaintext import printable
 from ..registry import Registry, default_registry
 
-__all__ = ["arm_colors", "base_layout", "outcome_label", "plain", "with_alpha"]
+__all__ = ["MAX_POINTS", "arm_colors", "base_layout", "outcome_label", "plain", "shown_note", "thinned", "with_alpha"]
+
+#: most markers one figure draws; beyond it figures show a sample (or evenly spaced ranks) and say
+#: so in the title, so a report on a million participants stays a few megabytes and opens quickly
+MAX_POINTS = 4000
 
 #: colour-blind-safe palette (Okabe-Ito); IPT arms take the blues, comparators the others
 _IPT_COLORS = ["#0072B2", "#56B4E9", "#009E73"]
@@ -52,3 +57,19 @@ def base_layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     fig.update_xaxes(title_text=x)
     fig.update_yaxes(title_text=y)
     return fig
+
+
+def thinned(n: int, limit: int = MAX_POINTS, evenly: bool = False, seed: int = 1) -> np.ndarray:
+    """Positions of the items shown out of ``n``: all when they fit in ``limit``; else ``limit``
+    evenly spaced positions (``evenly``: for sorted data, keeps the shape of a QQ plot or a ranked
+    plot) or a random sample (seeded, in order)."""
+    if n <= limit:
+        return np.arange(n)
+    if evenly:
+        return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+
+
+def shown_note(shown: int, total: int, what: str, how: str) -> str:
+    """Title suffix saying that a figure shows part of the data: '(4,000 of 1,318,664 residuals, random sample)'."""
+    return "" if shown >= total else f" ({shown:,} of {total:,} {what}, {how})"

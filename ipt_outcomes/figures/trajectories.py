@@ -21,11 +21,12 @@ def trajectory_figure(df: pd.DataFrame, fit: GrowthFit, max_participants: int | 
     outcome, time = fit.outcome, fit.spec.time
     data = df[df["instrument"].astype(str) == outcome].dropna(subset=["score"])
     colors = arm_colors(data["arm"].astype(str).unique())
-    ids = data["participant_id"].astype(str).unique()
+    codes, ids = pd.factorize(data["participant_id"].astype(str))
+    chosen = np.arange(len(ids))
     if max_participants is not None and len(ids) > max_participants:
-        ids = np.random.default_rng(seed).choice(ids, max_participants, replace=False)
+        chosen = np.random.default_rng(seed).choice(len(ids), max_participants, replace=False)
     fig = go.Figure()
-    shown = data[data["participant_id"].astype(str).isin(set(ids))].sort_values(["participant_id", time])
+    shown = data[np.isin(codes, chosen)].sort_values(["participant_id", time])  # integer codes: fast at 1M
     for arm, part in shown.groupby(shown["arm"].astype(str)):
         xs, ys, texts = [], [], []
         for pid, g in part.groupby("participant_id", sort=False):
@@ -46,7 +47,7 @@ def trajectory_figure(df: pd.DataFrame, fit: GrowthFit, max_participants: int | 
         fig.add_trace(go.Scatter(x=t["time"], y=t["estimate"], mode="lines", line={"width": 3, "color": c},
                                  name=f"{plain(arm)}: model mean", legendgroup=arm,
                                  hovertemplate=plain(time) + " %{x:.1f}<br>mean %{y:.2f}<extra>" + plain(arm) + "</extra>"))
-    note = "" if len(ids) == data["participant_id"].nunique() else f" ({len(ids)} of {data['participant_id'].nunique()} shown)"
+    note = "" if len(chosen) == len(ids) else f" ({len(chosen):,} of {len(ids):,} participants, random sample)"
     return base_layout(fig, f"{plain(outcome)}: individual courses and model-implied means{note}", plain(time.capitalize()),
                        outcome_label(outcome, registry_in_force(df)))
 
