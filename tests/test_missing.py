@@ -96,3 +96,22 @@ def test_sensitivity_on_example_reports_all_analyses(example_df):
                                               "multiple imputation (MAR)", "delta-adjusted tipping point"]
     assert result.settings["complete_from"] == 12.0  # the study's planned minimum
     assert result.settings["at"] == 16.0
+
+
+def test_pooled_ancova_equals_ols_when_every_imputation_is_the_same():
+    """With identical imputations Rubin's rules return the single analysis: statsmodels OLS of
+    end ~ arm + baseline is the reference for the estimate and its standard error."""
+    import statsmodels.formula.api as smf
+
+    from ipt_outcomes.missing.sensitivity import _pooled
+
+    rng = np.random.default_rng(4)
+    n = 80
+    per = pd.DataFrame({"arm": np.where(np.arange(n) % 2, "IPT", "TAU"), "baseline": rng.normal(20, 4, n)})
+    end = pd.Series(10 + 0.5 * per["baseline"] - 2.0 * (per["arm"] == "IPT") + rng.normal(0, 3, n))
+    no_dropouts = pd.Series(False, index=per.index)
+    got = _pooled([end, end.copy(), end.copy()], per, "TAU", "IPT", 0.0, no_dropouts, 1.0, 0.95)
+    ols = smf.ols("end ~ C(arm, Treatment('TAU')) + baseline", data=per.assign(end=end)).fit()
+    term = "C(arm, Treatment('TAU'))[T.IPT]"
+    assert got["estimate"] == pytest.approx(ols.params[term], abs=1e-10)
+    assert got["std_error"] == pytest.approx(ols.bse[term], rel=1e-10)

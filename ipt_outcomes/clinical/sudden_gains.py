@@ -74,37 +74,47 @@ def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None,
     worse_high = inst is None or inst.higher_is == "worse"
     if threshold is None:
         threshold = _default_threshold(data, inst, reliability)
+    # Criteria 1 and 2 for every pair of consecutive sessions at once; criterion 3 and the reversal
+    # for the few pairs that pass them (O(rows), however many participants)
+    data = data[data["participant_id"].notna().to_numpy()]  # as groupby: rows without a participant are left out
+    pid = pd.factorize(data["participant_id"])[0]
+    names = data["participant_id"].to_numpy(dtype=object)
+    arms = data["arm"].to_numpy(dtype=object) if "arm" in data.columns else np.full(len(data), None, dtype=object)
+    t = data["_t"].to_numpy(dtype=float)
+    y = data["score"].to_numpy(dtype=float) if worse_high else -data["score"].to_numpy(dtype=float)
+    index = np.arange(len(y))
+    first = np.r_[True, pid[1:] != pid[:-1]]
+    last = np.r_[pid[1:] != pid[:-1], True]
+    seg_start = np.maximum.accumulate(np.where(first, index, 0))
+    seg_end = np.minimum.accumulate(np.where(last, index + 1, len(y))[::-1])[::-1]
+    consecutive = ~first & (t - np.r_[np.nan, t[:-1]] == 1)
+    pairs = int(consecutive.sum())
+    y_pre = np.r_[np.nan, y[:-1]]
+    gain_all = y_pre - y
+    base = 0 if inst is None else (inst.min if worse_high else -inst.max)
+    level_all = np.abs(y_pre - base)
+    candidate = consecutive & ~(gain_all < threshold) & ~(gain_all < percent / 100 * level_all)
+    crit_of = {d: float(stats.t.ppf(0.975, d)) for d in (2, 3, 4)}
+    sign = 1 if worse_high else -1
     rows = []
-    pairs = 0
-    for pid, g in data.groupby("participant_id", sort=True):
-        t = g["_t"].to_numpy()
-        y = g["score"].to_numpy() if worse_high else -g["score"].to_numpy()
-        arm = g["arm"].iloc[0] if "arm" in g.columns else None
-        for n in range(1, len(y)):
-            if t[n] - t[n - 1] != 1:  # consecutive sessions only
-                continue
-            pairs += 1
-            gain = y[n - 1] - y[n]
-            pre_level = abs(y[n - 1] - (0 if inst is None else (inst.min if worse_high else -inst.max)))
-            if gain < threshold or gain < percent / 100 * pre_level:
-                continue
-            pre = y[max(0, n - 3):n]
-            post = y[n:n + 3]
-            if len(pre) < 2 or len(post) < 2:
-                continue
-            df_t = len(pre) + len(post) - 2
-            pooled = math.sqrt(((len(pre) - 1) * np.var(pre, ddof=1) + (len(post) - 1) * np.var(post, ddof=1)) / df_t)
-            crit = float(stats.t.ppf(0.975, df_t))
-            if not pre.mean() - post.mean() > crit * pooled:
-                continue
-            later = np.flatnonzero(y[n + 1:] >= y[n - 1] - gain / 2)
-            reversal = None if later.size == 0 else float(t[n + 1 + later[0]])
-            sign = 1 if worse_high else -1
-            rows.append({"participant_id": str(pid), "arm": arm, "session": float(t[n]),
-                         "pre_gain_score": sign * y[n - 1], "post_gain_score": sign * y[n], "gain": float(gain),
-                         "percent_of_pre": 100 * gain / pre_level if pre_level else math.nan,
-                         "pre_mean": sign * pre.mean(), "post_mean": sign * post.mean(), "critical_value": crit,
-                         "reversed": reversal is not None, "reversal_session": reversal})
+    for i in np.flatnonzero(candidate):
+        gain, pre_level = float(gain_all[i]), float(level_all[i])
+        pre = y[max(seg_start[i], i - 3):i]
+        post = y[i:min(seg_end[i], i + 3)]
+        if len(pre) < 2 or len(post) < 2:
+            continue
+        df_t = len(pre) + len(post) - 2
+        pooled = math.sqrt(((len(pre) - 1) * np.var(pre, ddof=1) + (len(post) - 1) * np.var(post, ddof=1)) / df_t)
+        crit = crit_of[df_t]
+        if not pre.mean() - post.mean() > crit * pooled:
+            continue
+        later = np.flatnonzero(y[i + 1:seg_end[i]] >= y[i - 1] - gain / 2)
+        reversal = None if later.size == 0 else float(t[i + 1 + later[0]])
+        rows.append({"participant_id": str(names[i]), "arm": arms[seg_start[i]], "session": float(t[i]),
+                     "pre_gain_score": sign * y[i - 1], "post_gain_score": sign * y[i], "gain": gain,
+                     "percent_of_pre": 100 * gain / pre_level if pre_level else math.nan,
+                     "pre_mean": sign * pre.mean(), "post_mean": sign * post.mean(), "critical_value": crit,
+                     "reversed": reversal is not None, "reversal_session": reversal})
     out = pd.DataFrame(rows, columns=SUDDEN_GAIN_COLUMNS)
     out.attrs["threshold"] = float(threshold)
     out.attrs["consecutive_pairs"] = pairs

@@ -281,10 +281,22 @@ def _pick(res: dict[str, float]) -> dict[str, float]:
 def _pooled(imputations: list[pd.Series], per: pd.DataFrame, ref: str, arm: str, delta: float,
             dropouts: pd.Series, worse_sign: float, level: float) -> dict[str, float]:
     shift = np.where(dropouts & (per["arm"] == arm), worse_sign * delta, 0.0)
-    estimates, variances, dof = [], [], None
-    for end in imputations:
-        res = ancova(end.to_numpy(float) + shift, per["arm"].to_numpy(), per["baseline"].to_numpy(), ref, level)[arm]
-        estimates.append(res["estimate"])
-        variances.append(res["variance"])
-        dof = res["df"]
-    return pool_rubin(estimates, variances, df_complete=dof, level=level)
+    ends = np.column_stack([end.to_numpy(float) for end in imputations]) + shift[:, None]
+    estimates, variances, dof = _ancova_columns(ends, per["arm"].to_numpy(), per["baseline"].to_numpy(), ref, arm)
+    return pool_rubin(list(estimates), list(variances), df_complete=dof, level=level)
+
+
+def _ancova_columns(ends: np.ndarray, arm: np.ndarray, baseline: np.ndarray, reference: str, target: str
+                    ) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`ancova`'s estimate and variance of ``target`` for every column of ``ends`` at once (the
+    imputations share the design, so ``(X'X)^-1 X'`` is formed once: O(rows x imputations))."""
+    levels = [reference] + sorted(set(arm.tolist()) - {reference})
+    X = np.column_stack([np.ones(len(ends)), *[(arm == lv).astype(float) for lv in levels[1:]], baseline])
+    dof = len(ends) - X.shape[1]
+    if dof <= 0:
+        raise AnalysisError("too few participants for an ANCOVA of end-of-treatment scores.")
+    inverse = np.linalg.inv(X.T @ X)
+    beta = inverse @ (X.T @ ends)
+    sigma2 = np.sum((ends - X @ beta) ** 2, axis=0) / dof
+    i = levels.index(target)
+    return beta[i], sigma2 * inverse[i, i], float(dof)
