@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .arguments import path as check_path
-from .distinct import distinct_map, factorized, spread, text_column
+from .distinct import factorized, spread, text_column
 from .errors import DataWarning, StudyDefinitionError, caller_stacklevel
 from .io import RawTable, read_raw
 from .study import Study, load_study
@@ -106,11 +106,17 @@ def _canonical_from_raw(raw: RawTable, study: Study | None) -> pd.DataFrame:
 
 
 def _canonical_column(column: str, series: pd.Series, study: Study | None, registry: Any, decimal: str) -> pd.Series:
-    """One column in canonical form. Text columns are worked on once per distinct value (blanks to
-    missing, the study's value map, aliases, text or number or date) and the result is spread back
-    to the rows; numeric and date columns of binary formats are converted as a whole."""
-    if not _is_text(series):
-        return _convert_whole(column, series, study, registry, decimal)
+    """One column in canonical form, worked on once per distinct value (blanks to missing, the
+    study's value map, aliases, then text, number or date) and spread back to the rows. Numbers and
+    dates of binary formats that need no value map are taken as they are (a continuous column has
+    as many distinct values as rows)."""
+    numeric = column not in TEXT_COLUMNS and (column in NUMERIC_COLUMNS or column not in canonical_spec()["columns"])
+    if study is None or column not in study.values:
+        if column == "assessment_date" and pd.api.types.is_datetime64_any_dtype(series):
+            return series
+        if numeric and pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series) \
+                and not isinstance(series.dtype, pd.CategoricalDtype):
+            return _integers_where_whole(column, series.astype("float64"))
     positions, uniques = factorized(series)
     values: list[Any] = [None if isinstance(v, str) and not v.strip() else v for v in uniques]
     if study is not None and column in study.values:
@@ -122,42 +128,20 @@ def _canonical_column(column: str, series: pd.Series, study: Study | None, regis
     values = [None if _missing(v) else v for v in values]
     if column == "assessment_date":
         return _dates_from_values(values, positions, series, study)
-    if column not in TEXT_COLUMNS and (column in NUMERIC_COLUMNS or column not in canonical_spec()["columns"]):
+    if numeric:
         numbers = _numbers_of(values, decimal)
         if numbers is not None:
-            converted = pd.Series(spread(numbers, positions, np.nan, "float64"), index=series.index)
-            if column in INTEGER_COLUMNS and _all_integral(converted):
-                converted = converted.astype("Int64")
-            return converted
+            return _integers_where_whole(column, pd.Series(spread(numbers, positions, np.nan, "float64"),
+                                                           index=series.index))
         if column in NUMERIC_COLUMNS or any(not isinstance(v, str) for v in values if v is not None):
             return pd.Series(spread(values, positions, None, object), index=series.index)  # validation reports it
         return text_column(values, positions, series.index)
     return text_column([_text(v) for v in values], positions, series.index)
 
 
-def _is_text(series: pd.Series) -> bool:
-    return series.dtype == object or isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype))
-
-
-def _convert_whole(column: str, series: pd.Series, study: Study | None, registry: Any, decimal: str) -> pd.Series:
-    """Numbers, dates and booleans of Parquet, SPSS and Stata files."""
-    if study is not None and column in study.values:
-        series = _map_values(series, study.values[column])
-    normalise = _normaliser(column, registry)
-    if normalise is not None:
-        series = distinct_map(series, lambda v: normalise(v) if isinstance(v, str) else v)
-    if column in TEXT_COLUMNS:
-        return _as_text(series)
-    if column == "assessment_date":
-        return _as_dates(series, study)
-    if column in NUMERIC_COLUMNS or column not in canonical_spec()["columns"]:
-        converted = _as_numbers(series, decimal)
-        if converted is None:
-            return series
-        if column in INTEGER_COLUMNS and _all_integral(converted):
-            converted = converted.astype("Int64")
-        return converted
-    return _as_text(series)
+def _integers_where_whole(column: str, converted: pd.Series) -> pd.Series:
+    """Session counts as nullable integers when every value is whole."""
+    return converted.astype("Int64") if column in INTEGER_COLUMNS and _all_integral(converted) else converted
 
 
 def _normaliser(column: str, registry: Any) -> Any:
@@ -273,40 +257,8 @@ def _value_lookup(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
     return lookup
 
 
-def _map_values(series: pd.Series, mapping: Mapping[Any, Any]) -> pd.Series:
-    lookup = _value_lookup(mapping)
-    return distinct_map(series, lambda v: lookup.get(v, lookup.get(str(v), v)))
-
-
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
-
-
-def _as_text(series: pd.Series) -> pd.Series:
-    def text(v: Any) -> Any:
-        if _missing(v):
-            return pd.NA
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    return distinct_map(series, text, pd.NA, dtype="string")
-
-
-def _as_numbers(series: pd.Series, decimal: str) -> pd.Series | None:
-    """Convert to float if every present value is a number; None if any is not (kept as text)."""
-    if pd.api.types.is_bool_dtype(series):
-        return None
-    if pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype):
-        return series.astype("float64")
-    codes, uniques = factorized(series)
-    text = pd.Series([str(v).strip() for v in uniques], dtype=object)
-    if decimal == ",":
-        text = text.str.replace(",", ".", regex=False)
-    numbers = pd.to_numeric(text, errors="coerce")
-    if numbers.isna().any():
-        return None
-    return pd.Series(spread(numbers.to_numpy("float64"), codes, np.nan, "float64"), index=series.index)
 
 
 def _all_integral(series: pd.Series) -> bool:
@@ -316,22 +268,11 @@ def _all_integral(series: pd.Series) -> bool:
                 and np.all(present == np.round(present)))
 
 
-def _as_dates(series: pd.Series, study: Study | None) -> pd.Series:
-    """Parse dates: the study's read.date_format, else ISO 8601, else a day-first or month-first
-    format under which every value parses. Ambiguous slashed dates follow read.dayfirst (default:
-    month first, announced with a DataWarning). Unparseable columns stay text for validation."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return series
-    codes, uniques = factorized(series)
-    parsed = _parse_dates(pd.Series([str(v).strip() for v in uniques], dtype=object), study)
-    if parsed is None:
-        return series  # kept as text; validation reports the values that are not dates (or out of range)
-    stamps = parsed.astype("datetime64[ns]").to_numpy()
-    return pd.Series(spread(stamps, codes, np.datetime64("NaT", "ns"), "datetime64[ns]"), index=series.index)
-
-
 def _parse_dates(text: pd.Series, study: Study | None) -> pd.Series | None:
-    """The distinct date texts parsed (missing ones stay NaT), or None if some are not dates."""
+    """The distinct date texts parsed (missing ones stay NaT), or None if some are not dates: the
+    study's read.date_format, else ISO 8601, else a day-first or month-first format under which every
+    value parses. Ambiguous slashed dates follow read.dayfirst (default: month first, announced with a
+    DataWarning)."""
     read = study.read if study is not None else {}
     present = text.notna().to_numpy()
     candidates = [read["date_format"]] if read.get("date_format") else ["ISO8601", "%d.%m.%Y", "%d.%m.%y"]

@@ -146,3 +146,20 @@ def test_data_text_reaches_figures_as_text_only():
     names = [t.name for t in fig.data]
     assert '&lt;a href="https://evil.example"&gt;IPT &#37;{x}&lt;/a&gt;' in names
     assert all("%{x}</a>" not in (t.hovertemplate or "") for t in fig.data)
+
+
+def test_large_trials_draw_a_bounded_number_of_markers_and_say_so(monkeypatch):
+    from ipt_outcomes.figures import style
+
+    monkeypatch.setattr(style, "MAX_POINTS", 300)
+    df = ipt.simulate_trial(60, seed=5)
+    fit = ipt.fit_growth(df, "HAMD17", check=False)
+    n_rows = len(fit.residuals())
+    scatter = F.residual_fitted_figure(fit)
+    assert sum(len(t.x) for t in scatter.data if t.mode == "markers") == 300
+    assert f"(300 of {n_rows:,} residuals, random sample)" in scatter.layout.title.text
+    qq = F.qq_figure(fit)
+    assert len(qq.data[0].x) == 300 and "evenly spaced quantiles" in qq.layout.title.text
+    assert qq.data[0].x[0] == pytest.approx(min(qq.data[0].x)) and qq.data[0].x[-1] == pytest.approx(max(qq.data[0].x))
+    small = ipt.fit_growth(ipt.simulate_trial(10, seed=5), "HAMD17", check=False)
+    assert F.residual_fitted_figure(small).layout.title.text.endswith("residuals against fitted values")

@@ -59,10 +59,11 @@ def base_layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
-def thinned(n: int, limit: int = MAX_POINTS, evenly: bool = False, seed: int = 1) -> np.ndarray:
+def thinned(n: int, limit: int | None = None, evenly: bool = False, seed: int = 1) -> np.ndarray:
     """Positions of the items shown out of ``n``: all when they fit in ``limit``; else ``limit``
     evenly spaced positions (``evenly``: for sorted data, keeps the shape of a QQ plot or a ranked
-    plot) or a random sample (seeded, in order)."""
+    plot) or a random sample (seeded, in order). ``limit`` defaults to :data:`MAX_POINTS`."""
+    limit = MAX_POINTS if limit is None else limit
     if n <= limit:
         return np.arange(n)
     if evenly:

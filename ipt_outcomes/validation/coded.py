@@ -29,9 +29,6 @@ class CodedTable:
         self._numbers: dict[str, np.ndarray] = {}
         self._groups: dict[tuple[str, ...], np.ndarray] = {}
 
-    def __len__(self) -> int:
-        return len(self.frame)
-
     def codes(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """Per row the position of its value among the distinct values (-1 when missing), and the values."""
         if column not in self._codes:

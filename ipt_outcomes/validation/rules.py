@@ -377,20 +377,20 @@ def _spelling_variants(column: str, t: Tables) -> Rule:
     return Rule("spelling_variants", column, "error", passes, explain, frame_level=True)
 
 
-def _area_codes(table: CodedTable, columns: list[str]) -> list[np.ndarray]:
-    """Codes of the problem-area columns on one shared scale of texts (-1 when missing)."""
+def _area_codes(table: CodedTable, columns: list[str]) -> tuple[list[np.ndarray], list[str]]:
+    """Codes of the problem-area columns on one shared scale of texts (-1 when missing), and the texts."""
     scale: dict[str, int] = {}
     out = []
     for column in columns:
         positions, values = table.codes(column)
         mapped = np.array([scale.setdefault(str(v), len(scale)) for v in values] + [-1], dtype=np.int64)
         out.append(mapped[positions])
-    return out
+    return out, list(scale)
 
 
 def _problem_areas_distinct(t: Tables) -> Rule:
     def passes(frame: pd.DataFrame) -> np.ndarray:
-        a, b = _area_codes(t(frame), ["problem_area", "problem_area_secondary"])
+        (a, b), _ = _area_codes(t(frame), ["problem_area", "problem_area_secondary"])
         return ~((a >= 0) & (a == b))
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
@@ -409,8 +409,7 @@ def _at_most_two_problem_areas(t: Tables) -> Rule:
         table = t(frame)
         present = [c for c in columns if c in frame.columns]
         person = table.participant()
-        codes = _area_codes(table, present)
-        names = _area_names(table, present)
+        codes, names = _area_codes(table, present)
         people = np.concatenate([person[c >= 0] for c in codes])
         areas = np.concatenate([c[c >= 0] for c in codes])
         keep = people >= 0
@@ -439,15 +438,6 @@ def _at_most_two_problem_areas(t: Tables) -> Rule:
         return out
 
     return Rule("at_most_two_problem_areas", "problem_area", "error", passes, explain, frame_level=True)
-
-
-def _area_names(table: CodedTable, columns: list[str]) -> list[str]:
-    """The texts behind :func:`_area_codes`, in code order."""
-    scale: dict[str, int] = {}
-    for column in columns:
-        for v in table.codes(column)[1]:
-            scale.setdefault(str(v), len(scale))
-    return list(scale)
 
 
 def _secondary_without_primary(t: Tables) -> Rule:
