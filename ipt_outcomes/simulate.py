@@ -279,30 +279,25 @@ def simulate_trial(
     age = np.round(rng.normal(38, 11, n).clip(18, 80))
     age[population == "perinatal"] = np.round(rng.normal(30, 5, (population == "perinatal").sum()).clip(18, 45))
     out = pd.DataFrame({
-        "trial_id": trial_id,
-        "participant_id": ids[p],
-        "arm": arm[p],
-        "disorder": disorder[p],
-        "instrument": long["instrument"].to_numpy(),
+        "trial_id": _text(np.full(len(p), trial_id, dtype=object)),
+        "participant_id": _text(ids[p]),
+        "arm": _text(arm, p),
+        "disorder": _text(disorder, p),
+        "instrument": _text(long["instrument"].to_numpy()),
         "score": long["score"].to_numpy(),
         "session": long["session"].to_numpy().astype("int64"),
         "week": long["week"].to_numpy(),
-        "problem_area": primary[p],
-        "problem_area_secondary": secondary[p],
-        "therapist_id": therapist[p],
-        "format": fmt,
-        "population": population[p],
+        "problem_area": _text(primary, p),
+        "problem_area_secondary": _text(secondary, p),
+        "therapist_id": _text(therapist, p),
+        "format": _text(np.full(len(p), fmt, dtype=object)),
+        "population": _text(population, p),
         "sessions_attended": last_session[p].clip(0).astype("int64"),
         "assessment_date": (starts[p] + pd.to_timedelta(long["week"].to_numpy() * 7, unit="D")).normalize(),
         "age": age[p],
     })
     if therapists_per_arm == 0:
         out = out.drop(columns="therapist_id")
-    for column in ("trial_id", "participant_id", "arm", "disorder", "instrument", "problem_area",
-                   "problem_area_secondary", "format", "population", "therapist_id"):
-        if column in out.columns:
-            out[column] = out[column].astype("string")
-    out = out.reset_index(drop=True)
     out.attrs["truth"] = {
         "seed": seed,
         "n_participants": n,
@@ -317,6 +312,13 @@ def simulate_trial(
                        "disorder": dict(disorder_effects or {})},
     }
     return out
+
+
+def _text(values: np.ndarray, rows: np.ndarray | None = None) -> pd.api.extensions.ExtensionArray:
+    """A string column; with ``rows``, the per-participant ``values`` repeated by row (one Python
+    string per participant, shared by its rows, not one per cell)."""
+    values = np.asarray(values, dtype=object)
+    return pd.array(values if rows is None else values[rows], dtype="string")
 
 
 def _check_arguments(n: int, arms: Sequence[str], sessions: tuple[int, int], icc: float, t_icc: float,
@@ -343,8 +345,9 @@ def _check_arguments(n: int, arms: Sequence[str], sessions: tuple[int, int], icc
         raise ArgumentError(f"dropout_mechanism must be 'mar' or 'mcar', not {mechanism!r}.")
 
 
-#: memory one simulated participant costs at its peak, per instrument (measured about 9 KB; doubled)
-_BYTES_PER_PARTICIPANT = 20_000
+#: memory one simulated participant costs at its peak, per instrument (measured about 6 KB with the
+#: interpreter; with a margin)
+_BYTES_PER_PARTICIPANT = 10_000
 
 
 def _check_feasible(n: int, n_instruments: int) -> None:

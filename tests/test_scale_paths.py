@@ -90,12 +90,22 @@ def test_groups_match_pandas(rows):
     table = CodedTable(frame)
     ids = table.group(("trial_id", "participant_id", "session"))
     reference = frame.fillna("<missing>").astype(str).groupby(list(frame.columns), sort=False).ngroup().to_numpy()
-    assert np.array_equal(ids, reference)
+    # the same partition of the rows, numbered 0, 1, ... without gaps (in any order)
+    assert np.array_equal(ids[:, None] == ids[None, :], reference[:, None] == reference[None, :])
+    assert sorted(set(ids.tolist())) == list(range(len(set(reference.tolist()))))
     person = table.participant()
     assert np.array_equal(person < 0, frame["participant_id"].isna().to_numpy())
     first = first_in_group(person)
     expected = ~pd.Series(np.where(person < 0, np.nan, person)).duplicated().to_numpy() & (person >= 0)
     assert np.array_equal(first, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-1, 4), max_size=40))
+def test_first_in_group_is_the_first_row_of_each_group_in_any_numbering(ids):
+    ids = np.asarray(ids, dtype=np.int64)
+    expected = np.array([i >= 0 and i not in ids[:k] for k, i in enumerate(ids)], dtype=bool)
+    assert np.array_equal(first_in_group(ids), expected)
 
 
 def test_time_order_does_not_depend_on_the_order_of_rows(small):

@@ -45,6 +45,20 @@ class RawTable:
     dialect: Mapping[str, Any]
 
 
+def _read_parquet(p: Path) -> pd.DataFrame:
+    """A Parquet file, its text columns as categoricals: each distinct text is then converted once,
+    as for a CSV read by Arrow (the values and their order are those of the file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(p)
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    table = pq.read_table(p, read_dictionary=text)
+    if text:
+        table = table.unify_dictionaries()
+    return table.to_pandas(split_blocks=True)
+
+
 def read_raw(path: str | Path, options: Mapping[str, Any] | None = None) -> RawTable:
     """Read a raw export; raise :class:`InputFileError` naming the file when it cannot be read."""
     options = dict(options or {})
@@ -56,7 +70,7 @@ def read_raw(path: str | Path, options: Mapping[str, Any] | None = None) -> RawT
             check_text_memory(p, size)
             return _read_text(p, options)
         if suffix in (".parquet", ".pq"):
-            return RawTable(pd.read_parquet(p), p, 1, "record", {})
+            return RawTable(_read_parquet(p), p, 1, "record", {})
         if suffix in (".xlsx", ".xlsm"):
             sheet = options.get("sheet", 0)
             with warnings.catch_warnings():

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import AnalysisError, ArgumentError
 from .design import time_columns
+from .distributions import chi2_sf, norm_ppf
 from .likelihood import unpack
 
 if TYPE_CHECKING:
@@ -323,7 +323,7 @@ def compare_models(*fits: GrowthFit) -> pd.DataFrame:
         if previous is not None:
             chi = max(2 * (f.log_likelihood - previous.log_likelihood), 0.0)
             ddf = f.n_parameters - previous.n_parameters
-            row.update(chi_square=chi, df=ddf, p_value=float(stats.chi2.sf(chi, ddf)) if ddf > 0 else math.nan)
+            row.update(chi_square=chi, df=ddf, p_value=float(chi2_sf(chi, ddf)) if ddf > 0 else math.nan)
         rows.append(row)
         previous = f
     return pd.DataFrame(rows)
@@ -368,7 +368,7 @@ def random_effect_intervals(fit: GrowthFit, level: float = 0.95) -> pd.DataFrame
     M = np.stack([np.stack([np.bincount(pid, Z[:, a] * Z[:, b], N) for b in range(q)], -1) for a in range(q)], 1)
     cond = s2 * (G[None] @ np.linalg.inv(s2 * np.eye(q)[None] + M @ G[None]))
     se = np.sqrt(np.maximum(np.diagonal(cond, axis1=1, axis2=2), 0.0))  # N x q
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = norm_ppf(0.5 + level / 2)
     return pd.DataFrame({
         "participant_id": np.repeat(np.asarray(design.participant_ids, dtype=object), q),
         "term": np.tile(np.asarray(design.random_terms, dtype=object), N),

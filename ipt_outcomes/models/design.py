@@ -237,7 +237,10 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
         Z = np.ones((len(data), 1))
         random_terms = ["Intercept"]
     codes, ids = pd.factorize(data["participant_id"])
-    ids = np.array([str(i) for i in ids], dtype=object)
+    if isinstance(ids.dtype, pd.StringDtype):  # a loaded table: text already, converted in one call
+        ids = ids.to_numpy(dtype=object)
+    else:
+        ids = np.array([str(i) for i in ids], dtype=object)
     therapist = pd.factorize(data[spec.therapist])[0] if spec.therapist else None
     return Design(data=data, y=data["score"].to_numpy(float), X=X, terms=names, term_parts=parts, Z=Z, random_terms=random_terms,
                   participant=codes, participant_ids=np.asarray(ids), therapist=therapist, time_terms=t_names,

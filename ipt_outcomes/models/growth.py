@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..arguments import checked, choice, each, frame, level, mapping, names, number, optional, text
 from ..arms import ReferenceArm, choose_reference_arm
@@ -26,6 +25,7 @@ from ..registry import Registry
 from ..study import Study, registry_in_force, time_column
 from . import derived
 from .design import Design, GrowthSpec, build_design
+from .distributions import t_ppf, t_two_sided
 from .engine import fit_covariance
 from .likelihood import MixedData, evaluate, unpack
 from .satterthwaite import SatterthwaiteState, satterthwaite_state
@@ -178,9 +178,9 @@ class GrowthFit:
         se = math.sqrt(float(L @ self._satt.vcov @ L))
         df = _usable_df(self._satt.df(L), self.n_obs, len(beta), self.notes, "a contrast")
         t = est / se
-        crit = stats.t.ppf(0.5 + level / 2, df)
+        crit = t_ppf(0.5 + level / 2, df)
         return {"estimate": est, "std_error": se, "df": df, "statistic": t,
-                "p_value": float(2 * stats.t.sf(abs(t), df)), "ci_lower": est - crit * se, "ci_upper": est + crit * se}
+                "p_value": float(t_two_sided(t, df)), "ci_lower": est - crit * se, "ci_upper": est + crit * se}
 
 
 def _p(p: float) -> str:
@@ -505,9 +505,9 @@ def _fixed_table(terms: list[str], beta: np.ndarray, satt: SatterthwaiteState, l
         se = math.sqrt(float(satt.vcov[i, i]))
         df = _usable_df(satt.df(L), n_obs, len(terms), notes, f"'{term}'")
         t = beta[i] / se
-        crit = stats.t.ppf(0.5 + level / 2, df)
+        crit = t_ppf(0.5 + level / 2, df)
         rows.append({"term": term, "estimate": float(beta[i]), "std_error": se, "df": df, "statistic": float(t),
-                     "p_value": float(2 * stats.t.sf(abs(t), df)), "ci_lower": float(beta[i] - crit * se),
+                     "p_value": float(t_two_sided(t, df)), "ci_lower": float(beta[i] - crit * se),
                      "ci_upper": float(beta[i] + crit * se)})
     return pd.DataFrame(rows, columns=FIXED_EFFECT_COLUMNS)
 

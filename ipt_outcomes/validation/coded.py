@@ -73,16 +73,22 @@ class CodedTable:
         return self._numbers[column]
 
     def group(self, columns: tuple[str, ...]) -> np.ndarray:
-        """Dense group ids (0, 1, ... in order of first appearance) of the rows' values of ``columns``;
-        a missing value is a value of its own."""
+        """Dense group ids (0, 1, ...) of the rows' values of ``columns``; a missing value is a value of
+        its own. The columns' codes are combined as digits of one integer, and made dense by a lookup
+        table where the integers are few enough, else by one hash factorisation."""
         columns = tuple(columns)
         if columns not in self._groups:
-            ids = np.zeros(len(self.frame), dtype=np.int64)
-            for column in columns:
+            done = max((k for k in range(len(columns)) if columns[:k] in self._groups), default=0)
+            ids = self._groups[columns[:done]] if done else np.zeros(len(self.frame), dtype=np.int64)
+            size = int(ids.max(initial=-1)) + 1
+            for column in columns[done:]:
                 key = self.keys(column) + 1
-                ids, _ = pd.factorize(ids * (int(key.max(initial=0)) + 1) + key)
-                ids = ids.astype(np.int64, copy=False)
-            self._groups[columns] = ids
+                radix = int(key.max(initial=0)) + 1
+                if size * radix > _lookup_limit(len(ids)):  # keep the integers small: make the ids dense first
+                    ids, size = _dense(ids, size)
+                ids = ids * radix + key
+                size *= radix
+            self._groups[columns] = _dense(ids, size)[0]
         return self._groups[columns]
 
     def participant(self, extra: tuple[str, ...] = ()) -> np.ndarray:
@@ -92,14 +98,33 @@ class CodedTable:
         return np.where(self.present("participant_id"), ids, -1)
 
 
+def _lookup_limit(n_rows: int) -> int:
+    """The largest integer range made dense by a lookup table (a few bytes per row of memory)."""
+    return 4 * n_rows + 1024
+
+
+def _dense(ids: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """``ids`` (non-negative, below ``size``) renumbered 0, 1, ... with no gaps, keeping their order:
+    by a lookup table over the range when it is small, else by sorting (``np.unique``, which beats a
+    hash table on a million distinct keys, mostly in order as a trial's rows are)."""
+    if size <= _lookup_limit(len(ids)):
+        seen = np.zeros(size, dtype=bool)
+        seen[ids] = True
+        rank = np.cumsum(seen, dtype=np.int64) - 1
+        return rank[ids], int(rank[-1]) + 1 if size else 0
+    uniques, codes = np.unique(ids, return_inverse=True)
+    return codes.astype(np.int64, copy=False).reshape(-1), len(uniques)
+
+
 def first_in_group(ids: np.ndarray) -> np.ndarray:
-    """True on the first row of each group. ``ids`` are dense and numbered in order of first appearance
-    (as :meth:`CodedTable.group` makes them) with -1 for rows of no group, so a row is its group's
-    first exactly when its id exceeds every id before it."""
-    if not len(ids):
-        return np.zeros(0, dtype=bool)
-    before = np.maximum.accumulate(np.concatenate([[-1], ids[:-1]]))
-    return ids > before
+    """True on the first row of each group; ``ids`` are non-negative group ids, -1 for rows of no group."""
+    out = np.zeros(len(ids), dtype=bool)
+    rows = np.flatnonzero(ids >= 0)
+    if len(rows):
+        first = np.full(int(ids[rows].max()) + 1, len(ids), dtype=np.int64)
+        np.minimum.at(first, ids[rows], rows)
+        out[first[first < len(ids)]] = True
+    return out
 
 
 def _to_float(value: object) -> float:

@@ -319,14 +319,25 @@ def _modal_codes(table: CodedTable, column: str) -> np.ndarray:
     return np.where(person >= 0, mode_of[np.maximum(person, 0)], -1)
 
 
+def _one_value_each(group: np.ndarray, value: np.ndarray) -> bool:
+    """Whether every group (non-negative ids) has a single value (non-negative codes)."""
+    if not len(group):
+        return True
+    size = int(group.max()) + 1
+    low, high = np.full(size, np.iinfo(np.int64).max), np.full(size, -1, dtype=np.int64)
+    np.minimum.at(low, group, value)
+    np.maximum.at(high, group, value)
+    used = high >= 0
+    return bool(np.array_equal(low[used], high[used]))
+
+
 def _participant_constant(column: str, t: Tables) -> Rule:
     def passes(frame: pd.DataFrame) -> np.ndarray:
         table = t(frame)
         value = table.keys(column)
         person = table.participant()
         ok = (person >= 0) & (value >= 0)
-        pairs = person[ok] * (int(value.max(initial=0)) + 1) + value[ok]
-        if len(pd.unique(pairs)) == len(pd.unique(person[ok])):  # one value per participant: nothing to find
+        if _one_value_each(person[ok], value[ok]):  # nothing to find
             return np.ones(len(frame), dtype=bool)
         mode = _modal_codes(table, column)
         return (value < 0) | (mode < 0) | (value == mode)
@@ -506,7 +517,8 @@ def _time_order(ctx: ValidationContext, t: Tables) -> Rule:
         k, d, v = code[rows], dates[rows], x[rows]
         same = k[1:] == k[:-1]
         sorted_within = not np.any(same & ((d[1:] < d[:-1]) | ((d[1:] == d[:-1]) & (v[1:] < v[:-1]))))
-        contiguous = bool(np.all(np.diff(k[_run_starts(k)]) > 0))  # each group's rows together
+        starts = _run_starts(k)
+        contiguous = int(starts.sum()) == np.count_nonzero(np.bincount(k)) if len(k) else True  # one run a group
         order = np.arange(len(rows)) if sorted_within and contiguous else np.lexsort((v, d, k))
         k, v = k[order], v[order]
         running = _group_cummax(v, _run_starts(k))

@@ -161,4 +161,4 @@ def _count_participants(frame: pd.DataFrame, coded: CodedTable) -> int:
     if "participant_id" not in frame.columns:
         return 0
     person = coded.participant()
-    return len(np.unique(person[person >= 0]))
+    return int(np.count_nonzero(np.bincount(person[person >= 0]))) if (person >= 0).any() else 0
