@@ -142,6 +142,22 @@ def test_sudden_gain_worked_series():
     assert g["reversed"] and g["reversal_session"] == 9
 
 
+def test_sudden_gain_pooled_sd_with_unequal_windows_by_hand():
+    """Gain 30 -> 14 at session 2: only two sessions before it (24, 30: mean 27, variance 18), three
+    from it (14, 8, 16: mean 12.667, variance 17.333). Pooled SD sqrt((1 * 18 + 2 * 17.333) / 3) = 4.190,
+    t(0.975, 3) = 3.182: 14.333 > 13.334, a gain by a margin of one point (weighting the variances
+    by n instead of n - 1 would give 15.4 and no gain)."""
+    df = pd.DataFrame({"participant_id": "S1", "arm": "IPT", "instrument": "BDI2", "score": [24, 30, 14, 8, 16],
+                       "session": range(5)})
+    gains = ipt.sudden_gains(df, "BDI2", threshold=7)
+    assert len(gains) == 1
+    g = gains.iloc[0]
+    assert (g["session"], g["gain"]) == (2, 16)
+    assert g["pre_mean"] == pytest.approx(27) and g["post_mean"] == pytest.approx(38 / 3)
+    assert g["critical_value"] == pytest.approx(3.182446305284263, rel=1e-12)
+    assert g["percent_of_pre"] == pytest.approx(100 * 16 / 30) and not g["reversed"]
+
+
 def test_sudden_gain_criteria_each_can_fail():
     base = pd.DataFrame({"participant_id": "S1", "arm": "IPT", "instrument": "BDI2", "session": range(8)})
     too_small = base.assign(score=[30, 29, 30, 28, 22, 21, 20, 20])  # 6 < 7 points

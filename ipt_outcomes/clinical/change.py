@@ -25,6 +25,7 @@ import pandas as pd
 from ..arguments import checked, choice, either, frame, number, optional, text
 from ..errors import AnalysisError, ApproximationWarning, ArgumentError, DataWarning
 from ..registry import Instrument, Registry
+from ..selection import outcome_rows
 from ..study import registry_in_force, time_column
 
 __all__ = ["CATEGORIES", "CHANGE_COLUMNS", "ChangeSettings", "clinical_change", "jacobson_truax_cutoffs"]
@@ -131,7 +132,7 @@ def clinical_change(
     reg = registry_in_force(df, registry)
     inst = reg[outcome]
     time = time_column(df, time).column
-    data = df[df["instrument"].astype(str) == outcome] if "instrument" in df.columns else df
+    data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time])
     if data.empty:
         raise AnalysisError(f"no rows for outcome {outcome!r}.")
     data = data.assign(score=pd.to_numeric(data["score"], errors="coerce"),

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..arguments import checked, frame, number, optional, text
 from ..errors import AnalysisError
+from ..selection import outcome_rows
 from ..study import time_column
 from .change import Z_RELIABLE, clinical_change
 
@@ -70,7 +71,7 @@ def improvement_by_session(df: pd.DataFrame, outcome: str, *, reliability: float
     time = time_column(df, time).column
     rc = Z_RELIABLE * settings["s_diff"]
     sign = -1.0 if settings["higher_is"] == "worse" else 1.0
-    data = df[df["instrument"].astype(str) == outcome].assign(
+    data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time]).assign(
         score=lambda d: pd.to_numeric(d["score"], errors="coerce"), _t=lambda d: pd.to_numeric(d[time], errors="coerce"))
     data = data.dropna(subset=["score"])
     base = data[data["_t"] == 0].groupby("participant_id")["score"].first()

@@ -23,11 +23,12 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..arguments import checked, frame, number, optional, text
 from ..errors import AnalysisError
+from ..models.distributions import t_ppf
 from ..registry import Registry
+from ..selection import outcome_rows
 from ..study import registry_in_force, time_column
 
 __all__ = ["SUDDEN_GAIN_COLUMNS", "sudden_gains"]
@@ -66,7 +67,7 @@ def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None,
     reg = registry_in_force(df, registry)
     inst = reg[outcome] if outcome in reg else None
     time = time_column(df, time).column
-    data = df[df["instrument"].astype(str) == outcome] if "instrument" in df.columns else df
+    data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time])
     data = data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time], errors="coerce"))
     data = data.dropna(subset=["score", "_t"]).sort_values(["participant_id", "_t"])
     if data.empty:
@@ -94,31 +95,62 @@ def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None,
     base = 0 if inst is None else (inst.min if worse_high else -inst.max)
     level_all = np.abs(y_pre - base)
     candidate = consecutive & ~(gain_all < threshold) & ~(gain_all < percent / 100 * level_all)
-    crit_of = {d: float(stats.t.ppf(0.975, d)) for d in (2, 3, 4)}
     sign = 1 if worse_high else -1
-    rows = []
-    for i in np.flatnonzero(candidate):
-        gain, pre_level = float(gain_all[i]), float(level_all[i])
-        pre = y[max(seg_start[i], i - 3):i]
-        post = y[i:min(seg_end[i], i + 3)]
-        if len(pre) < 2 or len(post) < 2:
-            continue
-        df_t = len(pre) + len(post) - 2
-        pooled = math.sqrt(((len(pre) - 1) * np.var(pre, ddof=1) + (len(post) - 1) * np.var(post, ddof=1)) / df_t)
-        crit = crit_of[df_t]
-        if not pre.mean() - post.mean() > crit * pooled:
-            continue
-        later = np.flatnonzero(y[i + 1:seg_end[i]] >= y[i - 1] - gain / 2)
-        reversal = None if later.size == 0 else float(t[i + 1 + later[0]])
-        rows.append({"participant_id": str(names[i]), "arm": arms[seg_start[i]], "session": float(t[i]),
-                     "pre_gain_score": sign * y[i - 1], "post_gain_score": sign * y[i], "gain": gain,
-                     "percent_of_pre": 100 * gain / pre_level if pre_level else math.nan,
-                     "pre_mean": sign * pre.mean(), "post_mean": sign * post.mean(), "critical_value": crit,
-                     "reversed": reversal is not None, "reversal_session": reversal})
-    out = pd.DataFrame(rows, columns=SUDDEN_GAIN_COLUMNS)
+    i = np.flatnonzero(candidate)
+    # criterion 3 (Tang & DeRubeis): mean of up to three sessions before the gain minus mean of up to
+    # three from it exceeds t(0.975, n_pre + n_post - 2) times their pooled SD; windows stay within
+    # the participant, and each needs two sessions
+    pre = _window(y, i, range(-3, 0), seg_start, seg_end)
+    post = _window(y, i, range(0, 3), seg_start, seg_end)
+    n_pre, n_post = np.sum(~np.isnan(pre), axis=1), np.sum(~np.isnan(post), axis=1)
+    ok = (n_pre >= 2) & (n_post >= 2)
+    i, pre, post, n_pre, n_post = i[ok], pre[ok], post[ok], n_pre[ok], n_post[ok]
+    pre_mean, pre_var = _mean_var(pre, n_pre)
+    post_mean, post_var = _mean_var(post, n_post)
+    df_t = n_pre + n_post - 2
+    pooled = np.sqrt(((n_pre - 1) * pre_var + (n_post - 1) * post_var) / df_t)
+    crit = t_ppf(0.975, df_t.astype(float)) if len(df_t) else np.zeros(0)
+    gained = pre_mean - post_mean > crit * pooled
+    i, pre_mean, post_mean, crit = i[gained], pre_mean[gained], post_mean[gained], crit[gained]
+    gain = gain_all[i]
+    # reversal: a later session of the participant back within half the gain of the pre-gain score
+    reversal = np.full(len(i), np.nan)
+    limit = y[i - 1] - gain / 2
+    for k in range(1, int((seg_end[i] - i).max(initial=1))):
+        j = i + k
+        inside = j < seg_end[i]
+        back = inside & np.isnan(reversal)
+        back[back] = y[j[back]] >= limit[back]
+        reversal[back] = t[j[back]]
+    pre_level = level_all[i]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        percent_of_pre = np.where(pre_level != 0, 100 * gain / pre_level, np.nan)
+    out = pd.DataFrame({
+        "participant_id": [str(v) for v in names[i]], "arm": arms[seg_start[i]].tolist(), "session": t[i],
+        "pre_gain_score": sign * y[i - 1], "post_gain_score": sign * y[i], "gain": gain,
+        "percent_of_pre": percent_of_pre, "pre_mean": sign * pre_mean, "post_mean": sign * post_mean,
+        "critical_value": crit, "reversed": ~np.isnan(reversal), "reversal_session": reversal,
+    }, columns=SUDDEN_GAIN_COLUMNS) if len(i) else pd.DataFrame(columns=SUDDEN_GAIN_COLUMNS)
     out.attrs["threshold"] = float(threshold)
     out.attrs["consecutive_pairs"] = pairs
     return out
+
+
+def _window(y: np.ndarray, rows: np.ndarray, offsets: range, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``y`` at ``rows + offset`` for each offset (columns), NaN outside the row's participant."""
+    out = np.full((len(rows), len(offsets)), np.nan)
+    for c, k in enumerate(offsets):
+        j = rows + k
+        inside = (j >= start[rows]) & (j < end[rows])
+        out[inside, c] = y[j[inside]]
+    return out
+
+
+def _mean_var(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row means and variances (ddof 1) of the present values, summed left to right as ``np.var``."""
+    mean = np.nansum(x, axis=1) / n
+    var = np.nansum((x - mean[:, None]) ** 2, axis=1) / (n - 1)
+    return mean, var
 
 
 def _default_threshold(data: pd.DataFrame, inst: object, reliability: float | None) -> float:

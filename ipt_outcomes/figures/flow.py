@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..selection import outcome_rows
 from .style import arm_colors, base_layout, plain
 
 __all__ = ["flow_counts", "flow_figure", "retention_figure"]
@@ -31,7 +32,7 @@ def flow_counts(df: pd.DataFrame, outcome: str, complete_from: float, analysed: 
     from ..study import time_column
 
     time = time_column(df, time).column
-    data = df[df["instrument"].astype(str) == outcome]
+    data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time])
     scored = data.dropna(subset=["score"])
     t = pd.to_numeric(scored[time], errors="coerce")
     rows = []

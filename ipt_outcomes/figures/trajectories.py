@@ -9,6 +9,7 @@ from scipy import stats
 
 from ..models import GrowthFit
 from ..registry import Registry
+from ..selection import outcome_rows
 from ..study import registry_in_force, time_column
 from .style import arm_colors, base_layout, outcome_label, plain, with_alpha
 
@@ -19,7 +20,7 @@ def trajectory_figure(df: pd.DataFrame, fit: GrowthFit, max_participants: int | 
     """Each participant's observed scores (thin lines; hover names the participant) under the
     model-implied mean trajectory of each arm with its 95 % confidence band."""
     outcome, time = fit.outcome, fit.spec.time
-    data = df[df["instrument"].astype(str) == outcome].dropna(subset=["score"])
+    data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time]).dropna(subset=["score"])
     colors = arm_colors(data["arm"].astype(str).unique())
     codes, ids = pd.factorize(data["participant_id"].astype(str))
     chosen = np.arange(len(ids))
@@ -57,7 +58,7 @@ def observed_means_figure(df: pd.DataFrame, outcome: str, time: str | None = Non
     """Observed mean score by arm and time with a t-based confidence interval; n at each point in the
     hover text and as labels."""
     time = time_column(df, time).column
-    data = df[df["instrument"].astype(str) == outcome].dropna(subset=["score"])
+    data = outcome_rows(df, outcome, ["arm", "score", time]).dropna(subset=["score"])
     colors = arm_colors(data["arm"].astype(str).unique())
     summary = data.groupby([data["arm"].astype(str), time])["score"].agg(["mean", "std", "count"]).reset_index()
     crit = stats.t.ppf(0.5 + level / 2, (summary["count"] - 1).clip(lower=1))

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..arguments import checked, frame, optional, text
 from ..errors import AnalysisError
+from ..selection import outcome_rows
 from ..study import time_column
 
 __all__ = ["last_observed", "retention"]
 
 
 def _scores(df: pd.DataFrame, outcome: str, time: str) -> pd.DataFrame:
-    data = df[df["instrument"].astype(str) == outcome] if "instrument" in df.columns else df
+    time = time_column(df, time).column
+    data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time])
     if data.empty:
         raise AnalysisError(f"no rows for outcome {outcome!r}.")
-    time = time_column(df, time).column
     return data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time], errors="coerce"))
 
 
@@ -43,17 +45,25 @@ def retention(df: pd.DataFrame, outcome: str, time: str | None = None) -> pd.Dat
     (a score at exactly this time).
     """
     data = _scores(df, outcome, time)
-    arms = data.groupby("participant_id")["arm"].first()
+    arms = data.groupby("participant_id")["arm"].first().dropna()  # as the arm of a participant everywhere
     observed = data.dropna(subset=["score"])
-    last = observed.groupby("participant_id")["_t"].max().reindex(arms.index)
-    times = sorted(data["_t"].dropna().unique())
+    last = observed.groupby("participant_id")["_t"].max().reindex(arms.index).to_numpy(float)
+    times = np.sort(data["_t"].dropna().unique())
+    # participants observed at each time (each participant once per time), by position in ``arms``
+    seen = observed[["participant_id", "_t"]].dropna().drop_duplicates()
+    seen_pos = arms.index.get_indexer(seen["participant_id"])
+    seen_t = seen["_t"].to_numpy(float)[seen_pos >= 0]
+    seen_pos = seen_pos[seen_pos >= 0]
     rows = []
-    for arm, ids in arms.groupby(arms).groups.items():
-        n = len(ids)
-        arm_obs = observed[observed["participant_id"].isin(ids)]
-        for t in times:
-            retained = int((last.loc[ids] >= t).sum())
-            rows.append({"arm": arm, "time": float(t), "n_randomised": n, "n_retained": retained,
-                         "percent_retained": 100 * retained / n,
-                         "n_observed": int(arm_obs.loc[arm_obs["_t"] == t, "participant_id"].nunique())})
+    arm_values = arms.to_numpy(dtype=object)
+    for arm in sorted(arms.unique()):
+        in_arm = arm_values == arm
+        n = int(in_arm.sum())
+        arm_last = np.sort(last[in_arm][~np.isnan(last[in_arm])])
+        retained = len(arm_last) - np.searchsorted(arm_last, times, side="left")  # last observed >= t
+        at = seen_t[in_arm[seen_pos]]
+        observed_at = np.searchsorted(np.sort(at), times, side="right") - np.searchsorted(np.sort(at), times, side="left")
+        for t, r, o in zip(times, retained, observed_at, strict=True):
+            rows.append({"arm": arm, "time": float(t), "n_randomised": n, "n_retained": int(r),
+                         "percent_retained": 100 * int(r) / n, "n_observed": int(o)})
     return pd.DataFrame(rows)

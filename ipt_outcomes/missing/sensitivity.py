@@ -37,6 +37,7 @@ from ..arguments import checked, each, frame, level, number, optional, seed, tex
 from ..errors import AnalysisError, SingularFitWarning
 from ..models import fit_growth
 from ..models.derived import end_of_treatment
+from ..selection import outcome_rows
 from ..study import Study, registry_in_force, time_column
 from .rubin import pool_rubin
 
@@ -79,7 +80,7 @@ def ancova(end: np.ndarray, arm: np.ndarray, baseline: np.ndarray, reference: st
 
 
 def _participants(df: pd.DataFrame, outcome: str, time: str, complete_from: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    data = df[df["instrument"].astype(str) == outcome]
+    data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time])
     data = data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time], errors="coerce"))
     scored = data.dropna(subset=["score"]).sort_values(["participant_id", "_t"])
     per = pd.DataFrame({"arm": data.groupby("participant_id")["arm"].first().astype(str)})
@@ -95,34 +96,68 @@ def _participants(df: pd.DataFrame, outcome: str, time: str, complete_from: floa
     return per, wide
 
 
-def _impute(per: pd.DataFrame, wide: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.Series, list[str]]:
-    """One imputation of the end scores of non-completers (with a baseline), pattern by pattern."""
+@dataclass(frozen=True)
+class _Pattern:
+    """One monotone missingness pattern (arm x last observed time) of the imputation model: the
+    regression of completers' end scores, fitted once, and the design of those it imputes."""
+
+    rows: np.ndarray      # positions of the imputed participants
+    beta: np.ndarray      # least-squares coefficients on the donors
+    inverse: np.ndarray   # (X'X)^-1 of the donors
+    rss: float
+    dof: int
+    design: np.ndarray    # the imputed participants' X
+
+
+def _imputation_model(per: pd.DataFrame, wide: pd.DataFrame) -> tuple[list[_Pattern], list[str]]:
+    """The imputation regressions, pattern by pattern (Bayesian linear regression on baseline and the
+    last observed score, from completers of the same arm with a score at that time). Everything that
+    does not change between imputations is done here, once."""
     notes: list[str] = []
-    end = per["end"].copy()
-    todo = per[~per["completer"] & per["baseline"].notna()]
-    for (arm, s), group in todo.groupby(["arm", "last_time"], dropna=False):
-        donors = per[(per["arm"] == arm) & per["completer"] & per["baseline"].notna()]
-        use_last = pd.notna(s) and s > 0 and s in wide.columns
+    arm = per["arm"].to_numpy(dtype=object)
+    baseline = per["baseline"].to_numpy(float)
+    end = per["end"].to_numpy(float)
+    last_score = per["last_score"].to_numpy(float)
+    completer = per["completer"].to_numpy(bool)
+    has_base = ~np.isnan(baseline)
+    at_time = wide.reindex(per.index)  # one alignment of the earlier scores, not one per pattern
+    todo = per.assign(_pos=np.arange(len(per)))[~completer & has_base]
+    patterns = []
+    for (a, s), group in todo.groupby(["arm", "last_time"], dropna=False):
+        donors = (arm == a) & completer & has_base
+        use_last = pd.notna(s) and s > 0 and s in at_time.columns
+        ys = at_time[s].to_numpy(float) if use_last else None
         if use_last:
-            y_s = wide.loc[wide.index.intersection(donors.index), s].reindex(donors.index)
-            donors = donors.assign(_ys=y_s).dropna(subset=["_ys"])
-        if len(donors) < (4 if use_last else 3) + 2:
-            use_last = False
-            donors = per[(per["arm"] == arm) & per["completer"] & per["baseline"].notna()]
-            notes.append(f"{arm}, last seen at {s}: too few completers with a score then; imputed from baseline only.")
-        if len(donors) < 4:
-            raise AnalysisError(f"arm {arm} has {len(donors)} completers; too few to impute from.")
-        X = np.column_stack([np.ones(len(donors)), donors["baseline"], *( [donors["_ys"]] if use_last else [])])
-        y = donors["end"].to_numpy(float)
+            with_score = donors & ~np.isnan(ys)
+            if with_score.sum() < 4 + 2:
+                use_last = False
+                notes.append(f"{a}, last seen at {s}: too few completers with a score then; imputed from baseline only.")
+            else:
+                donors = with_score
+        elif donors.sum() < 3 + 2:
+            notes.append(f"{a}, last seen at {s}: too few completers with a score then; imputed from baseline only.")
+        if donors.sum() < 4:
+            raise AnalysisError(f"arm {a} has {int(donors.sum())} completers; too few to impute from.")
+        X = np.column_stack([np.ones(int(donors.sum())), baseline[donors], *([ys[donors]] if use_last else [])])
+        y = end[donors]
         beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-        dof = len(y) - X.shape[1]
-        rss = float(np.sum((y - X @ beta) ** 2))
-        sigma2 = rss / rng.chisquare(dof)
-        beta_draw = rng.multivariate_normal(beta, sigma2 * np.linalg.inv(X.T @ X))
-        Xg = np.column_stack([np.ones(len(group)), group["baseline"],
-                              *([group["last_score"]] if use_last else [])])
-        end.loc[group.index] = Xg @ beta_draw + rng.normal(0, math.sqrt(sigma2), len(group))
-    return end, notes
+        rows = group["_pos"].to_numpy()
+        patterns.append(_Pattern(rows=rows, beta=beta, inverse=np.linalg.inv(X.T @ X),
+                                 rss=float(np.sum((y - X @ beta) ** 2)), dof=len(y) - X.shape[1],
+                                 design=np.column_stack([np.ones(len(rows)), baseline[rows],
+                                                         *([last_score[rows]] if use_last else [])])))
+    return patterns, notes
+
+
+def _impute(per: pd.DataFrame, patterns: list[_Pattern], rng: np.random.Generator) -> pd.Series:
+    """One imputation of the end scores of non-completers (with a baseline): per pattern, draw
+    sigma2 and beta from their posterior, then the end scores."""
+    end = per["end"].to_numpy(float).copy()
+    for p in patterns:
+        sigma2 = p.rss / rng.chisquare(p.dof)
+        beta_draw = rng.multivariate_normal(p.beta, sigma2 * p.inverse)
+        end[p.rows] = p.design @ beta_draw + rng.normal(0, math.sqrt(sigma2), len(p.rows))
+    return pd.Series(end, index=per.index, name="end")
 
 
 @checked(df=frame, outcome=text, time=optional(text), at=optional(number()), complete_from=optional(number()),
@@ -180,11 +215,8 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = N
         rows.append({"analysis": "LOCF (biased)", "arm": arm, "reference_arm": ref, **_pick(res), "n": len(has_base),
                      "note": "last observation carried forward; biased when scores change over time"})
     rng = np.random.default_rng(seed)
-    imputations, notes = [], set()
-    for _ in range(n_imputations):
-        end, n_ = _impute(has_base, wide, rng)
-        imputations.append(end)
-        notes.update(n_)
+    patterns, notes = _imputation_model(has_base, wide)
+    imputations = np.column_stack([_impute(has_base, patterns, rng).to_numpy() for _ in range(n_imputations)])
     dropouts = ~has_base["completer"]
     arms_cmp = sorted(set(has_base["arm"]) - {ref})
     mi = {}
@@ -262,7 +294,7 @@ def completer_threshold(df: pd.DataFrame, outcome: str, time: str, study: Study 
         m = 0.75 * float(study.planned_sessions_max)
         return m, (f"completers: observed at session {m:g} or later (75 % of the planned maximum, sessions.max "
                    f"{study.planned_sessions_max}; set sessions.min in the study file or complete_from to change)")
-    data = df[df["instrument"].astype(str) == outcome]
+    data = outcome_rows(df, outcome, ["participant_id", "score", time])
     t = pd.to_numeric(data[time], errors="coerce")
     last = t[pd.to_numeric(data["score"], errors="coerce").notna()].groupby(data["participant_id"]).max()
     last = last[last > 0]
@@ -278,10 +310,14 @@ def _pick(res: dict[str, float]) -> dict[str, float]:
     return {k: res[k] for k in ("estimate", "std_error", "df", "ci_lower", "ci_upper", "p_value")}
 
 
-def _pooled(imputations: list[pd.Series], per: pd.DataFrame, ref: str, arm: str, delta: float,
+def _pooled(imputations: np.ndarray | list[pd.Series], per: pd.DataFrame, ref: str, arm: str, delta: float,
             dropouts: pd.Series, worse_sign: float, level: float) -> dict[str, float]:
+    """Rubin-pooled ANCOVA of the imputed end scores (one column, or one Series, per imputation)
+    with the dropouts of ``arm`` shifted by ``delta`` towards a worse outcome."""
+    if not isinstance(imputations, np.ndarray):
+        imputations = np.column_stack([np.asarray(end, dtype=float) for end in imputations])
     shift = np.where(dropouts & (per["arm"] == arm), worse_sign * delta, 0.0)
-    ends = np.column_stack([end.to_numpy(float) for end in imputations]) + shift[:, None]
+    ends = imputations + shift[:, None]
     estimates, variances, dof = _ancova_columns(ends, per["arm"].to_numpy(), per["baseline"].to_numpy(), ref, arm)
     return pool_rubin(list(estimates), list(variances), df_complete=dof, level=level)
 

@@ -53,7 +53,7 @@ def contrast_row(fit: GrowthFit, arm: str, time: float, levels: dict[str, str] |
     levels = dict(levels or {})
     t_names, t_vals = time_columns(np.array([time]), fit.spec)
     tv = dict(zip(t_names, t_vals[0], strict=True))
-    column_means = design.X.mean(axis=0)
+    column_means = design.column_means
     means = {parts[0]: column_means[i] for i, parts in enumerate(design.term_parts) if len(parts) == 1}
     if arm not in design.arm_levels:
         raise ArgumentError(f"arm {arm!r} is not in the model; arms: {', '.join(design.arm_levels)}.")

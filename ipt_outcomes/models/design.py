@@ -11,6 +11,7 @@ time; covariates (numeric by name, categorical as ``column[level]``); with
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -64,6 +65,11 @@ class Design:
     time_terms: list[str]
     arm_levels: list[str]         # reference first
     n_dropped: int
+
+    @functools.cached_property
+    def column_means(self) -> np.ndarray:
+        """Mean of each column of X (where marginal means hold the other terms), computed once."""
+        return self.X.mean(axis=0)
 
 
 def time_columns(values: np.ndarray, spec: GrowthSpec) -> tuple[list[str], np.ndarray]:

@@ -314,7 +314,8 @@ def _compact_summary(summary: pd.DataFrame) -> pd.DataFrame:
 def _session_by_session(df: pd.DataFrame, outcome: str, time: str) -> str:
     """The instrument with the most consecutive-session pairs (the primary one if it has any)."""
     best, best_pairs = outcome, -1
-    for inst, g in df.dropna(subset=["score"]).groupby(df["instrument"].astype(str)):
+    scored = df[["instrument", "participant_id", "score", time]].dropna(subset=["score"])
+    for inst, g in scored.groupby(scored["instrument"].astype(str)):
         t = pd.to_numeric(g.sort_values(time)[time], errors="coerce")
         pairs = int((t.groupby(g["participant_id"]).diff() == 1).sum())
         if pairs > best_pairs or (inst == outcome and pairs == best_pairs):
