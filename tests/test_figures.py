@@ -163,3 +163,21 @@ def test_large_trials_draw_a_bounded_number_of_markers_and_say_so(monkeypatch):
     assert qq.data[0].x[0] == pytest.approx(min(qq.data[0].x)) and qq.data[0].x[-1] == pytest.approx(max(qq.data[0].x))
     small = ipt.fit_growth(ipt.simulate_trial(10, seed=5), "HAMD17", check=False)
     assert F.residual_fitted_figure(small).layout.title.text.endswith("residuals against fitted values")
+
+
+def test_browser_driver_log_stays_off_the_terminal(caplog):
+    """choreographer logs a traceback when Chromium writes a line that is not JSON, then carries on;
+    while a figure is drawn that log must not reach the user (CI saw it in `report --figures`)."""
+    import logging
+
+    from ipt_outcomes.figures.export import _quiet_browser
+
+    pipe = logging.getLogger("choreographer.channels.pipe")
+    with _quiet_browser():
+        try:
+            raise ValueError("not JSON")
+        except ValueError:
+            pipe.exception("JSONError decoding message. Ignoring")
+    assert not caplog.records
+    pipe.error("after the figure")
+    assert [r.getMessage() for r in caplog.records] == ["after the figure"]

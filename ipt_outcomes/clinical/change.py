@@ -133,7 +133,7 @@ def clinical_change(
     inst = reg[outcome]
     time = time_column(df, time).column
     data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time])
-    if data.empty:
+    if len(data) == 0:
         raise AnalysisError(f"no rows for outcome {outcome!r}.")
     data = data.assign(score=pd.to_numeric(data["score"], errors="coerce"),
                        _t=pd.to_numeric(data[time], errors="coerce"))

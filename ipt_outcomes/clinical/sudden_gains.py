@@ -78,9 +78,10 @@ def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None,
     # Criteria 1 and 2 for every pair of consecutive sessions at once; criterion 3 and the reversal
     # for the few pairs that pass them (O(rows), however many participants)
     data = data[data["participant_id"].notna().to_numpy()]  # as groupby: rows without a participant are left out
-    pid = pd.factorize(data["participant_id"])[0]
-    names = data["participant_id"].to_numpy(dtype=object)
-    arms = data["arm"].to_numpy(dtype=object) if "arm" in data.columns else np.full(len(data), None, dtype=object)
+    pid, names = pd.factorize(data["participant_id"])  # integer codes: no Python object per row
+    names = np.asarray(names, dtype=object)
+    arm_code, arm_names = pd.factorize(data["arm"]) if "arm" in data.columns else (np.full(len(data), -1), [])
+    arm_names = np.append(np.asarray(arm_names, dtype=object), None)  # code -1 (missing) -> None
     t = data["_t"].to_numpy(dtype=float)
     y = data["score"].to_numpy(dtype=float) if worse_high else -data["score"].to_numpy(dtype=float)
     index = np.arange(len(y))
@@ -126,7 +127,8 @@ def sudden_gains(df: pd.DataFrame, outcome: str, threshold: float | None = None,
     with np.errstate(divide="ignore", invalid="ignore"):
         percent_of_pre = np.where(pre_level != 0, 100 * gain / pre_level, np.nan)
     out = pd.DataFrame({
-        "participant_id": [str(v) for v in names[i]], "arm": arms[seg_start[i]].tolist(), "session": t[i],
+        "participant_id": [str(v) for v in names[pid[i]]], "arm": arm_names[arm_code[seg_start[i]]].tolist(),
+        "session": t[i],
         "pre_gain_score": sign * y[i - 1], "post_gain_score": sign * y[i], "gain": gain,
         "percent_of_pre": percent_of_pre, "pre_mean": sign * pre_mean, "post_mean": sign * post_mean,
         "critical_value": crit, "reversed": ~np.isnan(reversal), "reversal_session": reversal,

@@ -6,7 +6,9 @@ one (Debian: ``apt-get install chromium``) or point ``BROWSER_PATH`` at it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -31,6 +33,22 @@ def static_export_available() -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _quiet_browser() -> Iterator[None]:
+    """Keep the browser driver's log off the user's terminal while a figure is drawn: choreographer
+    logs a full traceback when Chromium writes a line that is not JSON and then carries on. A real
+    failure still raises, and :func:`save_figure` reports it in one line."""
+    loggers = [logging.getLogger(name) for name in ("choreographer", "kaleido", "logistro")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def save_figure(fig: go.Figure, path: str | Path, format: str | None = None, *, width: int = 1000,
                 height: int = 600, scale: float = 2.0, force: bool = False,
                 inputs: Iterable[str | Path | None] = ()) -> Path:
@@ -51,7 +69,7 @@ def save_figure(fig: go.Figure, path: str | Path, format: str | None = None, *, 
         raise AnalysisError("static figures (png, svg, pdf) need Chrome or Chromium, and none was found: install "
                             "one (Debian/Ubuntu: apt-get install chromium) or set BROWSER_PATH to its executable; "
                             "interactive HTML figures work without it.")
-    with atomic_output(p, force=force, inputs=inputs, what="figure") as tmp:
+    with atomic_output(p, force=force, inputs=inputs, what="figure") as tmp, _quiet_browser():
         try:
             fig.write_image(tmp, format=fmt, width=width, height=height, scale=scale)
         except Exception as exc:  # kaleido and the browser raise their own error types

@@ -16,7 +16,7 @@ __all__ = ["last_observed", "retention"]
 def _scores(df: pd.DataFrame, outcome: str, time: str) -> pd.DataFrame:
     time = time_column(df, time).column
     data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time])
-    if data.empty:
+    if len(data) == 0:
         raise AnalysisError(f"no rows for outcome {outcome!r}.")
     return data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time], errors="coerce"))
 

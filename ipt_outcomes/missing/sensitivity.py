@@ -80,19 +80,36 @@ def ancova(end: np.ndarray, arm: np.ndarray, baseline: np.ndarray, reference: st
 
 
 def _participants(df: pd.DataFrame, outcome: str, time: str, complete_from: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per participant (index: participant_id, sorted): arm, baseline, end score (the last at or after
+    ``complete_from``), the last score before it and its time, completer; and the scores before
+    ``complete_from`` by time (participants x times, the mean of repeated scores). Grouped by integer
+    codes of the participants, not by their texts."""
     data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time])
-    data = data.assign(score=pd.to_numeric(data["score"], errors="coerce"), _t=pd.to_numeric(data[time], errors="coerce"))
-    scored = data.dropna(subset=["score"]).sort_values(["participant_id", "_t"])
-    per = pd.DataFrame({"arm": data.groupby("participant_id")["arm"].first().astype(str)})
-    per["baseline"] = scored[scored["_t"] == 0].groupby("participant_id")["score"].first()
+    code, ids = pd.factorize(data["participant_id"], sort=True)
+    data = pd.DataFrame({"_p": code, "arm": data["arm"].to_numpy(), "score": pd.to_numeric(data["score"], errors="coerce"),
+                         "_t": pd.to_numeric(data[time], errors="coerce")}).loc[code >= 0]
+    scored = data.dropna(subset=["score"]).sort_values(["_p", "_t"])
+    index = pd.Index(ids, name="participant_id")
+    per = pd.DataFrame({"arm": data.groupby("_p")["arm"].first().reindex(range(len(ids))).to_numpy()}, index=index)
+    per["arm"] = per["arm"].astype(str)
+    per["baseline"] = scored[scored["_t"] == 0].groupby("_p")["score"].first().reindex(range(len(ids))).to_numpy()
     end_rows = scored[scored["_t"] >= complete_from]
-    per["end"] = end_rows.groupby("participant_id")["score"].last()
+    per["end"] = end_rows.groupby("_p")["score"].last().reindex(range(len(ids))).to_numpy()
     before = scored[(scored["_t"] < complete_from)]
-    last = before.groupby("participant_id").tail(1).set_index("participant_id")
-    per["last_time"] = last["_t"]
-    per["last_score"] = last["score"]
+    last = before.groupby("_p").tail(1).set_index("_p").reindex(range(len(ids)))
+    per["last_time"] = last["_t"].to_numpy()
+    per["last_score"] = last["score"].to_numpy()
     per["completer"] = per["end"].notna()
-    wide = scored[scored["_t"] < complete_from].pivot_table(index="participant_id", columns="_t", values="score")
+    before = before.dropna(subset=["_t"])
+    times = np.unique(before["_t"].to_numpy(float))
+    column = np.searchsorted(times, before["_t"].to_numpy(float))
+    rows = before["_p"].to_numpy()
+    sums = np.zeros((len(ids), len(times)))
+    counts = np.zeros((len(ids), len(times)))
+    np.add.at(sums, (rows, column), before["score"].to_numpy(float))
+    np.add.at(counts, (rows, column), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wide = pd.DataFrame(np.where(counts > 0, sums / counts, np.nan), index=index, columns=times)
     return per, wide
 
 

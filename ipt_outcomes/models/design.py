@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, ArgumentError
+from ..selection import outcome_rows
 
 __all__ = ["Design", "GrowthSpec", "build_design", "time_columns"]
 
@@ -115,8 +116,10 @@ def _is_numeric(col: pd.Series) -> bool:
 
 def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
     """Select the outcome's rows and build X, Z and groups. Raises AnalysisError when impossible."""
-    data = df[(df["instrument"] == spec.outcome).to_numpy(bool)].copy() if "instrument" in df.columns else df.copy()
-    if data.empty:
+    used = ["participant_id", "arm", spec.time, "score", *spec.covariates, *spec.moderators,
+            *([spec.therapist] if spec.therapist else [])]
+    data = outcome_rows(df, spec.outcome, used).copy()  # the columns the model reads, not the whole table
+    if len(data) == 0:
         known = sorted(df["instrument"].dropna().astype(str).unique()) if "instrument" in df.columns else []
         raise AnalysisError(f"no rows for outcome {spec.outcome!r}; instruments in the data: {', '.join(known)}.")
     for column in ("participant_id", "arm", spec.time):

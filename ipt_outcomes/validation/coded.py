@@ -29,10 +29,21 @@ class CodedTable:
         self._numbers: dict[str, np.ndarray] = {}
         self._groups: dict[tuple[str, ...], np.ndarray] = {}
 
+    def release(self) -> None:
+        """Forget every code computed so far (they are recomputed on use): a report of problems
+        outlives its validation, and a million-row table's codes take gigabytes."""
+        self._codes.clear()
+        self._keys.clear()
+        self._numbers.clear()
+        self._groups.clear()
+
     def codes(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """Per row the position of its value among the distinct values (-1 when missing), and the values."""
         if column not in self._codes:
-            self._codes[column] = factorized(self.frame[column])
+            positions, values = factorized(self.frame[column])
+            if len(values) < np.iinfo(np.int32).max:  # half the memory of int64
+                positions = positions.astype(np.int32, copy=False)
+            self._codes[column] = positions, values
         return self._codes[column]
 
     def present(self, column: str) -> np.ndarray:
@@ -51,7 +62,7 @@ class CodedTable:
                 self._keys[column] = positions, list(values)
             else:
                 remap, texts = pd.factorize(np.array([str(v) for v in values], dtype=object))
-                self._keys[column] = np.append(remap, -1)[positions], list(texts)
+                self._keys[column] = np.append(remap, -1).astype(positions.dtype)[positions], list(texts)
         return self._keys[column][0]
 
     def key_texts(self, column: str) -> list[str]:

@@ -96,7 +96,9 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
     rules = list(build_rules(frame, ctx, coded))
     schema = build_schema(rules, required, bound=frame)
     try:
-        schema.validate(frame, lazy=True)
+        # inplace: no deep copy of the table. On a shallow copy, because pandera registers the schema
+        # on the object it validates, and a registration still alive at exit prints a traceback.
+        schema.validate(frame.copy(deep=False), lazy=True, inplace=True)
         failure_cases = None
     except pa.errors.SchemaErrors as exc:
         failure_cases = exc.failure_cases
@@ -107,11 +109,13 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
                 f"{_file_prefix(source)}required column {name!r} is missing; add it, rename the file's "
                 f"column in the study file (columns: {{yours: {name}}}), or give it as a constant.")))
         found = [(rule, failing_positions(failure_cases, rule)) for rule in rules]
+    missing_scores, n_participants = _missing_scores(frame, coded), _count_participants(frame, coded)
+    coded.release()  # messages are worded later, for the rows shown; they recompute what they need
     return ValidationReport(
         findings=Findings(frame, labels, ctx, structural, found),
-        missing_scores=_missing_scores(frame, coded),
+        missing_scores=missing_scores,
         n_rows=len(frame),
-        n_participants=_count_participants(frame, coded),
+        n_participants=n_participants,
         source=str(source["path"]) if source else None,
         settings={"planned_sessions_max": ctx.planned_sessions_max, "time_columns": list(ctx.time_columns),
                   "study": study_obj.source if study_obj is not None else None},
