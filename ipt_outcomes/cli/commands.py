@@ -94,6 +94,8 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="data file")
     p.add_argument("--study", help="study description (YAML)")
     p.add_argument("--outcome", help="instrument to model (default: the study's primary instrument)")
+    p.add_argument("--formula", help="lme4-style model formula, e.g. \"HAMD17 ~ session * arm + baseline + "
+                                     "(session | participant_id)\" (instead of --outcome, --random, --covariates, ...)")
     p.add_argument("--time", default=None, help="time column (default: the study's, else session, else week)")
     p.add_argument("--random", choices=("intercept", "slope"), default=None,
                    help="participant random effects (default: intercept and slope, or intercept alone where the "
@@ -110,11 +112,33 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_fit)
 
 
+def _import_in_background(module: str) -> None:
+    """Start importing ``module`` in a thread, to overlap a slow import (pingouin brings matplotlib
+    and seaborn: 2 s) with reading the file, which Arrow does without the interpreter lock. The
+    import statement that needs the module later waits for this one; a failure here is ignored and
+    reported by that statement."""
+    import importlib
+    import threading
+
+    import pyarrow.csv  # noqa: F401  (what the main thread imports next, before the thread starts)
+
+    def work() -> None:
+        try:
+            importlib.import_module(module)
+        except Exception:
+            pass
+
+    threading.Thread(target=work, name=f"import {module}", daemon=True).start()
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     import json
 
     from ..models import classical_anova, fit_growth
 
+    if args.formula:
+        return _fit_formula(args)
+    _import_in_background("pingouin")  # for the mixed-ANOVA cross-check at the end
     df, report = _load_valid(args)
     if df is None:
         return 1
@@ -151,6 +175,34 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out.append("")
     out.append(repr(anova) if anova is not None else f"Mixed ANOVA cross-check not possible: {anova_note}")
     sys.stdout.write(cli_words("\n".join(out)) + "\n")
+    return 0
+
+
+def _fit_formula(args: argparse.Namespace) -> int:
+    """``fit --formula``: the model as written, its coefficient table, variance components and fit."""
+    import json
+
+    from ..models import fit_growth
+
+    keywords = {"--outcome": args.outcome, "--random": args.random, "--covariates": args.covariates,
+                "--moderators": args.moderators, "--therapist": args.therapist,
+                "--shape": args.shape if args.shape != "linear" else None,
+                "--baseline": args.baseline if args.baseline != "outcome" else None}
+    given = [k for k, v in keywords.items() if v]
+    if given:
+        raise ArgumentError(f"--formula states the whole model; {', '.join(given)} cannot be given with it (write "
+                            "covariates as '+ age', a therapist intercept as '+ (1 | therapist_id)').")
+    df, report = _load_valid(args)
+    if df is None:
+        return 1
+    fit = fit_growth(df, formula=args.formula, time=args.time, method=args.method, reference_arm=args.reference_arm,
+                     check=False)  # validated above, once
+    if args.json:
+        result = fit.to_dict()
+        result["validation"] = {"n_warnings": report.n_warnings}
+        sys.stdout.write(json.dumps(result, indent=2, default=_json_default) + "\n")
+        return 0
+    sys.stdout.write(cli_words(fit.summary_text()) + "\n")
     return 0
 
 

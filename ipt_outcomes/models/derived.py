@@ -40,6 +40,12 @@ __all__ = [
 def require_rows(fit: GrowthFit, what: str) -> None:
     """Raise a clear error where a method needs the analysed rows, which fits from partitioned data
     (sufficient statistics only) do not keep."""
+    if fit.formula_model is not None:
+        raise ArgumentError(f"{what} is not available yet for a model given by formula ({fit.formula}): this version "
+                            "fits formula models and reports their coefficients, variance components and fit; "
+                            "fit.contrast(L) tests any combination of the coefficients (in fit.fixed_effects' order). "
+                            "For arm differences, trajectories, ICC and R2, fit the model with the keyword "
+                            "arguments (outcome=, covariates=, moderators=, therapist=) where they can express it.")
     if fit._design is None or fit._varpar is None:
         raise ArgumentError(f"{what} needs the analysed rows, which a fit from partitioned data does not keep (it has "
                             "the coefficients, variance components and fit statistics only). Fit a pandas table "

@@ -181,12 +181,23 @@ def fit_profiled(data: MixedData, reml: bool, theta0: np.ndarray | None = None) 
     bounds = [(0.0, None)] if q == 1 else [(0.0, None), (None, None), (0.0, None)]
     if nested:
         bounds.append((0.0, None))
+    theta, converged, count, message = minimise(lambda t: profiled_deviance(t, data, reml)[0], x0, bounds)
+    dev, sigma2 = profiled_deviance(theta, data, reml)
+    return ProfiledFit(theta=theta, varpar=theta_to_varpar(theta, sigma2, q, nested), deviance=dev,
+                       converged=converged and bool(math.isfinite(dev)), n_evaluations=count, message=message)
+
+
+def minimise(criterion: object, x0: np.ndarray, bounds: list[tuple[float | None, float | None]]
+             ) -> tuple[np.ndarray, bool, int, str]:
+    """Minimise a profiled criterion over ``theta`` within ``bounds``: bounded L-BFGS-B twice, restarts
+    from inside when a point on a bound is not a minimum, a Nelder-Mead polish when still not
+    stationary. Returns (theta, stationary, evaluations, optimizer message)."""
     count = 0
 
     def objective(theta: np.ndarray) -> float:
         nonlocal count
         count += 1
-        return profiled_deviance(theta, data, reml)[0]
+        return criterion(theta)  # type: ignore[operator]
 
     def gradient(theta: np.ndarray) -> np.ndarray:  # central differences: accurate enough for tight stopping
         g = np.zeros(len(theta))
@@ -205,27 +216,29 @@ def fit_profiled(data: MixedData, reml: bool, theta0: np.ndarray | None = None) 
     if again.fun <= best.fun:
         best = again
     theta = best.x
-    if not _stationary(objective, theta, bounds):
+    near = 1e-4  # lme4's tolerance of a singular fit: an element below it counts as at its bound
+    on_bound = any(lo is not None and v <= lo + near for v, (lo, _) in zip(theta, bounds, strict=True))
+    if on_bound or not _stationary(objective, theta, bounds):
         # often a false boundary point: the deviance depends on a diagonal element only through its
-        # square, so its gradient vanishes at 0 even when the optimum is inside; restart from inside
+        # square, so its gradient vanishes at 0 even when the optimum is inside, and with several
+        # elements at 0 the point can pass the test of one direction at a time; restart from inside
         for inward in (0.05, 0.3, 1.0):
             start = theta.copy()
             for i, (lo, _) in enumerate(bounds):
-                if lo is not None and start[i] <= lo + 1e-8:
+                if lo is not None and start[i] <= lo + near:
                     start[i] = inward
             trial = optimize.minimize(objective, start, jac=gradient, method="L-BFGS-B", bounds=bounds,
                                       options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-8})
-            if trial.fun < best.fun - 1e-10:
+            improved = trial.fun < best.fun - 1e-10
+            if improved:
                 best = trial
                 theta = best.x
-            if _stationary(objective, theta, bounds):
+            if (improved or not on_bound) and _stationary(objective, theta, bounds):
                 break
     if not _stationary(objective, theta, bounds):  # derivative-free polish, then check again
         nm = optimize.minimize(objective, theta, method="Nelder-Mead",
                                options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 3000})
         if nm.fun < best.fun and all(b[0] is None or v >= b[0] for v, b in zip(nm.x, bounds, strict=True)):
             theta = nm.x
-    dev, sigma2 = profiled_deviance(theta, data, reml)
-    converged = bool(math.isfinite(dev)) and _stationary(objective, theta, bounds)
-    return ProfiledFit(theta=theta, varpar=theta_to_varpar(theta, sigma2, q, nested), deviance=dev, converged=converged,
-                       n_evaluations=count, message=str(best.message))
+    converged = bool(math.isfinite(objective(theta))) and _stationary(objective, theta, bounds)
+    return theta, converged, count, str(best.message)

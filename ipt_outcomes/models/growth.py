@@ -60,6 +60,10 @@ class GrowthFit:
     _source: pd.DataFrame | None = field(default=None, repr=False)
     _source_attrs: dict[str, Any] = field(default_factory=dict, repr=False)
     _options: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: the lme4-style formula of the model (built from the keyword arguments when none was given)
+    formula: str = ""
+    #: what a formula fit keeps (design and estimates), None for fits from keyword arguments
+    formula_model: Any = field(default=None, repr=False)
 
     @property
     def n_parameters(self) -> int:
@@ -113,11 +117,19 @@ class GrowthFit:
     def summary_text(self) -> str:
         """Plain-text summary: fixed effects with Satterthwaite df, variance components, fit."""
         fe = self.fixed_effects.copy()
+        if self.formula_model is not None:
+            kind = "Linear mixed model" if self.formula_model.structure is not None else "Linear model"
+            head = [f"{kind} of {self.outcome}, {self.method.upper() if self.formula_model.structure else 'least squares'}",
+                    f"formula: {self.formula}"]
+        else:
+            head = [
+                f"Linear mixed growth model of {self.outcome} by {self.spec.time} ({self.spec.shape} time), "
+                f"{self.method.upper()}",
+                f"random: {'intercept and slope' if self.spec.random == 'slope' else 'intercept'} by participant"
+                + (f", intercept by {self.spec.therapist}" if self.spec.therapist else ""),
+                f"formula: {self.formula}"]
         lines = [
-            f"Linear mixed growth model of {self.outcome} by {self.spec.time} ({self.spec.shape} time), "
-            f"{self.method.upper()}",
-            f"random: {'intercept and slope' if self.spec.random == 'slope' else 'intercept'} by participant"
-            + (f", intercept by {self.spec.therapist}" if self.spec.therapist else ""),
+            *head,
             f"observations {self.n_obs}, participants {self.n_participants}; log-likelihood "
             f"{self.log_likelihood:.2f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}",
             "",
@@ -155,7 +167,8 @@ class GrowthFit:
             return df.astype(object).where(df.notna(), None).to_dict(orient="records")
 
         return {
-            "outcome": self.outcome, "time": self.spec.time, "shape": self.spec.shape, "random": self.spec.random,
+            "outcome": self.outcome, "formula": self.formula, "time": self.spec.time, "shape": self.spec.shape,
+            "random": self.spec.random,
             "method": self.method, "reference_arm": self.spec.reference_arm, "engine": self.engine,
             "fixed_effects": records(self.fixed_effects), "variance_components": records(self.variance_components),
             "log_likelihood": float(self.log_likelihood), "aic": float(self.aic), "bic": float(self.bic),
@@ -187,14 +200,15 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-@checked(df=frame, outcome=text, time=optional(text), random=optional(choice("intercept", "slope")),
-         method=choice("reml", "ml"), reference_arm=optional(text), covariates=names, moderators=names,
+@checked(df=frame, outcome=optional(text), formula=optional(text), time=optional(text),
+         random=optional(choice("intercept", "slope")), method=choice("reml", "ml"), reference_arm=optional(text),
+         covariates=names, moderators=names,
          baseline=choice("outcome", "covariate"), shape=choice("linear", "log", "quadratic", "piecewise"),
          therapist=optional(text), breakpoints=each(number()), reference_levels=optional(mapping), level=level,
          engine=choice("ipt", "statsmodels"))
 def fit_growth(
     df: pd.DataFrame,
-    outcome: str,
+    outcome: str | None = None,
     time: str | None = None,
     random: Literal["intercept", "slope"] | None = None,
     method: Literal["reml", "ml"] = "reml",
@@ -210,6 +224,7 @@ def fit_growth(
     level: float = 0.95,
     check: bool = True,
     engine: Literal["ipt", "statsmodels"] = "ipt",
+    formula: str | None = None,
 ) -> GrowthFit:
     """Fit a linear mixed growth model of one outcome across sessions (or weeks).
 
@@ -220,7 +235,14 @@ def fit_growth(
         with a missing score or covariate are dropped (counted in ``notes``), which is valid under
         missing at random.
     outcome
-        Instrument key (``"HAMD17"``).
+        Instrument key (``"HAMD17"``); with ``formula``, the formula's left side names it.
+    formula
+        An lme4-style formula, ``"HAMD17 ~ session * arm + baseline + age + (session | participant_id)"``,
+        instead of the keyword arguments that build one: the fixed part in formulaic's syntax,
+        random terms ``(terms | group)``, ``(terms || group)`` (uncorrelated), nested ``(1 | a/b)``
+        and crossed groups; no random term fits a linear model (R's ``lm``). ``baseline`` is the
+        instrument's baseline score as a covariate (baseline rows leave the response) unless the
+        data have a ``baseline`` column. See ``docs/formulas.md``.
     time
         Any numeric column: ``session``, ``week`` or an extra column such as ``month``. Default
         (None): the study's ``time``, else ``session`` if the data have it, else ``week``
@@ -297,6 +319,20 @@ def fit_growth(
     >>> list(fit.fixed_effects["term"])
     ['Intercept', 'session', 'arm[IPT]', 'session:arm[IPT]']
     """
+    if formula is not None:
+        keywords = {"random": random is not None, "covariates": bool(covariates), "moderators": bool(moderators),
+                    "baseline": baseline != "outcome", "shape": shape != "linear", "therapist": therapist is not None,
+                    "breakpoints": tuple(breakpoints) != (3.0, 12.0), "engine": engine != "ipt"}
+        given = [k for k, v in keywords.items() if v]
+        if given:
+            raise ArgumentError(f"with formula=, write the model in the formula; {', '.join(given)} cannot be given as "
+                                "well (e.g. covariates as '+ age', a therapist intercept as '+ (1 | therapist_id)').")
+        from .formula_model import fit_formula
+
+        return fit_formula(df, formula, outcome=outcome, time=time, method=method, reference_arm=reference_arm,
+                           reference_levels=dict(reference_levels or {}), level=level, check=check)
+    if outcome is None:
+        raise ArgumentError("fit_growth() needs outcome= (an instrument key such as 'HAMD17') or formula=.")
     if len(breakpoints) != 2 or not 0 < breakpoints[0] < breakpoints[1]:
         raise ArgumentError(f"breakpoints must be two times (first, second) with 0 < first < second, not "
                             f"{tuple(breakpoints)!r}.")
@@ -344,7 +380,24 @@ def fit_growth(
     if chosen_time.how == "default":
         fit.notes.insert(0, chosen_time.statement + ".")
     fit._source, fit._source_attrs, fit._options = df, dict(df.attrs), options
+    fit.formula = keyword_formula(spec)
     return fit
+
+
+def keyword_formula(spec: GrowthSpec) -> str:
+    """The lme4-style formula of a model given by keyword arguments (what ``fit.formula`` shows)."""
+    t = spec.time
+    time_part = {"linear": t, "log": f"log({t} + 1)", "quadratic": f"({t} + I({t} ** 2))",
+                 "piecewise": f"({t}[initial] + {t}[middle] + {t}[termination])"}[spec.shape]
+    fixed = " + ".join(f"{time_part} * arm * {m}" for m in spec.moderators) or f"{time_part} * arm"
+    parts = [fixed, *spec.covariates]
+    if spec.baseline == "covariate":
+        parts.append("baseline")
+    slope = time_part.strip("()") if spec.shape in ("linear", "log") else None
+    parts.append(f"({slope} | participant_id)" if spec.random == "slope" and slope else "(1 | participant_id)")
+    if spec.therapist:
+        parts.append(f"(1 | {spec.therapist})")
+    return f"{spec.outcome} ~ " + " + ".join(parts)
 
 
 def _reference(df: pd.DataFrame, outcome: str, given: str | None) -> ReferenceArm:

@@ -323,12 +323,11 @@ def _one_value_each(group: np.ndarray, value: np.ndarray) -> bool:
     """Whether every group (non-negative ids) has a single value (non-negative codes)."""
     if not len(group):
         return True
-    size = int(group.max()) + 1
-    low, high = np.full(size, np.iinfo(np.int64).max), np.full(size, -1, dtype=np.int64)
-    np.minimum.at(low, group, value)
-    np.maximum.at(high, group, value)
-    used = high >= 0
-    return bool(np.array_equal(low[used], high[used]))
+    # one row's value per group (which row does not matter: with duplicate indices some write wins),
+    # then every row against it; two scatters of O(rows) (ufunc.at took 0.16 s per column at 100k)
+    seen = np.empty(int(group.max()) + 1, dtype=value.dtype)
+    seen[group] = value
+    return bool(np.array_equal(seen[group], value))
 
 
 def _participant_constant(column: str, t: Tables) -> Rule:
