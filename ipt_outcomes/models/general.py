@@ -253,7 +253,10 @@ def _lambda2(data: GeneralData, lams: list[np.ndarray]) -> np.ndarray:
 
 
 def general_deviance(theta: np.ndarray, data: GeneralData, reml: bool) -> tuple[float, float]:
-    """Profiled deviance and sigma^2 at ``theta`` (+inf where undefined), as :func:`.fast.profiled_deviance`."""
+    """Profiled deviance and sigma^2 at ``theta`` (+inf where undefined), as :func:`.fast.profiled_deviance`
+    but with the residual sum of squares from the Cholesky factor (``r = y'V^-1y - |L^-1 X'V^-1y|^2``):
+    along the flat directions of nearly unidentifiable models the optimizer's end point depends on
+    this rounding, and this form matches lme4's optimum more closely."""
     try:
         xtvx, xtvy, ytvy, logdet_v = general_forms(data, np.asarray(theta, float))
         chol = np.linalg.cholesky(xtvx)

@@ -83,27 +83,6 @@ def varpar_from_theta(phi: np.ndarray, q: int, has_therapist: bool) -> np.ndarra
     return np.array([*out, s2])
 
 
-def _cholesky_ld(A: np.ndarray) -> np.ndarray | None:
-    """Lower Cholesky factor in long double (numpy's linalg is float64 only); None if not PD."""
-    p = A.shape[0]
-    L = np.zeros_like(A)
-    for j in range(p):
-        d = A[j, j] - np.dot(L[j, :j], L[j, :j])
-        if not d > 0:
-            return None
-        L[j, j] = np.sqrt(d)
-        for i in range(j + 1, p):
-            L[i, j] = (A[i, j] - np.dot(L[i, :j], L[j, :j])) / L[j, j]
-    return L
-
-
-def _solve_lower_ld(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    X = np.zeros_like(B)
-    for i in range(L.shape[0]):
-        X[i] = (B[i] - L[i, :i] @ X[:i]) / L[i, i]
-    return X
-
-
 class _Precise:
     """Deviance and ``Var(beta)`` of a participant-only model at ``(theta, sigma)`` in long double.
 
@@ -131,17 +110,22 @@ class _Precise:
             xtvx, xtvy, ytvy, logdet_rel = nested_forms(self.stats, lam, phi[-2] ** 2)
         else:
             xtvx, xtvy, ytvy, logdet_rel = _quadratic_forms(self.stats, lam)
-        L = _cholesky_ld(xtvx)
+        from .general import _cholesky, _solve_lower
+
+        try:
+            L = _cholesky(xtvx)
+        except np.linalg.LinAlgError:
+            L = None
         if L is None or not s2 > 0:
             return math.inf, np.full((self.p, self.p), np.nan)
-        w = _solve_lower_ld(L, xtvy)
+        w = _solve_lower(L, xtvy)
         r = ytvy - w @ w                        # penalised residual sum of squares (relative scale)
         n, p = self.n, self.p
         logdet_x = 2 * np.sum(np.log(np.diag(L)))  # log|X'V_rel^-1 X|
         dev = logdet_rel + r / s2 + n * np.log(2 * np.pi * s2)
         if reml:
             dev = dev + logdet_x - p * np.log(2 * np.pi * s2)
-        Linv = _solve_lower_ld(L, np.eye(p, dtype=np.longdouble))
+        Linv = _solve_lower(L, np.eye(p, dtype=np.longdouble))
         vcov = s2 * (Linv.T @ Linv)
         return dev, vcov
 

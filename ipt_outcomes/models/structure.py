@@ -97,27 +97,3 @@ class RandomStructure:
     def covariances(self, theta: np.ndarray, s2: float) -> list[np.ndarray]:
         """Each factor's covariance of its random effects, ``s2 Lambda Lambda'``."""
         return [s2 * lam @ lam.T for lam in self.lambdas(theta)]
-
-    def theta_from_covariances(self, covs: list[np.ndarray], s2: float) -> np.ndarray:
-        """Inverse of :meth:`covariances` (Cholesky of each block, zero where a block is singular)."""
-        out = []
-        for f, G in zip(self.factors, covs, strict=True):
-            for b in f.blocks:
-                sub = G[b.start:b.start + b.size, b.start:b.start + b.size] / s2
-                L = _psd_cholesky(sub)
-                rows, cols = _tril(b.size)
-                out += list(L[rows, cols])
-        return np.array(out, float)
-
-
-def _psd_cholesky(A: np.ndarray) -> np.ndarray:
-    """Lower factor of a positive semi-definite matrix (columns with no variance left set to 0)."""
-    n = A.shape[0]
-    L = np.zeros_like(A, dtype=float)
-    for j in range(n):
-        d = A[j, j] - L[j, :j] @ L[j, :j]
-        if d <= 1e-14 * max(1.0, abs(A[j, j])):
-            continue
-        L[j, j] = np.sqrt(d)
-        L[j + 1:, j] = (A[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
-    return L
