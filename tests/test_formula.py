@@ -122,13 +122,23 @@ def test_a_grouping_factor_needs_two_levels(example):
                        check=False)
 
 
-def test_derived_results_refuse_clearly_for_formula_models(example):
-    fit = ipt.fit_growth(example, formula="HAMD17 ~ session * arm + (session | participant_id)", reference_arm="TAU")
-    with pytest.raises(ipt.ArgumentError, match="not available yet for a model given by formula"):
-        fit.arm_differences()
-    L = np.zeros(len(fit.fixed_effects))
+def test_derived_results_of_a_formula_fit_agree_with_the_keyword_fit(example):
+    """The same model written both ways gives the same arm difference, trajectories, ICC and R^2 (each
+    checked against R in test_formula_derived.py / test_lmer_reference.py)."""
+    formula = ipt.fit_growth(example, formula="HAMD17 ~ session * arm + (session | participant_id)", reference_arm="TAU")
+    keyword = ipt.fit_growth(example, "HAMD17", reference_arm="TAU")
+    a, b = formula.arm_differences(at=12).iloc[0], keyword.arm_differences(at=12).iloc[0]
+    for column in ("difference", "std_error", "change_difference", "effect_size_d"):
+        assert a[column] == pytest.approx(b[column], rel=1e-5), column
+    assert a["df"] == pytest.approx(b["df"], rel=1e-3)
+    assert formula.r_squared()["marginal"] == pytest.approx(keyword.r_squared()["marginal"], rel=1e-5)
+    assert formula.icc()["icc"].iloc[0] == pytest.approx(keyword.icc()["icc"].iloc[0], rel=1e-5)
+    t1, t2 = formula.trajectories(times=[0, 8]), keyword.trajectories(times=[0, 8])
+    np.testing.assert_allclose(t1["estimate"], t2.sort_values(["arm", "time"], key=lambda c: c.map(
+        {"TAU": 0, "IPT": 1}) if c.name == "arm" else c)["estimate"], rtol=1e-6)
+    L = np.zeros(len(formula.fixed_effects))
     L[-1] = 1.0
-    assert fit.contrast(L)["estimate"] == pytest.approx(fit.fixed_effects["estimate"].iloc[-1])
+    assert formula.contrast(L)["estimate"] == pytest.approx(formula.fixed_effects["estimate"].iloc[-1])
 
 
 def test_reference_arm_from_the_formula_wins(example):

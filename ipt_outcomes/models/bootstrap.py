@@ -21,6 +21,7 @@ from rich.progress import Progress
 from ..arguments import checked, function, instance, level, optional, seed, whole
 from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
 from .derived import require_rows
+from .formula_model import refit_response, simulate_response
 from .growth import GrowthFit, fit_design
 from .likelihood import unpack
 
@@ -35,6 +36,8 @@ def fixed_effect_statistic(fit: GrowthFit) -> pd.Series:
 
 
 def _simulate_response(fit: GrowthFit, rng: np.random.Generator) -> np.ndarray:
+    if fit.formula_model is not None:
+        return simulate_response(fit, rng)
     design = fit._design
     require_rows(fit, "the parametric bootstrap")
     G, g_t, s2 = unpack(fit._varpar, design.Z.shape[1], design.therapist is not None)
@@ -74,7 +77,7 @@ def parametric_bootstrap(fit: GrowthFit, statistic: Statistic | None = None, n_b
         ``name``, ``estimate`` (on the original fit), ``boot_mean``, ``boot_se``, ``ci_lower``,
         ``ci_upper``, ``n_boot`` (successful refits), ``n_failed``.
     """
-    if fit._design is None:
+    if fit._design is None and fit.formula_model is None:
         raise ArgumentError("this fit does not keep its design; refit it with fit_growth.")
     if n_boot < 2:
         raise ArgumentError("n_boot must be at least 2.")
@@ -87,11 +90,14 @@ def parametric_bootstrap(fit: GrowthFit, statistic: Statistic | None = None, n_b
         task = bar.add_task("parametric bootstrap", total=n_boot)
         for _ in range(n_boot):
             y = _simulate_response(fit, rng)
-            design = replace(fit._design, y=y, data=fit._design.data.assign(score=y))
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", IPTOutcomesWarning)
-                    refit = fit_design(design, fit.spec, engine=engine, warn=False, inference=False)
+                    if fit.formula_model is not None:
+                        refit = refit_response(fit, y)
+                    else:
+                        design = replace(fit._design, y=y, data=fit._design.data.assign(score=y))
+                        refit = fit_design(design, fit.spec, engine=engine, warn=False, inference=False)
                     refit._source_attrs = fit._source_attrs
                     values = pd.Series(dict(statistic(refit)), dtype=float)
                 draws.append(values.reindex(original.index))

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, ArgumentError
+from . import formula_levels, formula_means
 from .design import time_columns
 from .distributions import chi2_sf, norm_ppf
 from .likelihood import unpack
@@ -41,11 +42,10 @@ def require_rows(fit: GrowthFit, what: str) -> None:
     """Raise a clear error where a method needs the analysed rows, which fits from partitioned data
     (sufficient statistics only) do not keep."""
     if fit.formula_model is not None:
-        raise ArgumentError(f"{what} is not available yet for a model given by formula ({fit.formula}): this version "
-                            "fits formula models and reports their coefficients, variance components and fit; "
-                            "fit.contrast(L) tests any combination of the coefficients (in fit.fixed_effects' order). "
-                            "For arm differences, trajectories, ICC and R2, fit the model with the keyword "
-                            "arguments (outcome=, covariates=, moderators=, therapist=) where they can express it.")
+        raise ArgumentError(f"{what} is not available yet for a model given by formula ({fit.formula}). Formula fits "
+                            "give marginal_means(), contrasts(), arm_differences(), trajectories(), random_effects(), "
+                            "residuals(), icc() and r_squared(); fit.contrast(L) tests any combination of the "
+                            "coefficients (in fit.fixed_effects' order).")
     if fit._design is None or fit._varpar is None:
         raise ArgumentError(f"{what} needs the analysed rows, which a fit from partitioned data does not keep (it has "
                             "the coefficients, variance components and fit statistics only). Fit a pandas table "
@@ -119,6 +119,8 @@ def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str |
     Returns columns ``arm``, [``by``], ``time``, ``estimate``, ``std_error``, ``df``, ``ci_lower``,
     ``ci_upper``.
     """
+    if fit.formula_model is not None:
+        return formula_means.trajectories(fit, times=times, by=by, level=level)
     design = fit._design
     require_rows(fit, "trajectories()")
     if times is None:
@@ -172,6 +174,8 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     Feingold A (2009). Effect sizes for growth-modeling analysis for controlled clinical trials in
     the same metric as for classical analysis. Psychol Methods 14:43-53. doi:10.1037/a0014699
     """
+    if fit.formula_model is not None:
+        return formula_means.arm_differences(fit, at=at, level=level, by=by)
     design = fit._design
     require_rows(fit, "arm_differences()")
     at = end_of_treatment(fit) if at is None else observed_time(fit, at, "at")
@@ -216,6 +220,8 @@ def icc(fit: GrowthFit) -> pd.DataFrame:
     ``icc = var(participant intercept) / (var(participant intercept) + [var(therapist)] + var(residual))``;
     with random slopes this is the ICC at time 0 (time term = 0).
     """
+    if fit.formula_model is not None:
+        return formula_levels.formula_icc(fit)
     require_rows(fit, "icc()")
     G, g_t, s2 = unpack(fit._varpar, fit._design.Z.shape[1], fit._design.therapist is not None)
     total = G[0, 0] + g_t + s2
@@ -236,6 +242,8 @@ def r_squared(fit: GrowthFit) -> dict[str, float]:
     Nakagawa S, Schielzeth H (2013). Methods Ecol Evol 4:133-142. doi:10.1111/j.2041-210x.2012.00261.x
     Johnson PCD (2014). Methods Ecol Evol 5:944-946. doi:10.1111/2041-210X.12225
     """
+    if fit.formula_model is not None:
+        return formula_levels.formula_r_squared(fit)
     design = fit._design
     require_rows(fit, "r_squared()")
     G, g_t, s2 = unpack(fit._varpar, design.Z.shape[1], design.therapist is not None)
@@ -291,6 +299,8 @@ def random_effects(fit: GrowthFit, group: str | None = None) -> pd.DataFrame:
 
     ``u_i = G Z_i' V^-1 (y - X b)``. Columns: the group's id column and one per random term.
     """
+    if fit.formula_model is not None:
+        return formula_levels.formula_random_effects(fit, group)
     design = fit._design
     require_rows(fit, "random effects")
     u, v = _blups(fit)
@@ -341,6 +351,8 @@ def residuals(fit: GrowthFit) -> pd.DataFrame:
     Columns: ``participant_id``, ``arm``, ``time``, ``observed``, ``fitted_marginal`` (X b),
     ``fitted``, ``residual``.
     """
+    if fit.formula_model is not None:
+        return formula_levels.formula_residuals(fit)
     design = fit._design
     require_rows(fit, "residuals()")
     beta = fit.fixed_effects["estimate"].to_numpy()
@@ -355,14 +367,18 @@ def residuals(fit: GrowthFit) -> pd.DataFrame:
                          "residual": design.y - fitted})
 
 
-def random_effect_intervals(fit: GrowthFit, level: float = 0.95) -> pd.DataFrame:
+def random_effect_intervals(fit: GrowthFit, level: float = 0.95, group: str | None = None) -> pd.DataFrame:
     """BLUPs with conditional SDs, ``Var(u_i | y) = G - G Z_i' V_i^-1 Z_i G`` (as lme4's condVar).
 
     Columns: ``participant_id``, ``term``, ``estimate``, ``std_error``, ``ci_lower``, ``ci_upper``.
     Participant-only models.
     """
+    if fit.formula_model is not None:
+        return formula_levels.formula_random_effects(fit, group, intervals=True, level=level)
     design = fit._design
     require_rows(fit, "random_effect_intervals()")
+    if group not in (None, "participant_id"):
+        raise ArgumentError("random-effect intervals of a model from keyword arguments are by participant.")
     if design.therapist is not None:
         raise ArgumentError("random-effect intervals are available for participant-only models.")
     q = design.Z.shape[1]

@@ -84,7 +84,10 @@ def _small_enough(data: GeneralData) -> bool:
     return data.Z2Z2 is None or data.Z2Z2.shape[0] <= 400
 
 
-def fit_formula_design(design: FormulaDesign, reml: bool, level: float, warn: bool = True) -> FormulaResult:
+def fit_formula_design(design: FormulaDesign, reml: bool, level: float, warn: bool = True,
+                       inference: bool = True) -> FormulaResult:
+    """Fit the design. ``inference=False`` (bootstrap replicates) skips Satterthwaite's derivatives: the
+    estimates and ``Var(b)`` are exact, the df of every test the residual df."""
     if design.structure is None:
         return _linear_model(design, level)
     structure = design.structure
@@ -95,6 +98,9 @@ def fit_formula_design(design: FormulaDesign, reml: bool, level: float, warn: bo
     phi = np.append(theta, math.sqrt(s2))
     _, beta, vcov = general_evaluate(data, phi, reml)
     beta, vcov = np.asarray(beta, float), np.asarray(vcov, float)
+    if not inference:
+        satt: SatterthwaiteState = _LinearState(vcov, max(data.n_obs - data.p, 1))
+        return _mixed_result(design, data, theta, s2, dev, beta, vcov, satt, converged, level, warn)
     # derivatives in long double, on the residuals as the response (sums of squares that do not cancel)
     shifted = data.shifted(beta).in_precision(np.longdouble if _small_enough(data) else np.float64)
     H = np.asarray(hessian(lambda x: general_evaluate(shifted, x, reml)[0], phi), float)
@@ -103,6 +109,13 @@ def fit_formula_design(design: FormulaDesign, reml: bool, level: float, warn: bo
     A = 2.0 * (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
     jac = jacobian(lambda x: general_evaluate(shifted, x, reml)[2], phi)
     satt = SatterthwaiteState(vcov, jac, A, int(np.sum(~keep)))
+    return _mixed_result(design, data, theta, s2, dev, beta, vcov, satt, converged, level, warn)
+
+
+def _mixed_result(design: FormulaDesign, data: GeneralData, theta: np.ndarray, s2: float, dev: float,
+                  beta: np.ndarray, vcov: np.ndarray, satt: SatterthwaiteState, converged: bool, level: float,
+                  warn: bool) -> FormulaResult:
+    structure = design.structure
     notes: list[str] = []
     n, p = data.n_obs, data.p
     dfs = []

@@ -70,3 +70,33 @@ def fit_formula(df: pd.DataFrame, formula: str, *, outcome: str | None, time: st
     fit._options = dict(formula=formula, time=time, method=method, reference_arm=reference_arm,
                         reference_levels=dict(reference_levels), level=level)
     return fit
+
+
+def simulate_response(fit, rng: np.random.Generator) -> np.ndarray:
+    """A response drawn from a fitted formula model: ``X b + sum over factors of Z_f u_f + e`` with
+    ``u_f ~ N(0, G_f)`` per level and ``e ~ N(0, s2)``."""
+    design = fit.formula_model
+    beta = fit.fixed_effects["estimate"].to_numpy(float)
+    s2 = float(fit._varpar[-1])
+    y = design.X @ beta
+    if design.structure is not None:
+        theta = np.asarray(fit._varpar[:-1], float)
+        for f, G, Z, code in zip(design.structure.factors, design.structure.covariances(theta, s2), design.Zs,
+                                 design.codes, strict=True):
+            u = rng.multivariate_normal(np.zeros(f.q), G, size=f.n_levels, method="eigh")
+            y = y + np.einsum("ij,ij->i", Z, u[code])
+    return y + rng.normal(0.0, np.sqrt(s2), len(y))
+
+
+def refit_response(fit, y: np.ndarray):
+    """The formula fit refitted to response ``y`` on the same rows (bootstrap replicates): estimates
+    and ``Var(b)`` exact; tests use the residual df (no Satterthwaite derivatives per replicate)."""
+    from dataclasses import replace
+
+    design = replace(fit.formula_model, y=np.asarray(y, float), data=fit.formula_model.data.assign(score=y))
+    result = fit_formula_design(design, fit.method == "reml", 0.95, warn=False, inference=False)
+    return replace(fit, fixed_effects=result.fixed, variance_components=result.variance,
+                   log_likelihood=float(result.loglik), aic=float(result.aic), bic=float(result.bic),
+                   converged=bool(result.converged), singular=bool(result.singular),
+                   _varpar=np.append(result.theta, result.sigma2), _satt=result.satt, formula_model=design,
+                   notes=list(result.notes), _twin=None)

@@ -64,6 +64,7 @@ class GrowthFit:
     formula: str = ""
     #: what a formula fit keeps (design and estimates), None for fits from keyword arguments
     formula_model: Any = field(default=None, repr=False)
+    _twin: Any = field(default=None, repr=False)  # a keyword fit's model fitted from its formula (marginal means)
 
     @property
     def n_parameters(self) -> int:
@@ -89,9 +90,39 @@ class GrowthFit:
         """Observed, fitted and residual values per analysed row."""
         return derived.residuals(self)
 
-    def random_effect_intervals(self, level: float = 0.95) -> pd.DataFrame:
-        """Participant random effects with conditional standard errors."""
-        return derived.random_effect_intervals(self, level=level)
+    def random_effect_intervals(self, level: float = 0.95, group: str | None = None) -> pd.DataFrame:
+        """Random effects with conditional standard errors (participants; any grouping factor of a formula)."""
+        return derived.random_effect_intervals(self, level=level, group=group)
+
+    def marginal_means(self, specs: Sequence[str] | str = "arm", at: dict[str, Any] | None = None,
+                       weights: str = "equal", by: Sequence[str] | str | None = None,
+                       level: float = 0.95) -> pd.DataFrame:
+        """Estimated marginal means as emmeans computes them (see :func:`.formula_means.marginal_means`)."""
+        from .formula_means import marginal_means
+
+        return marginal_means(self._as_formula_fit(), specs, at=at, weights=weights, by=by, level=level)
+
+    def contrasts(self, specs: Sequence[str] | str = "arm", at: dict[str, Any] | None = None,
+                  method: str = "trt.vs.ctrl", weights: str = "equal", by: Sequence[str] | str | None = None,
+                  adjust: str = "none", level: float = 0.95) -> pd.DataFrame:
+        """Contrasts of marginal means as emmeans' ``contrast`` (see :func:`.formula_means.contrasts`)."""
+        from .formula_means import contrasts
+
+        return contrasts(self._as_formula_fit(), specs, at=at, method=method, weights=weights, by=by, adjust=adjust,
+                         level=level)
+
+    def _as_formula_fit(self) -> GrowthFit:
+        """This fit, or for a fit from keyword arguments the same model fitted from its formula (once)."""
+        if self.formula_model is not None:
+            return self
+        if self._source is None or self.spec.shape == "piecewise" or self.spec.baseline not in ("outcome", "covariate"):
+            raise ArgumentError("marginal means and contrasts need the model as a formula: fit it with "
+                                f"ipt.fit_growth(df, formula=...) (this model: {self.formula}).")
+        if self._twin is None:
+            self._twin = fit_growth(self._source, formula=self.formula, method=self.method,
+                                    reference_arm=self.spec.reference_arm,
+                                    reference_levels=dict(self.spec.reference_levels), time=self.spec.time, check=False)
+        return self._twin
 
     def icc(self) -> pd.DataFrame:
         """Participant (and therapist) intraclass correlations at time 0."""

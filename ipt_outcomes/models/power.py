@@ -118,7 +118,8 @@ def power_simulation(
     fit_kw = dict(fit or {})
     shape = sim.get("time_shape", "linear")
     term = fit_kw.pop("term", f"{time_term('session', shape)}:arm[{arm}]")
-    fit_kw.setdefault("shape", shape)
+    if "formula" not in fit_kw:  # a formula states the model itself (keyword options are refused with it)
+        fit_kw.setdefault("shape", shape)
     fit_kw.setdefault("reference_arm", sim.get("reference_arm", (sim.get("arms") or ("IPT", "TAU"))[-1]))
     jobs = n_jobs or os.cpu_count() or 1
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
