@@ -22,6 +22,9 @@ A study file is YAML. Every key is optional::
         2m:   {session: 16, week: 24.7, month: 2}
     instruments:                     # instruments the registry does not know (or overrides)
       MADRS: {min: 0, max: 60, higher_is: worse, reliability: 0.86}
+    model:                           # the analysis plan's primary model, fitted by ``report``
+      formula: "HAMD17 ~ session * arm + baseline + (session || participant_id)"
+      method: reml                   # or ml
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ __all__ = ["Study", "TimeColumn", "load_study", "primary_outcome", "registry_in_
 
 _TOP_KEYS = {
     "name", "description", "reference_arm", "primary_instrument", "ipt_arms", "problem_areas_assessed", "sessions", "read",
-    "columns", "values", "constants", "reshape", "instruments", "time",
+    "columns", "values", "constants", "reshape", "instruments", "time", "model",
 }
+_MODEL_KEYS = {"formula", "method"}
 _READ_KEYS = {"delimiter", "decimal", "encoding", "sheet", "date_format", "dayfirst", "na_values"}
 _RESHAPE_KEYS = {"separator", "measures", "occasions", "id_columns"}
 _TIME_KEYS = {"session", "week"}
@@ -68,6 +72,8 @@ class Study:
     constants: Mapping[str, Any] = field(default_factory=dict)
     reshape: Mapping[str, Any] | None = None
     instruments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the analysis plan's model (``formula``, optional ``method``) that ``report`` fits as the primary model
+    model: Mapping[str, Any] = field(default_factory=dict)
     #: the mapping the study was built from (JSON-ready; kept in ``df.attrs["ipt_study"]``)
     spec: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -115,11 +121,16 @@ class Study:
         if reshape is not None:
             reshape = _check_reshape(reshape, source)
         instruments = _mapping(raw.get("instruments"), source, "instruments")
+        model = _check_model(_mapping(raw.get("model"), source, "model"), source)
+        primary = None if raw.get("primary_instrument") is None else str(raw["primary_instrument"])
+        if model and primary is not None and model["response"] != primary:
+            raise StudyDefinitionError(f"{source}: model.formula is a model of {model['response']} but primary_instrument "
+                                       f"is {primary}; make them the same instrument.")
         study = cls(
             name=str(raw.get("name", "")),
             source=source,
             reference_arm=None if raw.get("reference_arm") is None else str(raw["reference_arm"]),
-            primary_instrument=None if raw.get("primary_instrument") is None else str(raw["primary_instrument"]),
+            primary_instrument=primary if primary is not None else model.get("response"),
             ipt_arms=ipt_arms,
             problem_areas_assessed=assessed,
             planned_sessions_min=s_min,
@@ -131,6 +142,7 @@ class Study:
             constants=dict(_mapping(raw.get("constants"), source, "constants")),
             reshape=reshape,
             instruments={str(k): v for k, v in instruments.items()},
+            model={k: v for k, v in model.items() if k != "response"},
             spec={"source": source, "spec": _plain(raw)},
         )
         try:
@@ -350,6 +362,29 @@ def _check_read(read: Mapping[Any, Any], source: str) -> dict[str, Any]:
 
 
 _READ_EXAMPLES = {"delimiter": "';'", "decimal": "','", "encoding": "latin-1", "date_format": "'%d.%m.%Y'"}
+
+
+def _check_model(model: Mapping[Any, Any], source: str) -> dict[str, Any]:
+    """``model: {formula: "HAMD17 ~ session * arm + (session | participant_id)", method: reml}``: the
+    formula read now (syntax errors name the study file); ``response`` is its left side."""
+    if not model:
+        return {}
+    _no_unknown(model, _MODEL_KEYS, source, "model.")
+    formula = model.get("formula")
+    if not isinstance(formula, str) or not formula.strip():
+        raise StudyDefinitionError(f"{source}: model.formula must be a formula in lme4 notation, e.g. "
+                                   "\"HAMD17 ~ session * arm + (session | participant_id)\".")
+    method = str(model.get("method", "reml")).lower()
+    if method not in ("reml", "ml"):
+        raise StudyDefinitionError(f"{source}: model.method must be reml or ml, not {model.get('method')!r}.")
+    from .errors import ArgumentError
+    from .models.formula import parse_formula
+
+    try:
+        parsed = parse_formula(formula)
+    except ArgumentError as exc:
+        raise StudyDefinitionError(f"{source}: model.formula: {exc}") from None
+    return {"formula": formula, "method": method, "response": parsed.response}
 
 
 def _int(value: Any, source: str, key: str) -> int | None:

@@ -70,3 +70,38 @@ def test_report_never_overwrites_its_input(tmp_path, example_df):
     example_df.to_csv(path, index=False)
     with pytest.raises(ipt.ArgumentError, match="is an input of this analysis"):
         ipt.build_report(path, outcome="HAMD17", out=path, progress=False)
+
+
+def test_study_model_formula_drives_the_report(tmp_path, example_df):
+    """A study file's model: {formula:} is the report's primary model: the formula fit's numbers, the
+    formula in the methods text, and the instrument taken from its left side."""
+    formula = "HAMD17 ~ session * arm + (session || participant_id)"
+    study = tmp_path / "study.yaml"
+    study.write_text(f"reference_arm: TAU\nsessions: {{min: 12, max: 16}}\ntime: session\nmodel:\n"
+                     f"  formula: \"{formula}\"\n  method: ml\n", encoding="utf-8")
+    rep = ipt.build_report(ipt.example_path(), study=study, n_imputations=2, progress=False)
+    fit = rep.results["fit"]
+    assert fit.formula == formula and fit.method == "ml"
+    direct = ipt.fit_growth(example_df, formula=formula, method="ml", reference_arm="TAU")
+    assert fit.fixed_effects["estimate"].tolist() == pytest.approx(direct.fixed_effects["estimate"].tolist(), rel=1e-9)
+    assert "Primary model: HAMD17 (the analysis plan&#x27;s formula)" in rep.html or \
+        "Primary model: HAMD17 (the analysis plan's formula)" in rep.html
+    assert f"the analysis plan, {formula}" in rep.html.replace("&#x27;", "'")
+    d = direct.arm_differences().iloc[0]
+    assert f"{d['difference']:.2f}".replace("-", "\u2212") in rep.html
+
+
+def test_study_model_formula_is_checked_when_read(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {formula: \"HAMD17 ~ session + (session | \"}\n", encoding="utf-8")
+    with pytest.raises(ipt.StudyDefinitionError, match=r"model\.formula"):
+        ipt.load_study(bad)
+    clash = tmp_path / "clash.yaml"
+    clash.write_text("primary_instrument: BDI2\nmodel: {formula: \"HAMD17 ~ session * arm + (1 | participant_id)\"}\n",
+                     encoding="utf-8")
+    with pytest.raises(ipt.StudyDefinitionError, match="primary_instrument"):
+        ipt.load_study(clash)
+    no_arm = tmp_path / "no_arm.yaml"
+    no_arm.write_text("model: {formula: \"HAMD17 ~ session + (1 | participant_id)\"}\n", encoding="utf-8")
+    with pytest.raises(ipt.ArgumentError, match="no arm term"):
+        ipt.build_report(ipt.example_path(), study=no_arm, n_imputations=2, progress=False)

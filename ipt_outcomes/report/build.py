@@ -17,7 +17,7 @@ from .. import figures as F
 from ..arguments import checked, frame_or_path, optional, path, seed, text, whole
 from ..arms import choose_reference_arm
 from ..clinical import clinical_change, dose_response, sudden_gains, summarise_change
-from ..errors import IPTOutcomesError, IPTOutcomesWarning
+from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
 from ..io.output import atomic_output, check_output
 from ..loading import load
 from ..missing import retention, sensitivity_analyses
@@ -179,29 +179,29 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     results["n_randomised"] = int(df["participant_id"].nunique())
 
     step("primary model")
-    fit = fit_growth(df, outcome=outcome, time=time, reference_arm=reference_arm, check=False)
+    fit = _primary_fit(df, outcome, time, reference_arm, study)
     reference = choose_reference_arm(df.loc[df["instrument"].astype(str) == outcome, "arm"].dropna().unique(),
                                      reference_arm, study)
     differences = fit.arm_differences()
     results.update(fit=fit, differences=differences)
-    primary = Section("primary", f"Primary growth model: {outcome}")
+    primary = Section("primary", f"Primary model: {outcome} (the analysis plan's formula)" if fit.formula_model
+                      is not None else f"Primary growth model: {outcome}")
     primary.add(f"<pre>{escape(fit.summary_text())}</pre>")
-    primary.add(table_html(fit.fixed_effects, 3, "Fixed effects (Satterthwaite df)"))
+    primary.add(table_html(fit.fixed_effects, 3, "Fixed effects (Satterthwaite df)" if fit.method != "ols"
+                           else "Fixed effects (t tests on the residual df)"))
     primary.add(table_html(differences.drop(columns=["change_difference"]), 2,
                            "Arm differences at the end of treatment, with Feingold's d"))
-    r2 = fit.r_squared()
-    icc = fit.icc()
-    primary.paragraph(f"ICC at baseline: {', '.join(f'{r.group} {r.icc:.3f}' for r in icc.itertuples())}. "
-                      f"R\u00b2 marginal {r2['marginal']:.3f}, conditional {r2['conditional']:.3f}.")
+    primary.paragraph(_variance_explained(fit))
     try:
         anova = classical_anova(df, outcome, time=time)
         primary.add(table_html(anova.table, 3, f"Cross-check: mixed ANOVA on complete cases at {anova.time_label()} "
                                                f"({anova.n_participants} participants, {anova.n_excluded} excluded)"))
     except IPTOutcomesError as exc:
         primary.paragraph(f"Mixed ANOVA cross-check not possible: {exc}")
-    figs["trajectories"] = F.trajectory_figure(df, fit)
+    if _has_time(fit):
+        figs["trajectories"] = F.trajectory_figure(df, fit)
+        primary.add(figure_html(figs["trajectories"], "fig-trajectories"))
     figs["observed_means"] = F.observed_means_figure(df, outcome, time)
-    primary.add(figure_html(figs["trajectories"], "fig-trajectories"))
     primary.add(figure_html(figs["observed_means"], "fig-observed-means"))
 
     step("moderators")
@@ -266,7 +266,7 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     sens_section.add(table_html(sens.table, 3, "End-of-treatment arm difference under different assumptions"))
     ret = retention(df, outcome, time=time)
     figs["retention"] = F.retention_figure(ret, outcome)
-    analysed = set(map(str, fit._design.participant_ids)) if fit._design is not None else set()
+    analysed = _analysed_participants(fit)
     counts = F.flow_counts(df, outcome, sens.settings["complete_from"], analysed, time=time)
     figs["flow"] = F.flow_figure(counts)
     sens_section.add(figure_html(figs["flow"], "fig-flow"))
@@ -281,14 +281,66 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     diag = Section("diagnostics", "Model diagnostics")
     figs["qq"] = F.qq_figure(fit)
     figs["residuals"] = F.residual_fitted_figure(fit)
-    figs["caterpillar"] = F.caterpillar_figure(fit)
-    for key in ("qq", "residuals", "caterpillar"):
+    keys = ["qq", "residuals"]
+    if _participant_effects(fit):
+        figs["caterpillar"] = F.caterpillar_figure(fit)
+        keys.append("caterpillar")
+    for key in keys:
         diag.add(figure_html(figs[key], f"fig-{key}"))
     if fit.notes:
         diag.add("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in fit.notes) + "</ul>")
     if fit.singular:
         diag.paragraph("Singular fit: a variance is at zero or a correlation at \u00b11.", "note")
     return [data, primary, moderators, clinical, sens_section, diag], figs, results
+
+
+def _primary_fit(df: pd.DataFrame, outcome: str, time: str, reference_arm: str | None, study: Study | None) -> Any:
+    """The study's model formula when it has one (its left side is the outcome), else the growth model."""
+    model = study.model if study is not None else {}
+    if not model:
+        return fit_growth(df, outcome=outcome, time=time, reference_arm=reference_arm, check=False)
+    from ..models.formula import parse_formula
+    from ..models.formula_means import _arm_in_model
+
+    response = parse_formula(model["formula"]).response
+    if response != outcome:
+        raise ArgumentError(f"the study's model.formula is a model of {response}, but the report's outcome is {outcome}; "
+                            f"drop --outcome or give --outcome {response}.")
+    fit = fit_growth(df, formula=model["formula"], method=model.get("method", "reml"), time=time,
+                     reference_arm=reference_arm, check=False)
+    if not _arm_in_model(fit):
+        raise ArgumentError(f"the study's model.formula ({model['formula']}) has no arm term; the report compares arms. "
+                            "Add arm to the fixed part, or analyse this model with ipt-outcomes fit --formula.")
+    return fit
+
+
+def _has_time(fit: Any) -> bool:
+    if fit.formula_model is None:
+        return True
+    from ..models.formula_means import _time_in_model
+
+    return _time_in_model(fit) is not None
+
+
+def _participant_effects(fit: Any) -> bool:
+    structure = fit.formula_model.structure if fit.formula_model is not None else True
+    return bool(structure) and (structure is True or any(f.name == "participant_id" for f in structure.factors))
+
+
+def _analysed_participants(fit: Any) -> set[str]:
+    if fit.formula_model is not None:
+        data = fit.formula_model.data
+        return set(data["participant_id"].astype(str)) if "participant_id" in data else set()
+    return set(map(str, fit._design.participant_ids)) if fit._design is not None else set()
+
+
+def _variance_explained(fit: Any) -> str:
+    r2 = fit.r_squared()
+    if "r_squared" in r2:  # a linear model
+        return f"R\u00b2 {r2['r_squared']:.3f}, adjusted {r2['adjusted_r_squared']:.3f}."
+    icc = fit.icc()
+    return (f"ICC at baseline: {', '.join(f'{r.group} {r.icc:.3f}' for r in icc.itertuples())}. "
+            f"R\u00b2 marginal {r2['marginal']:.3f}, conditional {r2['conditional']:.3f}.")
 
 
 def _compact_summary(summary: pd.DataFrame) -> pd.DataFrame:

@@ -26,15 +26,35 @@ def _instrument(outcome: str, registry: Registry | None = None) -> str:
     return f"{reg[outcome].full_name} ({reg[outcome].name})" if outcome in reg else outcome
 
 
+def _formula_model_sentence(fit: GrowthFit) -> str:
+    """How a model from the analysis plan's formula was analysed (the formula verbatim, in lme4 notation)."""
+    spec = fit.spec
+    if fit.formula_model.structure is None:
+        return (f"{_instrument(spec.outcome, fit.registry)} was analysed with the linear model of the analysis plan, "
+                f"{fit.formula}, by ordinary least squares with {spec.reference_arm} as the reference arm; t tests "
+                "used the residual degrees of freedom.")
+    groups = ", ".join(f.name.replace("_", " ") for f in fit.formula_model.structure.factors)
+    return (f"Change in {_instrument(spec.outcome, fit.registry)} was analysed with the linear mixed-effects model of "
+            f"the analysis plan, {fit.formula} (lme4 notation; random effects by {groups}), estimated by "
+            f"{'restricted maximum likelihood (REML)' if fit.method == 'reml' else 'maximum likelihood'} with "
+            f"{spec.reference_arm} as the reference arm; all participants with at least one score were analysed, "
+            "which is valid when data are missing at random. Degrees of freedom for fixed effects used the Satterthwaite "
+            "approximation (Kuznetsova et al., 2017). Arm differences at the end of treatment are estimated marginal "
+            "means (covariates at their mean, factors averaged with equal weights, as emmeans); the growth-model "
+            "effect size d divides the difference in model-implied change by the baseline SD (Feingold, 2009). "
+            "Marginal and conditional R\u00b2 follow Nakagawa, Johnson and Schielzeth (2017).")
+
+
 def methods_paragraph(fit: GrowthFit, settings: dict[str, Any], versions: dict[str, str]) -> str:
     spec = fit.spec
+    if fit.formula_model is not None:
+        return _methods_rest(_formula_model_sentence(fit), settings, versions)
     random = ("random intercepts and random slopes of time (correlated) for participants" if spec.random == "slope"
               else "random intercepts for participants")
     if spec.therapist:
         random += f" and random intercepts for {spec.therapist.replace('_', ' ')}"
     shape = {"linear": "linear", "log": "log-linear (log[session + 1])", "quadratic": "quadratic",
              "piecewise": "piecewise linear by IPT phase"}[spec.shape]
-    cc = settings.get("clinical", {})
     text = (
         f"Change in {_instrument(spec.outcome, fit.registry)} across {spec.time}s was analysed with a linear "
         "mixed-effects growth "
@@ -45,6 +65,11 @@ def methods_paragraph(fit: GrowthFit, settings: dict[str, Any], versions: dict[s
         "approximation (Kuznetsova et al., 2017). Arm differences at the end of treatment are model-implied means; "
         "the growth-model effect size d divides the difference in model-implied change by the baseline SD (Feingold, "
         "2009). Marginal and conditional R\u00b2 follow Nakagawa and Schielzeth (2013).")
+    return _methods_rest(text, settings, versions)
+
+
+def _methods_rest(text: str, settings: dict[str, Any], versions: dict[str, str]) -> str:
+    cc = settings.get("clinical", {})
     if cc:
         text += (
             f" Reliable and clinically significant change on the {cc['outcome']} followed Jacobson and Truax (1991) "
