@@ -41,7 +41,7 @@ d$arm <- relevel(factor(d$arm), ref = "TAU")
 forms <- fromJSON(args[2])
 out <- list()
 for (name in names(forms)) {
-  f <- as.formula(forms[[name]])
+  f <- as.formula(sub("^PHQ9", "score", forms[[name]]))  # the instrument key is the score column in R
   t <- system.time({fit <- suppressMessages(suppressWarnings(lmer(f, data = d, REML = TRUE)));
                     co <- summary(fit, ddf = "Satterthwaite")$coefficients})
   out[[name]] <- list(seconds = t[["elapsed"]], loglik = as.numeric(logLik(fit)))

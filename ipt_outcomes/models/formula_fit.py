@@ -19,6 +19,10 @@ from .satterthwaite import EIGEN_TOL, SatterthwaiteState
 
 __all__ = ["FormulaResult", "fit_formula_design"]
 
+#: long-double derivatives while the dense system of the other grouping factors is at most this size
+#: (its products and Cholesky have no BLAS in long double: cubic Python-speed cost beyond it)
+LONG_DOUBLE_MAX = 60
+
 #: lme4's isSingular: a diagonal element of a relative factor below this
 SINGULAR_TOL = 1e-4
 
@@ -80,8 +84,8 @@ class _LinearState(SatterthwaiteState):
 
 
 def _small_enough(data: GeneralData) -> bool:
-    """Long double for the derivatives unless the dense part is large (its Cholesky is then by columns)."""
-    return data.Z2Z2 is None or data.Z2Z2.shape[0] <= 400
+    """Long double for the derivatives unless the dense part is large (float64 and LAPACK beyond it)."""
+    return data.Z2Z2 is None or data.Z2Z2.shape[0] <= LONG_DOUBLE_MAX
 
 
 def fit_formula_design(design: FormulaDesign, reml: bool, level: float, warn: bool = True,

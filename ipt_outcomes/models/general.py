@@ -232,11 +232,18 @@ def general_forms(data: GeneralData, theta: np.ndarray) -> tuple[np.ndarray, np.
     np.add.at(z2dx, col, -np.einsum("eb,ebp->ep", Q, st["ZX"][level]))
     z2dy = data.Z2y.copy()
     np.add.at(z2dy, col, -np.einsum("eb,eb->e", Q, st["Zy"][level]))
-    lam2 = _lambda2(data, lams)
-    S = np.eye(len(z2dy), dtype=z2dy.dtype) + lam2.T @ z2dz2 @ lam2
+    if all(data.structure.factors[i].q == 1 for i in data.other_factors):  # intercepts only: Lambda_2 diagonal
+        d = np.concatenate([np.full(data.structure.factors[i].n_levels, lams[i][0, 0]) for i in data.other_factors])
+        S = d[:, None] * z2dz2 * d[None, :]
+        S[np.diag_indices_from(S)] += 1.0
+        ltx, lty = d[:, None] * z2dx, d * z2dy
+    else:
+        lam2 = _lambda2(data, lams)
+        S = np.eye(len(z2dy), dtype=z2dy.dtype) + lam2.T @ z2dz2 @ lam2
+        ltx, lty = lam2.T @ z2dx, lam2.T @ z2dy
     chol = _cholesky(S)
-    R = _solve_lower(chol, lam2.T @ z2dx)
-    r = _solve_lower(chol, (lam2.T @ z2dy)[:, None])[:, 0]
+    R = _solve_lower(chol, ltx)
+    r = _solve_lower(chol, lty[:, None])[:, 0]
     return (xdx - R.T @ R, xdy - R.T @ r, ydy - r @ r, logdet_v + 2.0 * np.sum(np.log(np.diag(chol))))
 
 
