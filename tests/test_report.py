@@ -33,6 +33,7 @@ def test_numbers_come_from_the_library(report):
     d = fit.arm_differences().iloc[0]
     assert f"{d['difference']:.2f}".replace("-", "\u2212") in report.html
     assert "Satterthwaite" in report.html and "Jacobson and Truax" in report.html
+    assert f"({fit.formula} in lme4 notation)" in report.html  # the keyword model's formula in the methods text
     assert re.search(r"t\(\d+\.\d\) = ", report.html)
 
 

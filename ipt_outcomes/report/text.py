@@ -58,7 +58,8 @@ def methods_paragraph(fit: GrowthFit, settings: dict[str, Any], versions: dict[s
     text = (
         f"Change in {_instrument(spec.outcome, fit.registry)} across {spec.time}s was analysed with a linear "
         "mixed-effects growth "
-        f"model with {shape} time, arm, and their interaction as fixed effects and {random}, estimated by "
+        f"model with {shape} time, arm, and their interaction as fixed effects and {random} ({fit.formula} in lme4 "
+        "notation), estimated by "
         f"{'restricted maximum likelihood (REML)' if spec.method == 'reml' else 'maximum likelihood'} "
         f"with {spec.reference_arm} as the reference arm; all participants with at least one score were analysed, "
         "which is valid when data are missing at random. Degrees of freedom for fixed effects used the Satterthwaite "
