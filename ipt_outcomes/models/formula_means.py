@@ -144,10 +144,6 @@ def reference_rows(fit: GrowthFit, specs: Sequence[str] | str, at: Mapping[str, 
     return frame, L, groups, notes
 
 
-def _inference(fit: GrowthFit, L: np.ndarray, level: float) -> dict[str, float]:
-    return fit.contrast(L, level=level)
-
-
 def marginal_means(fit: GrowthFit, specs: Sequence[str] | str, at: Mapping[str, Any] | None = None,
                    weights: str = "equal", by: Sequence[str] | str | None = None, level: float = 0.95) -> pd.DataFrame:
     """Estimated marginal means (emmeans' ``emmeans(fit, ~ specs | by, at=, weights=)``).
@@ -159,7 +155,7 @@ def marginal_means(fit: GrowthFit, specs: Sequence[str] | str, at: Mapping[str, 
     frame, L, _, notes = reference_rows(fit, specs, at, weights, by)
     out = []
     for row in L:
-        e = _inference(fit, row, level)
+        e = fit.contrast(row, level=level)
         out.append({k: e[k] for k in ("estimate", "std_error", "df", "ci_lower", "ci_upper")})
     result = pd.concat([frame.reset_index(drop=True), pd.DataFrame(out)], axis=1)
     result.attrs["notes"] = notes
@@ -199,7 +195,7 @@ def contrasts(fit: GrowthFit, specs: Sequence[str] | str, at: Mapping[str, Any] 
         m = len(pairs)
         lvl = 1 - (1 - level) / m if adjust == "bonferroni" and m else level
         for a, b in pairs:
-            e = _inference(fit, L[index[a]] - L[index[b]], lvl)
+            e = fit.contrast(L[index[a]] - L[index[b]], level=lvl)
             p = min(1.0, e["p_value"] * m) if adjust == "bonferroni" else e["p_value"]
             rows.append({"contrast": f"{labels[a]} - {labels[b]}", **dict(zip(by, key, strict=True)),
                          "estimate": e["estimate"], "std_error": e["std_error"], "df": e["df"],

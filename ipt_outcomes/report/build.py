@@ -323,8 +323,10 @@ def _has_time(fit: Any) -> bool:
 
 
 def _participant_effects(fit: Any) -> bool:
-    structure = fit.formula_model.structure if fit.formula_model is not None else True
-    return bool(structure) and (structure is True or any(f.name == "participant_id" for f in structure.factors))
+    if fit.formula_model is None:
+        return True  # keyword models always have participant random effects
+    structure = fit.formula_model.structure
+    return structure is not None and any(f.name == "participant_id" for f in structure.factors)
 
 
 def _analysed_participants(fit: Any) -> set[str]:
