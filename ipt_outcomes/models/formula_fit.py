@@ -8,12 +8,14 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from ..errors import ConvergenceWarning, SingularFitWarning
 from .distributions import t_ppf, t_two_sided
 from .fast import minimise
 from .formula_design import FormulaDesign
 from .general import GeneralData, general_deviance, general_evaluate
+from .general_gradient import general_deviance_and_gradient
 from .numdiff import hessian, jacobian
 from .satterthwaite import EIGEN_TOL, SatterthwaiteState
 
@@ -94,10 +96,17 @@ def fit_formula_design(design: FormulaDesign, reml: bool, level: float, warn: bo
     estimates and ``Var(b)`` are exact, the df of every test the residual df."""
     if design.structure is None:
         return _linear_model(design, level)
+    # one BLAS thread: the matrices are small, and idle BLAS threads spinning between the many short
+    # products of an evaluation halve its speed on a 2-core machine
+    with threadpool_limits(1):
+        return _fit_mixed(design, reml, level, warn, inference)
+
+
+def _fit_mixed(design: FormulaDesign, reml: bool, level: float, warn: bool, inference: bool) -> FormulaResult:
     structure = design.structure
     data = GeneralData.build(design.y, design.X, structure, design.Zs, design.codes)
     theta, converged, _, _ = minimise(lambda t: general_deviance(t, data, reml)[0], structure.start(),
-                                      structure.bounds())
+                                      structure.bounds(), lambda t: general_deviance_and_gradient(t, data, reml))
     dev, s2 = general_deviance(theta, data, reml)
     phi = np.append(theta, math.sqrt(s2))
     _, beta, vcov = general_evaluate(data, phi, reml)

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from ..errors import AnalysisError
 from .likelihood import LOG_2PI, _pattern_statistics, sufficient_statistics
+from .stacks import congruence
 from .structure import RandomStructure
 
 __all__ = ["MAX_DENSE", "GeneralData", "general_deviance", "general_evaluate", "general_forms"]
@@ -50,6 +51,11 @@ class GeneralData:
     cross_level: np.ndarray | None = None
     cross_col: np.ndarray | None = None
     pairs: tuple[np.ndarray, np.ndarray] | None = None
+    #: the same entries grouped by their cell of Z2'Z2 (pairs) and their column of Z2 (entries)
+    pair_cells: tuple[np.ndarray, np.ndarray] | None = None
+    col_cells: tuple[np.ndarray, np.ndarray] | None = None
+    #: sparse sums of the entries by their level of the primary factor
+    entry_by_level: sp.csr_matrix | None = None
     Z2Z2: np.ndarray | None = None
     Z2X: np.ndarray | None = None
     Z2y: np.ndarray | None = None
@@ -73,9 +79,11 @@ class GeneralData:
         Z2 = _expanded(Zs, codes, structure, others, len(y))
         Z1 = _expanded(Zs, codes, structure, [primary], len(y))
         cross, level, col = _cross_entries((Z1.T @ Z2).tocoo(), structure.factors[primary].q)
+        e1, e2 = pairs = _pairs(level)
         return cls(structure, primary, stats, len(y), X.shape[1], cross=cross, cross_level=level, cross_col=col,
-                   pairs=_pairs(level), Z2Z2=(Z2.T @ Z2).toarray(), Z2X=np.asarray(Z2.T @ X),
-                   Z2y=np.asarray(Z2.T @ y).ravel())
+                   pairs=pairs, pair_cells=_cells(col[e1] * q2 + col[e2]), col_cells=_cells(col),
+                   entry_by_level=_summing(level, structure.factors[primary].n_levels),
+                   Z2Z2=(Z2.T @ Z2).toarray(), Z2X=np.asarray(Z2.T @ X), Z2y=np.asarray(Z2.T @ y).ravel())
 
     @property
     def has_others(self) -> bool:
@@ -141,6 +149,34 @@ def _pairs(level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e1, np.repeat(start_of, size_of) + offset
 
 
+def _summing(level: np.ndarray, n_levels: int) -> sp.csr_matrix:
+    """The n_levels x len(level) matrix that sums rows by their level."""
+    return sp.csr_matrix((np.ones(len(level)), (level, np.arange(len(level)))), shape=(n_levels, len(level)))
+
+
+def _cells(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``key`` values and each entry's index among them."""
+    cells, index = np.unique(key, return_inverse=True)
+    return cells, index.ravel()
+
+
+def _subtract_grouped(target: np.ndarray, cells: tuple[np.ndarray, np.ndarray], values: np.ndarray) -> np.ndarray:
+    """A copy of ``target`` with the ``values`` (one row per entry) subtracted from their cells (flat
+    indices of ``target``'s leading axes): bincount in float64, np.add.at for long double (bincount
+    would round it)."""
+    out = target.copy()
+    where, index = cells
+    flat = out.reshape(-1, *target.shape[target.ndim - values.ndim + 1:]) if values.ndim > 1 else out.reshape(-1)
+    if values.dtype == np.float64:
+        n = len(where)
+        sums = (np.bincount(index, weights=values, minlength=n) if values.ndim == 1 else
+                np.stack([np.bincount(index, weights=values[:, j], minlength=n) for j in range(values.shape[1])], 1))
+        flat[where] -= sums
+    else:
+        np.add.at(flat, where[index], -values)
+    return out
+
+
 def _cholesky(A: np.ndarray) -> np.ndarray:
     """Lower Cholesky factor in A's precision (LAPACK for float64; long double by columns)."""
     if A.dtype == np.float64:
@@ -194,18 +230,24 @@ def _small_inverse(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _weights(M: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``W = L C^-1 L'`` and ``log|C|`` for each ``C = I + L' M L``."""
     q = lam.shape[0]
-    C = np.eye(q, dtype=M.dtype) + np.einsum("ji,gjk,kl->gil", lam, M, lam)
+    C = np.eye(q, dtype=M.dtype) + congruence(lam, M)
     Cinv, logdet = _small_inverse(C)
-    return np.einsum("ij,gjk,lk->gil", lam, Cinv, lam), logdet
+    return congruence(lam.T, Cinv), logdet
 
 
-def general_forms(data: GeneralData, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """``X'V^-1X``, ``X'V^-1y``, ``y'V^-1y`` and ``log|V|`` of the relative covariance (sigma^2 = 1)."""
+def general_forms(data: GeneralData, theta: np.ndarray, parts: dict | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """``X'V^-1X``, ``X'V^-1y``, ``y'V^-1y`` and ``log|V|`` of the relative covariance (sigma^2 = 1).
+    ``parts`` (a dict) receives the intermediate results the analytic gradient reuses
+    (:mod:`.general_gradient`)."""
     lams = data.structure.lambdas(np.asarray(theta, data.stats["XX"].dtype))
     lam1 = lams[data.primary]
     st = data.stats
+    parts = {} if parts is None else parts
+    parts["lams"] = lams
     if "pattern_T" in st:  # few distinct Z'Z among many levels: sums within each pattern
         W, logdet = _weights(st["pattern_ZZ"], lam1)
+        parts["pattern_W"] = W
         xdx = st["XX"] - np.einsum("gab,gabpr->pr", W, st["pattern_T"])
         xdy = st["Xy"] - np.einsum("gab,gabp->p", W, st["pattern_U"])
         ydy = st["yy"][()] - np.einsum("gab,gab->", W, st["pattern_V"])
@@ -213,8 +255,10 @@ def general_forms(data: GeneralData, theta: np.ndarray) -> tuple[np.ndarray, np.
         if not data.has_others:
             return xdx, xdy, ydy, logdet_v
         W, _ = _weights(st["ZZ"], lam1)
+        parts["W"] = W
     else:
         W, logdet = _weights(st["ZZ"], lam1)
+        parts["W"] = W
         WZX = np.einsum("gab,gbp->gap", W, st["ZX"])
         WZy = np.einsum("gab,gb->ga", W, st["Zy"])
         xdx = st["XX"] - np.einsum("gap,gar->pr", st["ZX"], WZX)
@@ -224,24 +268,24 @@ def general_forms(data: GeneralData, theta: np.ndarray) -> tuple[np.ndarray, np.
         if not data.has_others:
             return xdx, xdy, ydy, logdet_v
     e1, e2 = data.pairs
-    level, col = data.cross_level, data.cross_col
+    level = data.cross_level
     Q = np.einsum("ea,eab->eb", data.cross, W[level])   # (Z1'Z2 entry)' W of its level
-    z2dz2 = data.Z2Z2.copy()
-    np.add.at(z2dz2, (col[e1], col[e2]), -np.einsum("eb,eb->e", Q[e1], data.cross[e2]))
-    z2dx = data.Z2X.copy()
-    np.add.at(z2dx, col, -np.einsum("eb,ebp->ep", Q, st["ZX"][level]))
-    z2dy = data.Z2y.copy()
-    np.add.at(z2dy, col, -np.einsum("eb,eb->e", Q, st["Zy"][level]))
+    z2dz2 = _subtract_grouped(data.Z2Z2, data.pair_cells, np.einsum("eb,eb->e", Q[e1], data.cross[e2]))
+    z2dx = _subtract_grouped(data.Z2X, data.col_cells, np.einsum("eb,ebp->ep", Q, st["ZX"][level]))
+    z2dy = _subtract_grouped(data.Z2y, data.col_cells, np.einsum("eb,eb->e", Q, st["Zy"][level]))
     if all(data.structure.factors[i].q == 1 for i in data.other_factors):  # intercepts only: Lambda_2 diagonal
         d = np.concatenate([np.full(data.structure.factors[i].n_levels, lams[i][0, 0]) for i in data.other_factors])
         S = d[:, None] * z2dz2 * d[None, :]
         S[np.diag_indices_from(S)] += 1.0
         ltx, lty = d[:, None] * z2dx, d * z2dy
+        parts["lam2"] = np.diag(d)
     else:
         lam2 = _lambda2(data, lams)
         S = np.eye(len(z2dy), dtype=z2dy.dtype) + lam2.T @ z2dz2 @ lam2
         ltx, lty = lam2.T @ z2dx, lam2.T @ z2dy
+        parts["lam2"] = lam2
     chol = _cholesky(S)
+    parts.update(z2dz2=z2dz2, z2dx=z2dx, z2dy=z2dy, chol=chol)
     R = _solve_lower(chol, ltx)
     r = _solve_lower(chol, lty[:, None])[:, 0]
     return (xdx - R.T @ R, xdy - R.T @ r, ydy - r @ r, logdet_v + 2.0 * np.sum(np.log(np.diag(chol))))

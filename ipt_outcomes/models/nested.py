@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .stacks import congruence
+
 __all__ = ["nested_forms", "nested_statistics"]
 
 
@@ -61,9 +63,9 @@ def _by_therapist(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
 def nested_forms(st: dict[str, np.ndarray], lam: np.ndarray, t2: float) -> tuple[np.ndarray, np.ndarray, float, float]:
     """X'V^-1X, X'V^-1y, y'V^-1y and log|V| of the relative covariance (sigma^2 = 1)."""
     q = lam.shape[0]
-    C = np.eye(q, dtype=lam.dtype) + np.einsum("ji,gjk,kl->gil", lam, st["ZZ"], lam)
+    C = np.eye(q, dtype=lam.dtype) + congruence(lam, st["ZZ"])
     Cinv, det = _inverse_small(C)
-    W = np.einsum("ij,gjk,lk->gil", lam, Cinv, lam)
+    W = congruence(lam.T, Cinv)
     WZX = np.einsum("gab,gbp->gap", W, st["ZX"])
     WZ1 = np.einsum("gab,gb->ga", W, st["Z1"])
     xdx = st["XX"] - np.einsum("gap,gar->pr", st["ZX"], WZX)
