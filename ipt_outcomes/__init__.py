@@ -35,6 +35,7 @@ _LAZY = {
     "sensitivity_analyses": "missing",
     "ClassicalAnova": "models", "GrowthFit": "models", "classical_anova": "models", "compare_models": "models",
     "fit_growth": "models",
+    "MmrmFit": "mmrm", "fit_mmrm": "mmrm",
     "parametric_bootstrap": "models.bootstrap", "power_simulation": "models.power",
     "Instrument": "registry", "Registry": "registry", "default_registry": "registry",
     "Report": "report", "build_report": "report",
@@ -45,7 +46,7 @@ _LAZY = {
 
 
 _SUBPACKAGES = {"arms", "clinical", "examples", "figures", "io", "loading", "missing", "models", "registry",
-                "report", "scale", "simulate", "study", "validation", "vocabulary", "cli"}
+                "report", "scale", "simulate", "study", "validation", "vocabulary", "cli", "mmrm"}
 
 
 def __getattr__(name: str) -> Any:
@@ -70,6 +71,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .examples import example_path, example_study_path, load_example
     from .loading import load
     from .missing import SensitivityResult, last_observed, pool_rubin, retention, sensitivity_analyses
+    from .mmrm import MmrmFit, fit_mmrm
     from .models import ClassicalAnova, GrowthFit, classical_anova, compare_models, fit_growth
     from .models.bootstrap import parametric_bootstrap
     from .models.power import power_simulation
@@ -95,6 +97,7 @@ __all__ = [
     "IPTOutcomesWarning",
     "InputFileError",
     "Instrument",
+    "MmrmFit",
     "ModelFallbackWarning",
     "Registry",
     "RegistryError",
@@ -114,6 +117,7 @@ __all__ = [
     "example_path",
     "example_study_path",
     "fit_growth",
+    "fit_mmrm",
     "improvement_by_session",
     "last_observed",
     "load",

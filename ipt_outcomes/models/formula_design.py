@@ -132,7 +132,11 @@ def _categories(data: pd.DataFrame, used: set[str], reference_arm: str | None,
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             continue
         text = values.astype(str)
-        levels = sorted(text.unique())
+        if isinstance(values.dtype, pd.CategoricalDtype):  # its own order (visits in time order), unused levels out
+            present = set(text.unique())
+            levels = [str(c) for c in values.cat.categories if str(c) in present]
+        else:
+            levels = sorted(text.unique())
         ref = reference_arm if column == "arm" else reference_levels.get(column)
         if ref is not None:
             if ref not in levels:

@@ -1,0 +1,273 @@
+"""``fit_mmrm``: the mixed model for repeated measures of a trial's primary analysis.
+
+Model: ``outcome ~ baseline + covariates + arm * visit`` with the visit categorical and an
+unstructured (or structured, :mod:`.covariance`) residual covariance over the planned visits, fitted
+by REML (default) or ML from sufficient statistics by visit pattern (:mod:`.engine`). Inference:
+Satterthwaite df for every coefficient, mean and contrast (as lmerTest and emmeans do: numerical
+derivatives of ``Var(beta)`` along the covariance parameters and the inverse Hessian of the
+criterion), or the residual df. Marginal means by visit x arm with proportional weights over the
+other factors (as emmeans with ``weights = "proportional"`` and tern do) and arm differences at every
+visit reuse the formula engine's emmeans code (:mod:`..models.formula_means`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from ..errors import AnalysisError, ArgumentError
+from ..models import formula_means
+from ..models.distributions import t_ppf, t_two_sided
+from ..models.formula import parse_formula
+from ..models.formula_design import build_formula_design
+from ..models.numdiff import hessian, jacobian
+from ..models.satterthwaite import EIGEN_TOL, SatterthwaiteState
+from ..selection import outcome_rows
+from .covariance import STRUCTURES, covariance_matrix, start
+from .engine import MmrmData, evaluate
+
+__all__ = ["DF_METHODS", "MmrmFit", "fit_mmrm"]
+
+DF_METHODS = ("satterthwaite", "residual", "kenward-roger", "between-within")
+NOT_YET = ("kenward-roger", "between-within")
+
+
+class MmrmFit:
+    """Result of :func:`fit_mmrm`: ``fixed_effects`` (term, estimate, std_error, df, statistic, p_value,
+    ci_lower, ci_upper), ``covariance`` and ``correlation`` (visits x visits; a dict by arm with
+    ``group_covariance="arm"``), ``log_likelihood``, ``aic``, ``bic``, ``converged``,
+    :meth:`marginal_means`, :meth:`arm_differences`, :meth:`summary`, ``notes``."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+    # the names formula_means reads
+    @property
+    def formula_model(self):
+        return self.design
+
+    def contrast(self, L: Sequence[float] | np.ndarray, level: float = 0.95) -> dict[str, float]:
+        """Estimate, SE, df (the fit's df method), t, p and CI of a linear combination of the fixed effects."""
+        L = np.asarray(L, float)
+        if L.shape != self.beta.shape:
+            raise ArgumentError(f"a contrast needs {len(self.beta)} weights, one per fixed effect.")
+        est = float(L @ self.beta)
+        se = math.sqrt(float(L @ self.vcov @ L))
+        df = self._df(L)
+        t = est / se
+        crit = float(t_ppf(0.5 + level / 2, df))
+        return {"estimate": est, "std_error": se, "df": df, "statistic": t, "p_value": float(t_two_sided(t, df)),
+                "ci_lower": est - crit * se, "ci_upper": est + crit * se}
+
+    def _df(self, L: np.ndarray) -> float:
+        if self.df_method == "residual":
+            return float(self.n_obs - len(self.beta))
+        d = self.satt.df(L)
+        if not (math.isfinite(d) and d > 0):
+            d = float(self.n_obs - len(self.beta))
+            self.notes.append(f"a Satterthwaite df was not defined (a covariance at its boundary); the residual df "
+                              f"{d:.0f} were used.")
+        return d
+
+    def marginal_means(self, level: float = 0.95, weights: str = "proportional") -> pd.DataFrame:
+        """Least-squares means by visit x arm: baseline and numeric covariates at their means, other
+        factors averaged with proportional weights (emmeans' ``weights = "proportional"``, as tern)."""
+        out = formula_means.marginal_means(self, "arm", by=self.visit, weights=weights, level=level)
+        return out[[self.visit, "arm", "estimate", "std_error", "df", "ci_lower", "ci_upper"]]
+
+    def arm_differences(self, level: float = 0.95, weights: str = "proportional") -> pd.DataFrame:
+        """Each arm minus the reference arm at every visit: difference, std_error, df, statistic,
+        p_value, ci_lower, ci_upper."""
+        out = formula_means.contrasts(self, "arm", by=self.visit, method="trt.vs.ctrl", weights=weights, level=level)
+        return out.rename(columns={"estimate": "difference"})[
+            [self.visit, "contrast", "difference", "std_error", "df", "statistic", "p_value", "ci_lower", "ci_upper"]]
+
+    def summary(self) -> str:
+        lines = [f"MMRM of {self.outcome} ({self.method.upper()}), covariance {self.covariance_structure}"
+                 f"{' by arm' if self.group_covariance else ''}, df {self.df_method}",
+                 f"formula: {self.formula}",
+                 f"{self.n_obs} observations, {self.n_participants} participants, visits "
+                 f"{', '.join(self.visits)}; log-likelihood {self.log_likelihood:.3f}, AIC {self.aic:.2f}, "
+                 f"BIC {self.bic:.2f}{'' if self.converged else '; NOT CONVERGED'}", "",
+                 self.fixed_effects.to_string(index=False, float_format=lambda v: f"{v:.4g}"), ""]
+        lines += [f"note: {n}" for n in dict.fromkeys(self.notes)]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+def _visit_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:
+    """Visits as text labels in time order (numbers without a trailing .0)."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all():
+        order = sorted(numeric.unique())
+        label = {v: (f"{v:g}") for v in order}
+        return numeric.map(label), [label[v] for v in order]
+    text = values.astype(str)
+    return text, sorted(text.unique())
+
+
+def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm: str | None = None,
+             covariates: Sequence[str] = (), baseline: str = "covariate", covariance: str = "us",
+             method: str = "reml", df_method: str = "satterthwaite", group_covariance: str | None = None,
+             level: float = 0.95) -> MmrmFit:
+    """Fit the MMRM ``outcome ~ baseline + covariates + arm * visit`` (see the module docstring)."""
+    from ..models.growth import _reference
+
+    if covariance not in STRUCTURES:
+        raise ArgumentError(f"covariance must be one of {', '.join(STRUCTURES)}, not {covariance!r}.")
+    if method not in ("reml", "ml"):
+        raise ArgumentError(f"method must be 'reml' or 'ml', not {method!r}.")
+    if df_method not in DF_METHODS:
+        raise ArgumentError(f"df_method must be one of {', '.join(DF_METHODS)}, not {df_method!r}.")
+    if df_method in NOT_YET:
+        raise ArgumentError(f"df_method={df_method!r} is not available yet; use 'satterthwaite' (lmerTest's and "
+                            "emmeans' method) or 'residual'.")
+    if baseline not in ("covariate", "none"):
+        raise ArgumentError(f"baseline must be 'covariate' or 'none', not {baseline!r}.")
+    if group_covariance not in (None, "arm"):
+        raise ArgumentError(f"group_covariance must be None or 'arm', not {group_covariance!r}.")
+    for column in ("participant_id", "arm", visit, *covariates):
+        if column not in df.columns:
+            raise ArgumentError(f"column {column!r} is not in the data; columns: {', '.join(map(str, df.columns))}.")
+    notes: list[str] = []
+    reference = _reference(df, outcome, reference_arm)
+    if reference.assumed:
+        notes.append(reference.statement + ".")
+    rows = outcome_rows(df, outcome, ["participant_id", "arm", visit, "score", *covariates]).copy()
+    if len(rows) == 0:
+        raise AnalysisError(f"no rows for outcome {outcome!r}.")
+    rows["score"] = pd.to_numeric(rows["score"], errors="coerce")
+    if baseline == "covariate":
+        time = pd.to_numeric(rows[visit], errors="coerce")
+        if time.isna().any():
+            raise ArgumentError(f"baseline='covariate' needs a numeric {visit!r} with 0 at baseline.")
+        is_base = (time == 0).to_numpy()
+        if not is_base.any():
+            raise AnalysisError(f"no {outcome} score at {visit} 0: baseline='covariate' needs each participant's "
+                                "baseline; give baseline='none' to analyse the visits as they are.")
+        base = rows.loc[is_base].dropna(subset=["score"]).groupby("participant_id", observed=True)["score"].first()
+        rows = rows.loc[~is_base].copy()
+        rows["baseline"] = rows["participant_id"].map(base).astype(float)
+        notes.append(f"baseline: the {outcome} score at {visit} 0 of each participant, as a covariate; participants "
+                     "without it are left out.")
+    labels, order = _visit_labels(rows[visit])
+    rows[visit] = pd.Categorical(labels, categories=order)
+    rows["instrument"] = outcome
+    scored = rows.dropna(subset=["score"])
+    per_visit = scored.groupby(visit, observed=False)["participant_id"].nunique()
+    thin = [str(v) for v, k in per_visit.items() if k < 2]
+    if thin:
+        first = scored.loc[scored[visit].astype(str).isin(thin)].head(3)
+        who = "; ".join(f"row {i + 2}, participant {r['participant_id']}" for i, r in first.iterrows())
+        raise AnalysisError(f"{visit} {', '.join(thin)} has fewer than 2 participants ({who or 'no scored row'}): not a "
+                            "planned visit? An MMRM estimates a mean and a variance at every visit. Map such assessments "
+                            "to the planned visits (a study file's visits: with windows) or drop them.")
+    fixed = " + ".join([*(["baseline"] if baseline == "covariate" else []), *covariates, f"arm * {visit}"])
+    formula = f"{outcome} ~ {fixed}"
+    design = build_formula_design(rows, parse_formula(formula), visit, reference.arm, {})
+    data = design.data
+    if design.n_dropped:
+        notes.append(f"{design.n_dropped} row(s) without a score or a model variable were left out.")
+    duplicated = data.duplicated(["participant_id", visit])
+    if duplicated.any():
+        first = data.loc[duplicated].iloc[0]
+        raise AnalysisError(f"participant {first['participant_id']} has {int(duplicated.sum())} repeated {visit} "
+                            f"value(s) (first: {first[visit]}); an MMRM needs one score per participant and visit. "
+                            "Map assessments to planned visits first (a study file's visits: with windows).")
+    visits = list(data[visit].cat.categories)
+    m = len(visits)
+    pid = pd.factorize(data["participant_id"])[0]
+    vpos = data[visit].cat.codes.to_numpy(np.int64)
+    groups = list(data["arm"].cat.categories) if group_covariance else []
+    gcode = data["arm"].cat.codes.to_numpy(np.int64) if group_covariance else np.zeros(len(data), np.int64)
+    mm = MmrmData.build(design.y, design.X, pid, vpos, gcode, m, max(len(groups), 1))
+    sds = data.groupby(visit, observed=False)["score"].std().fillna(1.0).to_numpy()
+    x0 = np.concatenate([start(covariance, m, sds)] * mm.n_groups)
+    reml = method == "reml"
+    theta, converged = _optimise(lambda t: evaluate(mm, covariance, t, reml)[0], x0)
+    dev, beta, vcov = evaluate(mm, covariance, theta, reml)
+    if not math.isfinite(dev):
+        raise AnalysisError(f"the {covariance} covariance could not be fitted (no positive definite optimum); try a "
+                            "simpler structure (ar1, cs or toeplitz).")
+    satt = None
+    if df_method == "satterthwaite":
+        H = hessian(lambda t: evaluate(mm, covariance, t, reml)[0], theta)
+        values, vectors = np.linalg.eigh((H + H.T) / 2.0)
+        keep = values > EIGEN_TOL
+        A = 2.0 * (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+        jac = jacobian(lambda t: evaluate(mm, covariance, t, reml)[2], theta)
+        satt = SatterthwaiteState(vcov, jac, A, int(np.sum(~keep)))
+    k = len(theta) + len(beta)
+    loglik = -dev / 2.0
+    n_eff = mm.n_obs - (len(beta) if reml else 0)
+    covs = [covariance_matrix(covariance, m, t) for t in np.split(theta, mm.n_groups)]
+
+    def frame(M: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(M, index=pd.Index(visits, name=visit), columns=visits)
+
+    def corr(M: np.ndarray) -> np.ndarray:
+        d = np.sqrt(np.diag(M))
+        return M / np.outer(d, d)
+
+    fit = MmrmFit(outcome=outcome, visit=visit, visits=visits, design=design, formula=formula, beta=beta, vcov=vcov,
+                  satt=satt, df_method=df_method, method=method, covariance_structure=covariance,
+                  group_covariance=group_covariance, theta=theta, n_obs=mm.n_obs,
+                  n_participants=int(pid.max()) + 1, log_likelihood=loglik, aic=-2 * loglik + 2 * k,
+                  bic=-2 * loglik + math.log(n_eff) * k, converged=converged, notes=notes, reference_arm=reference.arm,
+                  covariance=(frame(covs[0]) if not groups else {g: frame(c) for g, c in zip(groups, covs, strict=True)}),
+                  correlation=(frame(corr(covs[0])) if not groups
+                               else {g: frame(corr(c)) for g, c in zip(groups, covs, strict=True)}))
+    rows_out = []
+    for i, term in enumerate(design.terms):
+        L = np.zeros(len(beta))
+        L[i] = 1.0
+        rows_out.append({"term": term, **{k2: v for k2, v in fit.contrast(L, level).items()}})
+    fit.fixed_effects = pd.DataFrame(rows_out, columns=["term", "estimate", "std_error", "df", "statistic", "p_value",
+                                                        "ci_lower", "ci_upper"])
+    return fit
+
+
+def _optimise(f, x0: np.ndarray) -> tuple[np.ndarray, bool]:
+    """L-BFGS-B with central-difference gradients, then Newton steps (Richardson Hessian) to the optimum."""
+    def grad(x: np.ndarray) -> np.ndarray:
+        g = np.zeros(len(x))
+        for i in range(len(x)):
+            h = 1e-6 * max(1.0, abs(x[i]))
+            e = np.zeros(len(x))
+            e[i] = h
+            g[i] = (f(x + e) - f(x - e)) / (2 * h)
+        return g
+
+    best = None
+    for x in (x0, x0 * 0.5):
+        r = optimize.minimize(f, x, jac=grad, method="L-BFGS-B", options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9})
+        if best is None or r.fun < best.fun:
+            best = r
+        if math.isfinite(r.fun):
+            break
+    theta, fval = best.x, best.fun
+    if not math.isfinite(fval):
+        return theta, False
+    for _ in range(4):
+        H = hessian(f, theta)
+        try:
+            np.linalg.cholesky(H)
+        except np.linalg.LinAlgError:
+            break
+        step = np.linalg.solve(H, grad(theta))
+        new = theta - step
+        fnew = f(new)
+        if not fnew <= fval + 1e-12 * max(1.0, abs(fval)):
+            break
+        theta, fval = new, fnew
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    g = grad(theta)
+    converged = bool(np.max(np.abs(g)) < 1e-3 * max(1.0, abs(fval)) ** 0.5)
+    return theta, converged
