@@ -193,3 +193,13 @@ def test_reference_arm_is_stated_when_assumed():
     fit = ipt.fit_mmrm(_data(), "HAMD17", covariance="cs")
     assert any("reference arm" in n.lower() for n in fit.notes)
     assert "arm" in fit.summary()
+
+
+def test_covariance_by_arm_nests_the_pooled_one():
+    pooled = _fit("cs")
+    by_arm = ipt.fit_mmrm(_data(), "HAMD17", covariates=["sex"], reference_arm="TAU", covariance="cs",
+                          group_covariance="arm")
+    assert set(by_arm.covariance) == {"TAU", "IPT"}
+    assert by_arm.log_likelihood >= pooled.log_likelihood - 1e-8  # the pooled fit is a special case
+    assert len(by_arm.theta) == 2 * len(pooled.theta)
+    assert by_arm.aic == pytest.approx(-2 * by_arm.log_likelihood + 2 * (len(by_arm.theta) + 10))
