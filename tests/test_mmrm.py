@@ -135,7 +135,7 @@ def test_structures_by_hand():
     m = 4
     ar1 = covariance_matrix("ar1", m, np.array([np.log(2.0), 0.5 / np.sqrt(1 - 0.25)]))  # rho = 0.5
     assert ar1[0, 3] == pytest.approx(4 * 0.5 ** 3) and ar1[1, 1] == pytest.approx(4.0)
-    cs = covariance_matrix("cs", m, np.array([0.0, np.log(1 + 0.3 * (m - 1) / 0.7 + 0.0) if False else 0.0]))
+    cs = covariance_matrix("cs", m, np.array([0.0, 0.0]))
     assert cs[0, 1] == pytest.approx(0.0) and cs[2, 2] == pytest.approx(1.0)  # t = 0: rho = 0
     t = np.log((1 + (m - 1) * 0.4) / 0.6)  # rho = (e^t - 1) / (e^t + m - 1) = 0.4
     assert covariance_matrix("cs", m, np.array([0.0, t]))[0, 3] == pytest.approx(0.4)

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from ..errors import AnalysisError, ArgumentError
 from ..models import formula_means
 from ..models.distributions import t_ppf, t_two_sided
+from ..models.fast import central_gradient, minimise
 from ..models.formula import parse_formula
 from ..models.formula_design import build_formula_design
 from ..models.numdiff import hessian, jacobian
@@ -69,8 +69,10 @@ class MmrmFit:
         d = self.satt.df(L)
         if not (math.isfinite(d) and d > 0):
             d = float(self.n_obs - len(self.beta))
-            self.notes.append(f"a Satterthwaite df was not defined (a covariance at its boundary); the residual df "
-                              f"{d:.0f} were used.")
+            note = (f"a Satterthwaite df was not defined (a covariance at its boundary); the residual df {d:.0f} "
+                    "were used.")
+            if note not in self.notes:
+                self.notes.append(note)
         return d
 
     def marginal_means(self, level: float = 0.95, weights: str = "proportional") -> pd.DataFrame:
@@ -190,7 +192,11 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
     sds = data.groupby(visit, observed=False)["score"].std().fillna(1.0).to_numpy()
     x0 = np.concatenate([start(covariance, m, sds)] * mm.n_groups)
     reml = method == "reml"
-    theta, converged = _optimise(lambda t: evaluate(mm, covariance, t, reml)[0], x0)
+    def criterion(t: np.ndarray) -> float:
+        return evaluate(mm, covariance, t, reml)[0]
+
+    theta, converged, _, _ = minimise(criterion, x0, [(None, None)] * len(x0),
+                                      lambda t: (criterion(t), central_gradient(criterion, t)))
     dev, beta, vcov = evaluate(mm, covariance, theta, reml)
     if not math.isfinite(dev):
         raise AnalysisError(f"the {covariance} covariance could not be fitted (no positive definite optimum); try a "
@@ -227,47 +233,7 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
     for i, term in enumerate(design.terms):
         L = np.zeros(len(beta))
         L[i] = 1.0
-        rows_out.append({"term": term, **{k2: v for k2, v in fit.contrast(L, level).items()}})
+        rows_out.append({"term": term, **fit.contrast(L, level)})
     fit.fixed_effects = pd.DataFrame(rows_out, columns=["term", "estimate", "std_error", "df", "statistic", "p_value",
                                                         "ci_lower", "ci_upper"])
     return fit
-
-
-def _optimise(f, x0: np.ndarray) -> tuple[np.ndarray, bool]:
-    """L-BFGS-B with central-difference gradients, then Newton steps (Richardson Hessian) to the optimum."""
-    def grad(x: np.ndarray) -> np.ndarray:
-        g = np.zeros(len(x))
-        for i in range(len(x)):
-            h = 1e-6 * max(1.0, abs(x[i]))
-            e = np.zeros(len(x))
-            e[i] = h
-            g[i] = (f(x + e) - f(x - e)) / (2 * h)
-        return g
-
-    best = None
-    for x in (x0, x0 * 0.5):
-        r = optimize.minimize(f, x, jac=grad, method="L-BFGS-B", options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9})
-        if best is None or r.fun < best.fun:
-            best = r
-        if math.isfinite(r.fun):
-            break
-    theta, fval = best.x, best.fun
-    if not math.isfinite(fval):
-        return theta, False
-    for _ in range(4):
-        H = hessian(f, theta)
-        try:
-            np.linalg.cholesky(H)
-        except np.linalg.LinAlgError:
-            break
-        step = np.linalg.solve(H, grad(theta))
-        new = theta - step
-        fnew = f(new)
-        if not fnew <= fval + 1e-12 * max(1.0, abs(fval)):
-            break
-        theta, fval = new, fnew
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    g = grad(theta)
-    converged = bool(np.max(np.abs(g)) < 1e-3 * max(1.0, abs(fval)) ** 0.5)
-    return theta, converged

@@ -188,6 +188,18 @@ def fit_profiled(data: MixedData, reml: bool, theta0: np.ndarray | None = None) 
                        converged=converged and bool(math.isfinite(dev)), n_evaluations=count, message=message)
 
 
+def central_gradient(f: object, theta: np.ndarray) -> np.ndarray:
+    """Central differences (step 1e-6, relative beyond 1): accurate enough for tight stopping."""
+    g = np.zeros(len(theta))
+    for i in range(len(theta)):
+        h = 1e-6 * max(1.0, abs(theta[i]))
+        up, down = theta.copy(), theta.copy()
+        up[i] += h
+        down[i] -= h
+        g[i] = (f(up) - f(down)) / (2 * h)  # type: ignore[operator]
+    return g
+
+
 def minimise(criterion: object, x0: np.ndarray, bounds: list[tuple[float | None, float | None]],
              with_gradient: object = None) -> tuple[np.ndarray, bool, int, str]:
     """Minimise a profiled criterion over ``theta`` within ``bounds``: bounded L-BFGS-B twice, restarts
@@ -202,15 +214,8 @@ def minimise(criterion: object, x0: np.ndarray, bounds: list[tuple[float | None,
         count += 1
         return criterion(theta)  # type: ignore[operator]
 
-    def gradient(theta: np.ndarray) -> np.ndarray:  # central differences: accurate enough for tight stopping
-        g = np.zeros(len(theta))
-        for i in range(len(theta)):
-            h = 1e-6 * max(1.0, abs(theta[i]))
-            up, down = theta.copy(), theta.copy()
-            up[i] += h
-            down[i] -= h
-            g[i] = (objective(up) - objective(down)) / (2 * h)
-        return g
+    def gradient(theta: np.ndarray) -> np.ndarray:
+        return central_gradient(objective, theta)
 
     def both(theta: np.ndarray) -> tuple[float, np.ndarray]:
         nonlocal count
@@ -258,8 +263,8 @@ def minimise(criterion: object, x0: np.ndarray, bounds: list[tuple[float | None,
 
 def _newton_polish(both: object, theta: np.ndarray, bounds: list[tuple[float | None, float | None]],
                    steps: int = 3) -> np.ndarray:
-    """Newton steps on the analytic gradient (Hessian from its central differences) from an interior
-    optimum: L-BFGS-B stops where the criterion's last digits stop falling, up to 1e-5 (relative)
+    """Newton steps on the gradient ``both`` returns (Hessian from its central differences) from an
+    interior optimum: L-BFGS-B stops where the criterion's last digits stop falling, up to 1e-5 (relative)
     from the optimum along flat directions; these steps reach it to about 1e-9, so the estimates do not
     depend on where the optimizer happened to stop. A step is kept only while the point stays inside
     the bounds, the Hessian is positive definite and the criterion does not rise."""
