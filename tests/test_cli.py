@@ -133,16 +133,23 @@ def test_data_warnings_are_plain_messages(tmp_path):
 
 
 def test_fit_bundled_example_prints_paper_table():
-    result = run("fit", str(ipt.example_path()), "--study", str(ipt.example_study_path()))
+    result = run("fit", str(ipt.example_path()), "--study", str(ipt.example_study_path()), "--anova")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for text in ("Linear mixed growth model of HAMD17", "session:arm[IPT]", "95% CI", "Arm differences at session 16",
-                 "IPT - TAU", "d = ", "ICC at baseline", "Mixed ANOVA cross-check"):
+                 "IPT - TAU", "d = ", "ICC at baseline", "Mixed ANOVA cross-check (pingouin"):
         assert text in out, text
 
 
+def test_fit_says_the_anova_cross_check_is_opt_in():
+    result = run("fit", str(ipt.example_path()), "--study", str(ipt.example_study_path()))
+    assert result.returncode == 0, result.stderr
+    assert "Mixed ANOVA cross-check not requested (add --anova" in result.stdout
+    assert "Mixed ANOVA cross-check (pingouin" not in result.stdout
+
+
 def test_fit_json_matches_library():
-    result = run("fit", str(ipt.example_path()), "--outcome", "PHQ9", "--random", "intercept", "--json")
+    result = run("fit", str(ipt.example_path()), "--outcome", "PHQ9", "--random", "intercept", "--json", "--anova")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     fit = ipt.fit_growth(ipt.load_example(), outcome="PHQ9", random="intercept")

@@ -16,7 +16,6 @@ from ..io.output import atomic_output, check_output
 from ..loading import load
 from ..simulate import simulate_trial
 from ..study import primary_outcome, time_column
-from ..validation import validate
 from .render import cli_words, stderr_console, stdout_console, validation_lines, validation_table
 
 __all__ = ["REGISTRY"]
@@ -35,7 +34,10 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    _import_in_background("pandera.pandas")
     df = load(args.data, study=args.study)
+    from ..validation import validate
+
     report = validate(df)
     per_check = None if args.max_rows == 0 else args.max_rows
     if args.json:
@@ -108,27 +110,31 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", choices=("outcome", "covariate"), default="outcome")
     p.add_argument("--therapist", help="column of a therapist (or site) random intercept")
     p.add_argument("--at", type=_finite, help="time of the arm comparison (default: end of treatment)")
+    p.add_argument("--anova", action="store_true",
+                   help="add the classical mixed ANOVA on complete cases (pingouin) as a cross-check")
     p.add_argument("--json", action="store_true", help="print all results as JSON")
     p.set_defaults(handler=cmd_fit)
 
 
-def _import_in_background(module: str) -> None:
-    """Start importing ``module`` in a thread, to overlap a slow import (pingouin brings matplotlib
-    and seaborn: 2 s) with reading the file, which Arrow does without the interpreter lock. The
-    import statement that needs the module later waits for this one; a failure here is ignored and
-    reported by that statement."""
+def _import_in_background(*modules: str) -> None:
+    """Start importing third-party ``modules`` in a thread, to overlap slow imports (pandera 0.5 s,
+    scipy.optimize 0.5 s, pingouin with matplotlib and seaborn 2 s) with reading the file, which
+    Arrow does without the interpreter lock. The import statement that needs a module later waits
+    for this one; a failure here is ignored and reported by that statement. Only modules that do not
+    import ipt_outcomes are given, so the two threads never wait on each other's module locks."""
     import importlib
     import threading
 
     import pyarrow.csv  # noqa: F401  (what the main thread imports next, before the thread starts)
 
     def work() -> None:
-        try:
-            importlib.import_module(module)
-        except Exception:
-            pass
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:
+                pass
 
-    threading.Thread(target=work, name=f"import {module}", daemon=True).start()
+    threading.Thread(target=work, name=f"import {', '.join(modules)}", daemon=True).start()
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -138,7 +144,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     if args.formula:
         return _fit_formula(args)
-    _import_in_background("pingouin")  # for the mixed-ANOVA cross-check at the end
+    _import_in_background("scipy.optimize", *(["pingouin"] if args.anova else []))
     df, report = _load_valid(args)
     if df is None:
         return 1
@@ -150,11 +156,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     differences = fit.arm_differences(at=args.at)
     icc = fit.icc()
     r2 = fit.r_squared()
-    try:
-        anova = classical_anova(df, outcome, time=fit.spec.time)
-    except IPTOutcomesError as exc:
-        anova = None
-        anova_note = str(exc)
+    anova, anova_note = None, "not requested (add --anova for the classical mixed ANOVA on complete cases)"
+    if args.anova:
+        try:
+            anova = classical_anova(df, outcome, time=fit.spec.time)
+        except IPTOutcomesError as exc:
+            anova_note = f"not possible: {exc}"
     if args.json:
         result = fit.to_dict()
         result.update(arm_differences=_records(differences), icc=_records(icc), r_squared=r2,
@@ -173,7 +180,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out.append("ICC at baseline: " + ", ".join(f"{r.group} {r.icc:.3f}" for r in icc.itertuples()))
     out.append(f"R2 (Nakagawa & Schielzeth): marginal {r2['marginal']:.3f}, conditional {r2['conditional']:.3f}")
     out.append("")
-    out.append(repr(anova) if anova is not None else f"Mixed ANOVA cross-check not possible: {anova_note}")
+    out.append(repr(anova) if anova is not None else f"Mixed ANOVA cross-check {anova_note}")
     sys.stdout.write(cli_words("\n".join(out)) + "\n")
     return 0
 
@@ -348,7 +355,10 @@ def cmd_clinical(args: argparse.Namespace) -> int:
 
 def _load_valid(args: argparse.Namespace) -> tuple[pd.DataFrame | None, object]:
     """Load and validate ``args.data``; on errors print them to stderr and return (None, report)."""
+    _import_in_background("pandera.pandas")  # while the file is read
     df = load(args.data, study=args.study)
+    from ..validation import validate
+
     report = validate(df)
     if not report.ok:
         sys.stderr.write(validation_lines(report, 5))
@@ -426,8 +436,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     check_output(args.out, force=args.force, what="report")  # before the work, not after it
     console.print(f"Example trial: {example_path()}", markup=False)
     df = load(example_path(), study=example_study_path())
+    from ..validation import validate
+
     console.print(validate(df).summary_line(), markup=False)
-    fit_args = build_fit_namespace(data=str(example_path()), study=str(example_study_path()))
+    fit_args = build_fit_namespace(data=str(example_path()), study=str(example_study_path()), anova=True)
     code = cmd_fit(fit_args)
     if code:
         return code

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from ..validation import ValidationReport
+if TYPE_CHECKING:  # the validation stack (pandera) is imported by the commands that validate, when they do
+    from ..validation import ValidationReport
 
 __all__ = ["cli_words", "count_lines", "more_line", "stderr_console", "stdout_console", "validation_lines", "validation_table"]
 

@@ -93,6 +93,7 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
             "assessment, 0 = baseline) or 'week' (weeks since baseline), or rename yours in the study file.")))
     required = [c for c, s in spec["columns"].items() if s.get("required")]
     coded = CodedTable(frame)
+    coded.prefetch([c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)])
     rules = list(build_rules(frame, ctx, coded))
     schema = build_schema(rules, required, bound=frame)
     try:
