@@ -29,6 +29,7 @@ _PY_TO_CLI = [
     (r"n_imputations", "--imputations"),
     (r" \(force=True\)", ""),
     (r"\bn_participants=", "--participants "),
+    (r"\bdf_method=[\"']?([\w-]+)[\"']?", r"--df \1"),
 ]
 
 

@@ -1,5 +1,6 @@
 """Mixed models for repeated measures (categorical visit, structured residual covariance)."""
 
-from .fit import MmrmFit, fit_mmrm
+from .covariance import STRUCTURES
+from .fit import DF_METHODS, MmrmFit, fit_mmrm
 
-__all__ = ["MmrmFit", "fit_mmrm"]
+__all__ = ["DF_METHODS", "STRUCTURES", "MmrmFit", "fit_mmrm"]

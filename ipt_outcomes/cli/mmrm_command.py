@@ -1,0 +1,87 @@
+"""``ipt-outcomes mmrm``: the mixed model for repeated measures (a trial's usual primary analysis)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import pandas as pd
+
+from ..study import primary_outcome, time_column
+from .commands import _import_in_background, _json_default, _load_valid, _names, _p, _records
+from .render import cli_words
+
+__all__ = ["add_mmrm", "cmd_mmrm"]
+
+
+def add_mmrm(sub: argparse._SubParsersAction) -> None:
+    from ..mmrm import DF_METHODS, STRUCTURES
+
+    p = sub.add_parser("mmrm", help="fit an MMRM (categorical visit x arm, baseline as covariate)",
+                       description="Validate the data and fit the mixed model for repeated measures: outcome ~ "
+                                   "baseline + covariates + arm * visit with the visit categorical and a residual "
+                                   "covariance over the planned visits; least-squares means by visit and arm, and "
+                                   "each arm against the reference arm at every visit.")
+    p.add_argument("data", help="data file")
+    p.add_argument("--study", help="study description (YAML)")
+    p.add_argument("--outcome", help="instrument to model (default: the study's primary instrument)")
+    p.add_argument("--visit", default=None,
+                   help="visit column (default: the study's time, else session, else week); each value a planned visit")
+    p.add_argument("--covariance", choices=STRUCTURES, default="us", help="residual covariance (default us, unstructured)")
+    p.add_argument("--df", dest="df_method", choices=DF_METHODS, default="satterthwaite",
+                   help="denominator degrees of freedom (default satterthwaite)")
+    p.add_argument("--method", choices=("reml", "ml"), default="reml")
+    p.add_argument("--reference-arm", help="comparison arm (default: the study's, or a control arm)")
+    p.add_argument("--covariates", default="", help="comma-separated covariate columns")
+    p.add_argument("--baseline", choices=("covariate", "none"), default="covariate",
+                   help="the visit-0 score as a covariate (default), or analyse every visit as a response")
+    p.add_argument("--group-covariance", choices=("arm",), default=None, help="one covariance per arm")
+    p.add_argument("--json", action="store_true", help="print all results as JSON")
+    p.set_defaults(handler=cmd_mmrm)
+
+
+def cmd_mmrm(args: argparse.Namespace) -> int:
+    _import_in_background("scipy.optimize")
+    df, report = _load_valid(args)
+    if df is None:
+        return 1
+    from ..mmrm import fit_mmrm
+
+    outcome = primary_outcome(df, args.outcome)
+    visit = time_column(df, args.visit)
+    fit = fit_mmrm(df, outcome, visit=visit.column, reference_arm=args.reference_arm,
+                   covariates=_names(args.covariates), baseline=args.baseline, covariance=args.covariance,
+                   method=args.method, df_method=args.df_method, group_covariance=args.group_covariance)
+    choices = [] if visit.how == "given" else [f"visit: {visit.statement.replace('set time=', 'set --visit ')}"]
+    means, differences = fit.marginal_means(), fit.arm_differences()
+    if args.json:
+        result = {"outcome": outcome, "visit": visit.column, "formula": fit.formula, "covariance_structure":
+                  fit.covariance_structure, "group_covariance": fit.group_covariance, "method": fit.method,
+                  "df_method": fit.df_method, "reference_arm": fit.reference_arm, "n_obs": fit.n_obs,
+                  "n_participants": fit.n_participants, "log_likelihood": fit.log_likelihood, "aic": fit.aic,
+                  "bic": fit.bic, "converged": fit.converged, "fixed_effects": _records(fit.fixed_effects),
+                  "covariance": _matrices(fit.covariance), "correlation": _matrices(fit.correlation),
+                  "marginal_means": _records(means), "arm_differences": _records(differences),
+                  "choices": choices, "notes": list(dict.fromkeys(fit.notes)),
+                  "validation": {"n_warnings": report.n_warnings}}
+        sys.stdout.write(json.dumps(result, indent=2, default=_json_default) + "\n")
+        return 0
+    out = [fit.summary(), *(f"note: {c}" for c in choices), "",
+           f"Least-squares means by {visit.column} (proportional weights)"]
+    for r in means.itertuples(index=False):
+        out.append(f"  {visit.column} {r[0]:<6} {r.arm:<12} {r.estimate:8.2f} [{r.ci_lower:.2f}, {r.ci_upper:.2f}]"
+                   f"  SE {r.std_error:.2f}, df {r.df:.1f}")
+    out += ["", f"Arm differences at every {visit.column} (against {fit.reference_arm})"]
+    for r in differences.itertuples(index=False):
+        out.append(f"  {visit.column} {r[0]:<6} {r.contrast}: {r.difference:.2f} [{r.ci_lower:.2f}, {r.ci_upper:.2f}], "
+                   f"t({r.df:.1f}) = {r.statistic:.2f}, {_p(r.p_value)}")
+    sys.stdout.write(cli_words("\n".join(out)) + "\n")
+    return 0
+
+
+def _matrices(value: pd.DataFrame | dict[str, pd.DataFrame]) -> dict:
+    """A visits x visits frame (or one per arm) as {row visit: {column visit: value}}."""
+    if isinstance(value, dict):
+        return {group: _matrices(frame) for group, frame in value.items()}
+    return {str(i): {str(c): float(v) for c, v in row.items()} for i, row in value.iterrows()}
