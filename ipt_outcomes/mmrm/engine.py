@@ -22,21 +22,27 @@ import numpy as np
 
 from .covariance import covariance_matrix
 
-__all__ = ["MmrmData", "criterion", "evaluate"]
+__all__ = ["MmrmData", "PatternStack", "criterion", "evaluate"]
 
 LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class PatternStack:
+    """The patterns that observe ``k`` visits, stacked: one batched Cholesky and inverse for all."""
+    visits: np.ndarray              # (P, k) visit positions observed
+    group: np.ndarray               # (P,) covariance group
+    count: np.ndarray               # (P,) participants
+    T: np.ndarray                   # (P, k, k, p, p)  sum x_a x_b'
+    U: np.ndarray                   # (P, k, k, p)     sum x_a y_b
+    V: np.ndarray                   # (P, k, k)        sum y_a y_b
 
 
 @dataclass(frozen=True)
 class MmrmData:
     m: int                          # planned visits
     n_groups: int                   # covariance groups (1, or the arms)
-    visits: list[np.ndarray]        # per pattern: the visit positions observed
-    group: np.ndarray               # per pattern: its covariance group
-    count: np.ndarray               # per pattern: participants
-    T: list[np.ndarray]             # per pattern: (k_p, k_p, p, p)
-    U: list[np.ndarray]             # per pattern: (k_p, k_p, p)   sum x_a y_b
-    V: list[np.ndarray]             # per pattern: (k_p, k_p)
+    stacks: list[PatternStack]      # patterns grouped by their number of visits
     n_obs: int
     p: int
     XX: np.ndarray
@@ -56,23 +62,22 @@ class MmrmData:
         pgroup[participant] = group
         key = pgroup * (1 << m) + (mask * (1 << np.arange(m))).sum(axis=1)
         keys, pattern = np.unique(key, return_inverse=True)
+        pattern = pattern.reshape(-1)
         Yw = np.zeros((n_part, m))
         Yw[participant, visit] = y
         Xw = np.zeros((n_part, m, p))
         Xw[participant, visit] = X
-        visits, T, U, V, groups, counts = [], [], [], [], [], []
-        for k, kv in enumerate(keys):
-            members = np.flatnonzero(pattern == k)
+        by_size: dict[int, list[tuple]] = {}
+        members_of = np.split(np.argsort(pattern, kind="stable"), np.cumsum(np.bincount(pattern))[:-1])
+        for kv, members in zip(keys, members_of, strict=True):
             v = np.flatnonzero(mask[members[0]])
             Xp, Yp = Xw[members][:, v], Yw[members][:, v]
-            visits.append(v)
-            T.append(np.einsum("iap,ibr->abpr", Xp, Xp))
-            U.append(np.einsum("iap,ib->abp", Xp, Yp))
-            V.append(Yp.T @ Yp)
-            groups.append(int(kv // (1 << m)))
-            counts.append(len(members))
-        return cls(m=m, n_groups=n_groups, visits=visits, group=np.array(groups), count=np.array(counts, float),
-                   T=T, U=U, V=V, n_obs=n, p=p, XX=X.T @ X)
+            by_size.setdefault(len(v), []).append((
+                v, int(kv // (1 << m)), float(len(members)), np.einsum("iap,ibr->abpr", Xp, Xp),
+                np.einsum("iap,ib->abp", Xp, Yp), Yp.T @ Yp))
+        stacks = [PatternStack(*(np.array(column) for column in zip(*patterns, strict=True)))
+                  for _, patterns in sorted(by_size.items())]
+        return cls(m=m, n_groups=n_groups, stacks=stacks, n_obs=n, p=p, XX=X.T @ X)
 
 
 def _split(theta: np.ndarray, n_groups: int) -> list[np.ndarray]:
@@ -90,16 +95,16 @@ def evaluate(data: MmrmData, structure: str, theta: np.ndarray, reml: bool
     p = data.p
     failed = (math.inf, np.full(p, np.nan), np.full((p, p), np.nan))
     try:
-        sigmas = covariances(data, structure, theta)
+        sigmas = np.stack(covariances(data, structure, theta))
         xvx, xvy, yvy, logdet = np.zeros((p, p)), np.zeros(p), 0.0, 0.0
-        for v, g, c, T, U, V in zip(data.visits, data.group, data.count, data.T, data.U, data.V, strict=True):
-            S = sigmas[g][np.ix_(v, v)]
+        for st in data.stacks:
+            S = sigmas[st.group[:, None, None], st.visits[:, :, None], st.visits[:, None, :]]  # (P, k, k)
             L = np.linalg.cholesky(S)
             Si = np.linalg.inv(S)
-            logdet += c * 2.0 * float(np.sum(np.log(np.diag(L))))
-            xvx += np.einsum("ab,abpr->pr", Si, T)
-            xvy += np.einsum("ab,abp->p", Si, U)
-            yvy += float(np.sum(Si * V))
+            logdet += 2.0 * float(st.count @ np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1))
+            xvx += np.einsum("qab,qabpr->pr", Si, st.T)
+            xvy += np.einsum("qab,qabp->p", Si, st.U)
+            yvy += float(np.sum(Si * st.V))
         chol = np.linalg.cholesky(xvx)
     except (np.linalg.LinAlgError, FloatingPointError, ValueError):
         return failed
