@@ -41,8 +41,7 @@ d$v <- as.integer(d$visit)
 d <- d[order(d$participant_id, d$v), ]
 start <- proc.time()[["elapsed"]]
 fit <- gls(score ~ baseline + arm * visit, data = d, method = "REML",
-           correlation = corSymm(form = ~ v | participant_id), weights = varIdent(form = ~ 1 | visit),
-           control = glsControl(opt = "optim"))
+           correlation = corSymm(form = ~ v | participant_id), weights = varIdent(form = ~ 1 | visit))
 s <- summary(fit)$tTable
 cat(sprintf("SECONDS %.4f\nLOGLIK %.8f\n", proc.time()[["elapsed"]] - start, as.numeric(logLik(fit))))
 """
