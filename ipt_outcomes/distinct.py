@@ -4,6 +4,7 @@ results are spread back to the rows by position (``pandas.factorize`` and ``take
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,9 @@ def factorized(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Positions (-1 for a missing cell) and the distinct present values, as a Python object array."""
     if isinstance(series.dtype, pd.CategoricalDtype):  # already coded: a file read by Arrow, SPSS labels
         return np.asarray(series.cat.codes, dtype=np.int64), np.asarray(series.cat.categories, dtype=object)
+    known = _known_codes(series)
+    if known is not None:  # a text column this toolkit built: coded when it was made
+        return known
     hashable = isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype)) or series.dtype == object or \
         (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
     try:
@@ -64,4 +68,53 @@ def text_column(values: list[Any], positions: np.ndarray, index: pd.Index) -> pd
 
     dictionary = pa.array(values, type=pa.string())
     taken = dictionary.take(pa.array(positions, mask=positions < 0))
-    return pd.Series(pd.arrays.ArrowStringArray(taken), index=index)
+    series = pd.Series(pd.arrays.ArrowStringArray(taken), index=index)
+    _remember_codes(series, values, positions)
+    return series
+
+
+# Codes of the text columns made by text_column, by the identity of their Arrow data. Arrow data are
+# immutable: a column that is changed (an assignment, a cell set) gets new Arrow data, so a code found
+# here always describes the column it is asked for; an entry goes when its column's data do. Load
+# hands them to validation this way, which then need not hash every row's text a second time.
+_CODES: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
+
+
+def _arrow_data(series: pd.Series) -> Any:
+    array = series.array
+    return getattr(array, "_pa_array", None) if isinstance(array, pd.arrays.ArrowStringArray) else None
+
+
+def _remember_codes(series: pd.Series, values: list[Any], positions: np.ndarray) -> None:
+    data = _arrow_data(series)
+    if data is None or len(positions) < 10_000:  # small columns are hashed in no time
+        return
+    remap, uniques = pd.factorize(np.array(values, dtype=object), use_na_sentinel=True)
+    codes = np.append(remap, -1)[positions]
+    small = np.int8 if len(uniques) < 127 else np.int16 if len(uniques) < 32_767 else np.int32
+    # numbered in order of first appearance, as pandas.factorize numbers them (a file read by Arrow
+    # usually is: each new value takes the next number)
+    running = np.maximum.accumulate(codes)
+    if running[-1] == len(uniques) - 1 and (np.diff(running, prepend=-1) <= 1).all():
+        order = np.arange(len(uniques))
+        coded = codes.astype(small)
+    else:
+        present = np.flatnonzero(codes >= 0)
+        first = np.full(len(uniques), len(codes), dtype=np.int64)
+        np.minimum.at(first, codes[present], present)
+        order = np.argsort(first, kind="stable")[:np.count_nonzero(first < len(codes))]  # values in no row go
+        rank = np.full(len(uniques) + 1, -1, dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        coded = rank[codes].astype(small)
+    coded.setflags(write=False)
+    key = id(data)
+    _CODES[key] = (weakref.ref(data, lambda _ref, key=key: _CODES.pop(key, None)), coded,
+                   np.asarray(uniques, dtype=object)[order])
+
+
+def _known_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    data = _arrow_data(series)
+    entry = _CODES.get(id(data)) if data is not None else None
+    if entry is None or entry[0]() is not data or len(entry[1]) != len(series):
+        return None
+    return entry[1].astype(np.int64), entry[2].copy()

@@ -220,3 +220,39 @@ def test_ambiguous_dates_are_announced(tmp_path):
     path.write_text("participant_id,assessment_date\nA,06/01/2025\nA,07/01/2025\n", encoding="utf-8")
     with pytest.warns(ipt.DataWarning, match="ambiguous"):
         ipt.load(path)
+
+
+def test_text_codes_made_by_load_agree_with_pandas_and_never_go_stale(tmp_path):
+    """Load hands each text column's codes to validation (no second hash of every row); the codes
+    are those pandas.factorize gives, including a column whose values are not coded in order of
+    appearance and one whose study-mapped values merge, and a column changed after loading is coded
+    afresh, so validation sees the change."""
+    from ipt_outcomes.distinct import factorized
+
+    df = ipt.simulate_trial(1500, seed=3)
+    number = df["participant_id"].str[1:].astype(int)
+    df["site"] = np.where(number % 3 == 1, "b", "a")  # the first row is "b": not in dictionary order
+    df["therapist_id"] = df["therapist_id"].str.lower()
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    loaded = ipt.load(path)
+    assert len(loaded) >= 10_000
+    for column in ("participant_id", "arm", "site", "therapist_id", "problem_area"):
+        positions, values = factorized(loaded[column])
+        expected_positions, expected_values = pd.factorize(loaded[column].astype(object))
+        np.testing.assert_array_equal(positions, expected_positions)
+        assert list(values) == list(expected_values), column
+    assert ipt.validate(loaded).ok
+    coded = df.assign(site=pd.Categorical(df["site"], categories=["a", "b"]))  # categories not in row order
+    coded.to_parquet(tmp_path / "t.parquet")
+    site = ipt.load(tmp_path / "t.parquet")["site"]
+    positions, values = factorized(site)
+    expected_positions, expected_values = pd.factorize(site.astype(object))
+    np.testing.assert_array_equal(positions, expected_positions)
+    assert list(values) == list(expected_values) == ["b", "a"]
+    changed = loaded.copy()
+    second = int(np.flatnonzero(changed["participant_id"].to_numpy() == "P0002")[0])  # P0002's baseline
+    changed.loc[second, "participant_id"] = "P0001"  # now repeats P0001's baseline key
+    report = ipt.validate(changed)
+    assert "unique_key" in set(report.errors["check"])
+    assert ipt.validate(loaded).ok  # the original is untouched and still coded as loaded

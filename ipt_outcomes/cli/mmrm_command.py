@@ -16,7 +16,7 @@ __all__ = ["add_mmrm", "cmd_mmrm"]
 
 
 def add_mmrm(sub: argparse._SubParsersAction) -> None:
-    from ..mmrm import DF_METHODS, STRUCTURES
+    from ..mmrm.options import DF_METHODS, STRUCTURES
 
     p = sub.add_parser("mmrm", help="fit an MMRM (categorical visit x arm, baseline as covariate)",
                        description="Validate the data and fit the mixed model for repeated measures: outcome ~ "

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["STRUCTURES", "covariance_matrix", "n_parameters", "start"]
+from .options import STRUCTURES
 
-STRUCTURES = ("us", "toeplitz", "ar1", "cs", "adh", "toeph", "ar1h", "csh")
+__all__ = ["STRUCTURES", "covariance_matrix", "n_parameters", "start"]
 
 
 def n_parameters(structure: str, m: int) -> int:

@@ -29,10 +29,10 @@ from ..models.satterthwaite import EIGEN_TOL, SatterthwaiteState
 from ..selection import outcome_rows
 from .covariance import STRUCTURES, covariance_matrix, start
 from .engine import MmrmData, evaluate
+from .options import DF_METHODS
 
 __all__ = ["DF_METHODS", "MmrmFit", "fit_mmrm"]
 
-DF_METHODS = ("satterthwaite", "residual", "kenward-roger", "between-within")
 NOT_YET = ("kenward-roger", "between-within")
 
 

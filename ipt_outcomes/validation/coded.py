@@ -28,6 +28,8 @@ class CodedTable:
         self._keys: dict[str, tuple[np.ndarray, list[str]]] = {}
         self._numbers: dict[str, np.ndarray] = {}
         self._groups: dict[tuple[str, ...], np.ndarray] = {}
+        self._present: dict[str, np.ndarray] = {}
+        self._participants: dict[tuple[str, ...], np.ndarray] = {}
 
     def prefetch(self, columns: list[str]) -> None:
         """Code ``columns`` now, two at a time: Arrow hashes text without the interpreter lock, so
@@ -47,6 +49,8 @@ class CodedTable:
         self._keys.clear()
         self._numbers.clear()
         self._groups.clear()
+        self._present.clear()
+        self._participants.clear()
 
     def codes(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """Per row the position of its value among the distinct values (-1 when missing), and the values."""
@@ -55,7 +59,11 @@ class CodedTable:
         return self._codes[column]
 
     def present(self, column: str) -> np.ndarray:
-        return self.codes(column)[0] >= 0
+        if column not in self._present:
+            present = self.codes(column)[0] >= 0
+            present.setflags(write=False)  # shared by every rule: never changed in place
+            self._present[column] = present
+        return self._present[column]
 
     def per_value(self, column: str, func: Callable[[Any], Any], missing: Any = None, dtype: Any = object) -> np.ndarray:
         """``func`` of each row's value, called once per distinct value; ``missing`` for missing cells."""
@@ -113,8 +121,11 @@ class CodedTable:
     def participant(self, extra: tuple[str, ...] = ()) -> np.ndarray:
         """Participant group per row (within trial, and ``extra`` columns); -1 without participant_id."""
         keys = tuple(c for c in ("trial_id", "participant_id") if c in self.frame.columns) + tuple(extra)
-        ids = self.group(keys)
-        return np.where(self.present("participant_id"), ids, -1)
+        if keys not in self._participants:
+            person = np.where(self.present("participant_id"), self.group(keys), -1)
+            person.setflags(write=False)
+            self._participants[keys] = person
+        return self._participants[keys]
 
 
 def _compact_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
