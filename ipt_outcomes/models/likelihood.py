@@ -77,7 +77,16 @@ class MixedData:
         beta0 = np.asarray(beta0, float)
         if len(self.y):
             y = self.y - self.X @ beta0
-            return MixedData.build(y, self.X, self.Z, self.participant, self.therapist)
+            if self.therapist is not None or self.stats is None:
+                return MixedData.build(y, self.X, self.Z, self.participant, self.therapist)
+            # X and Z are unchanged: only the sums with y are made again, from the rows (for precision)
+            st = dict(self.stats)
+            st["Zy"] = np.stack([np.bincount(self.participant, self.Z[:, a] * y, len(st["n"]))
+                                 for a in range(self.q)], axis=1).reshape(len(st["n"]), self.q)
+            st["Xy"], st["yy"] = self.X.T @ y, np.array(float(y @ y))
+            if "pattern_T" in st:
+                st.update(_pattern_statistics(st["ZZ"], st["ZX"], st["Zy"], T=st["pattern_T"]))
+            return MixedData(y=y, X=self.X, Z=self.Z, participant=self.participant, therapist=None, stats=st)
         st = dict(self.stats or {})
         st["Zy"] = st["Zy"] - np.einsum("gqp,p->gq", st["ZX"], beta0)
         st["yy"] = np.array(float(st["yy"]) - 2.0 * float(beta0 @ st["Xy"]) + float(beta0 @ st["XX"] @ beta0))
@@ -139,10 +148,12 @@ def sufficient_statistics(y: np.ndarray, X: np.ndarray, Z: np.ndarray, participa
     return out
 
 
-def _pattern_statistics(ZZ: np.ndarray, ZX: np.ndarray, Zy: np.ndarray, max_p: int = 16) -> dict[str, np.ndarray]:
+def _pattern_statistics(ZZ: np.ndarray, ZX: np.ndarray, Zy: np.ndarray, max_p: int = 16,
+                        T: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Participants with the same ``Z'Z`` share ``C_i`` at every theta. When they are few patterns
     for many participants (session-by-session data), the second moments of ``Z'X`` and ``Z'y``
-    summed within each pattern make an evaluation cost independent of the number of participants."""
+    summed within each pattern make an evaluation cost independent of the number of participants.
+    ``T`` (the moments of ``Z'X`` alone), when known, is kept rather than summed again."""
     n_groups, q, p = ZX.shape
     if n_groups < 1000 or p > max_p:
         return {}
@@ -152,7 +163,8 @@ def _pattern_statistics(ZZ: np.ndarray, ZX: np.ndarray, Zy: np.ndarray, max_p: i
     n_pat = len(patterns)
     if n_pat > n_groups / 4:
         return {}
-    T = np.zeros((n_pat, q, q, p, p))
+    known = T is not None
+    T = T if known else np.zeros((n_pat, q, q, p, p))
     U = np.zeros((n_pat, q, q, p))
     V = np.zeros((n_pat, q, q))
     for a in range(q):
@@ -160,7 +172,7 @@ def _pattern_statistics(ZZ: np.ndarray, ZX: np.ndarray, Zy: np.ndarray, max_p: i
             V[:, a, b] = np.bincount(index, Zy[:, a] * Zy[:, b], n_pat)
             for r in range(p):
                 U[:, a, b, r] = np.bincount(index, ZX[:, a, r] * Zy[:, b], n_pat)
-                for c in range(r, p):
+                for c in range(r, p if not known else r):
                     T[:, a, b, r, c] = np.bincount(index, ZX[:, a, r] * ZX[:, b, c], n_pat)
                     T[:, b, a, c, r] = T[:, a, b, r, c]
     return {"pattern_ZZ": patterns.reshape(n_pat, q, q), "pattern_count": np.bincount(index, minlength=n_pat).astype(float),
