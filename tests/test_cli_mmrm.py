@@ -58,8 +58,10 @@ def test_text_output_states_assumed_visit_and_reference_arm():
 
 
 def test_refusals_are_clear_and_exit_codes_right(tmp_path):
-    result = run("mmrm", str(DATA), "--outcome", "HAMD17", "--df", "kenward-roger")
-    assert result.returncode == 2 and "--df kenward-roger is not available yet" in result.stderr
+    result = run("mmrm", str(DATA), "--outcome", "HAMD17", "--df", "between-within")
+    assert result.returncode == 2 and "--df between-within is not available yet" in result.stderr
+    result = run("mmrm", str(DATA), "--outcome", "HAMD17", "--df", "kenward-roger", "--method", "ml")
+    assert result.returncode == 2 and "defined for REML fits" in result.stderr
     assert "Traceback" not in result.stderr
     result = run("mmrm", str(DATA), "--outcome", "HAMD17", "--covariance", "wiggly")
     assert result.returncode == 2 and "usage error" in result.stderr

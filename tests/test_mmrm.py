@@ -180,7 +180,9 @@ def test_clear_refusals():
     with pytest.raises(ipt.ArgumentError, match="covariance must be one of"):
         ipt.fit_mmrm(df, "HAMD17", covariance="banded")
     with pytest.raises(ipt.ArgumentError, match="not available yet"):
-        ipt.fit_mmrm(df, "HAMD17", df_method="kenward-roger")
+        ipt.fit_mmrm(df, "HAMD17", df_method="between-within")
+    with pytest.raises(ipt.ArgumentError, match="defined for REML fits"):
+        ipt.fit_mmrm(df, "HAMD17", df_method="kenward-roger", method="ml")
     odd = pd.concat([df, df.iloc[[1]].assign(week=5.0)], ignore_index=True)  # one assessment off the plan
     with pytest.raises(ipt.AnalysisError, match="fewer than 2 participants"):
         ipt.fit_mmrm(odd, "HAMD17", reference_arm="TAU")

@@ -22,7 +22,7 @@ import numpy as np
 
 from .covariance import covariance_matrix
 
-__all__ = ["MmrmData", "PatternStack", "criterion", "evaluate"]
+__all__ = ["MmrmData", "PatternStack", "criterion", "evaluate", "evaluate_covariances"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -92,10 +92,19 @@ def evaluate(data: MmrmData, structure: str, theta: np.ndarray, reml: bool
              ) -> tuple[float, np.ndarray, np.ndarray]:
     """``-2 log L`` (REML or ML), beta and ``Var(beta) = (X'V^-1X)^-1`` at ``theta``; ``inf`` where
     a covariance is not positive definite."""
+    try:
+        sigmas = np.stack(covariances(data, structure, theta))
+    except (np.linalg.LinAlgError, FloatingPointError, ValueError):
+        p = data.p
+        return math.inf, np.full(p, np.nan), np.full((p, p), np.nan)
+    return evaluate_covariances(data, sigmas, reml)
+
+
+def evaluate_covariances(data: MmrmData, sigmas: np.ndarray, reml: bool) -> tuple[float, np.ndarray, np.ndarray]:
+    """:func:`evaluate` at given covariances ``sigmas`` (groups x m x m), whatever their parameters."""
     p = data.p
     failed = (math.inf, np.full(p, np.nan), np.full((p, p), np.nan))
     try:
-        sigmas = np.stack(covariances(data, structure, theta))
         xvx, xvy, yvy, logdet = np.zeros((p, p)), np.zeros(p), 0.0, 0.0
         for st in data.stacks:
             S = sigmas[st.group[:, None, None], st.visits[:, :, None], st.visits[:, None, :]]  # (P, k, k)

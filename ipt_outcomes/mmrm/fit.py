@@ -24,16 +24,15 @@ from ..models.distributions import t_ppf, t_two_sided
 from ..models.fast import central_gradient, minimise
 from ..models.formula import parse_formula
 from ..models.formula_design import build_formula_design
-from ..models.numdiff import hessian, jacobian
-from ..models.satterthwaite import EIGEN_TOL, SatterthwaiteState
 from ..selection import outcome_rows
 from .covariance import STRUCTURES, covariance_matrix, start
 from .engine import MmrmData, evaluate
+from .inference import covariance_inference
 from .options import DF_METHODS
 
 __all__ = ["DF_METHODS", "MmrmFit", "fit_mmrm"]
 
-NOT_YET = ("kenward-roger", "between-within")
+NOT_YET = ("between-within",)
 
 
 class MmrmFit:
@@ -56,7 +55,7 @@ class MmrmFit:
         if L.shape != self.beta.shape:
             raise ArgumentError(f"a contrast needs {len(self.beta)} weights, one per fixed effect.")
         est = float(L @ self.beta)
-        se = math.sqrt(float(L @ self.vcov @ L))
+        se = math.sqrt(float(L @ self.vcov @ L))  # Kenward-Roger: the adjusted Var(beta)
         df = self._df(L)
         t = est / se
         crit = float(t_ppf(0.5 + level / 2, df))
@@ -66,10 +65,11 @@ class MmrmFit:
     def _df(self, L: np.ndarray) -> float:
         if self.df_method == "residual":
             return float(self.n_obs - len(self.beta))
-        d = self.satt.df(L)
+        d = self.inference.df(L)
         if not (math.isfinite(d) and d > 0):
             d = float(self.n_obs - len(self.beta))
-            note = (f"a Satterthwaite df was not defined (a covariance at its boundary); the residual df {d:.0f} "
+            name = "Kenward-Roger" if self.df_method == "kenward-roger" else "Satterthwaite"
+            note = (f"a {name} df was not defined (a covariance at its boundary); the residual df {d:.0f} "
                     "were used.")
             if note not in self.notes:
                 self.notes.append(note)
@@ -128,8 +128,11 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
     if df_method not in DF_METHODS:
         raise ArgumentError(f"df_method must be one of {', '.join(DF_METHODS)}, not {df_method!r}.")
     if df_method in NOT_YET:
-        raise ArgumentError(f"df_method={df_method!r} is not available yet; use 'satterthwaite' (lmerTest's and "
-                            "emmeans' method) or 'residual'.")
+        raise ArgumentError(f"df_method={df_method!r} is not available yet; use 'kenward-roger' (SAS's DDFM=KR), "
+                            "'satterthwaite' (lmerTest's and emmeans' method) or 'residual'.")
+    if df_method == "kenward-roger" and method != "reml":
+        raise ArgumentError("df_method='kenward-roger' is defined for REML fits (Kenward & Roger 1997); fit with "
+                            "method='reml', or use df_method='satterthwaite' with method='ml'.")
     if baseline not in ("covariate", "none"):
         raise ArgumentError(f"baseline must be 'covariate' or 'none', not {baseline!r}.")
     if group_covariance not in (None, "arm"):
@@ -201,18 +204,16 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
     if not math.isfinite(dev):
         raise AnalysisError(f"the {covariance} covariance could not be fitted (no positive definite optimum); try a "
                             "simpler structure (ar1, cs or toeplitz).")
-    satt = None
-    if df_method == "satterthwaite":
-        H = hessian(lambda t: evaluate(mm, covariance, t, reml)[0], theta)
-        values, vectors = np.linalg.eigh((H + H.T) / 2.0)
-        keep = values > EIGEN_TOL
-        A = 2.0 * (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
-        jac = jacobian(lambda t: evaluate(mm, covariance, t, reml)[2], theta)
-        satt = SatterthwaiteState(vcov, jac, A, int(np.sum(~keep)))
+    covs = [covariance_matrix(covariance, m, t) for t in np.split(theta, mm.n_groups)]
+    inference = covariance_inference(mm, covariance, np.stack(covs), reml) if df_method != "residual" else None
+    vcov_unadjusted = vcov
+    if df_method == "kenward-roger":
+        vcov = inference.vcov_adjusted
+        notes.append("Kenward-Roger: standard errors from the adjusted Var(beta) (Kenward & Roger 1997, in SAS's "
+                     f"parameters of the {covariance} covariance), df from the observed REML information.")
     k = len(theta) + len(beta)
     loglik = -dev / 2.0
     n_eff = mm.n_obs - (len(beta) if reml else 0)
-    covs = [covariance_matrix(covariance, m, t) for t in np.split(theta, mm.n_groups)]
 
     def frame(M: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(M, index=pd.Index(visits, name=visit), columns=visits)
@@ -222,7 +223,8 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
         return M / np.outer(d, d)
 
     fit = MmrmFit(outcome=outcome, visit=visit, visits=visits, design=design, formula=formula, beta=beta, vcov=vcov,
-                  satt=satt, df_method=df_method, method=method, covariance_structure=covariance,
+                  vcov_unadjusted=vcov_unadjusted, inference=inference, engine_data=mm, df_method=df_method,
+                  method=method, covariance_structure=covariance,
                   group_covariance=group_covariance, theta=theta, n_obs=mm.n_obs,
                   n_participants=int(pid.max()) + 1, log_likelihood=loglik, aic=-2 * loglik + 2 * k,
                   bic=-2 * loglik + math.log(n_eff) * k, converged=converged, notes=notes, reference_arm=reference.arm,
