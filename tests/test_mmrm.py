@@ -179,8 +179,8 @@ def test_clear_refusals():
     df = _data()
     with pytest.raises(ipt.ArgumentError, match="covariance must be one of"):
         ipt.fit_mmrm(df, "HAMD17", covariance="banded")
-    with pytest.raises(ipt.ArgumentError, match="not available yet"):
-        ipt.fit_mmrm(df, "HAMD17", df_method="between-within")
+    with pytest.raises(ipt.ArgumentError, match="df_method must be one of"):
+        ipt.fit_mmrm(df, "HAMD17", df_method="containment")
     with pytest.raises(ipt.ArgumentError, match="defined for REML fits"):
         ipt.fit_mmrm(df, "HAMD17", df_method="kenward-roger", method="ml")
     odd = pd.concat([df, df.iloc[[1]].assign(week=5.0)], ignore_index=True)  # one assessment off the plan

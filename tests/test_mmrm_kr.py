@@ -169,3 +169,27 @@ def test_kenward_roger_covers_in_small_trials():
         last = fit.arm_differences().iloc[-1]
         hits.append(last["ci_lower"] <= truth <= last["ci_upper"])
     assert 0.85 <= np.mean(hits) <= 1.0
+
+
+def test_between_within_df_by_hand():
+    """10 participants x 4 visits (40 rows), one of them missing its last visit (39 rows). Between
+    columns: intercept, baseline, arm (rank 3), so 10 - 3 = 7 df; within: 3 visit and 3 arm x visit
+    columns, so 39 - 10 - 6 = 23 df. An arm difference at a visit involves both kinds: the smaller, 7."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(10):
+        arm = "IPT" if i % 2 else "TAU"
+        rows.append({"participant_id": f"P{i}", "arm": arm, "instrument": "HAMD17", "week": 0.0,
+                     "score": 20 + rng.normal()})
+        for w in (4, 8, 12, 16):
+            if i == 0 and w == 16:
+                continue
+            rows.append({"participant_id": f"P{i}", "arm": arm, "instrument": "HAMD17", "week": float(w),
+                         "score": 20 - 0.3 * w + rng.normal(scale=2)})
+    fit = ipt.fit_mmrm(pd.DataFrame(rows), "HAMD17", visit="week", reference_arm="TAU", covariance="cs",
+                       df_method="between-within")
+    df = fit.fixed_effects.set_index("term")["df"]
+    assert fit.n_obs == 39
+    assert df["Intercept"] == df["baseline"] == df["arm[IPT]"] == 7
+    assert df["week[8]"] == df["arm[IPT]:week[16]"] == 23
+    assert (fit.arm_differences()["df"] == 7).all()

@@ -30,7 +30,7 @@ def add_mmrm(sub: argparse._SubParsersAction) -> None:
                    help="visit column (default: the study's time, else session, else week); each value a planned visit")
     p.add_argument("--covariance", choices=STRUCTURES, default="us", help="residual covariance (default us, unstructured)")
     p.add_argument("--df", dest="df_method", choices=DF_METHODS, default="satterthwaite",
-                   help="denominator degrees of freedom (default satterthwaite)")
+                   help="denominator degrees of freedom (default satterthwaite; kenward-roger as SAS DDFM=KR, REML only)")
     p.add_argument("--method", choices=("reml", "ml"), default="reml")
     p.add_argument("--reference-arm", help="comparison arm (default: the study's, or a control arm)")
     p.add_argument("--covariates", default="", help="comma-separated covariate columns")

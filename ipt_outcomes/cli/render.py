@@ -30,6 +30,7 @@ _PY_TO_CLI = [
     (r" \(force=True\)", ""),
     (r"\bn_participants=", "--participants "),
     (r"\bdf_method=[\"']?([\w-]+)[\"']?", r"--df \1"),
+    (r"\bmethod=[\"'](reml|ml)[\"']", r"--method \1"),
 ]
 
 

@@ -32,7 +32,6 @@ from .options import DF_METHODS
 
 __all__ = ["DF_METHODS", "MmrmFit", "fit_mmrm"]
 
-NOT_YET = ("between-within",)
 
 
 class MmrmFit:
@@ -65,6 +64,8 @@ class MmrmFit:
     def _df(self, L: np.ndarray) -> float:
         if self.df_method == "residual":
             return float(self.n_obs - len(self.beta))
+        if self.df_method == "between-within":  # the smallest df of the coefficients the contrast involves
+            return float(np.min(self.between_within[np.asarray(L, float) != 0]))
         d = self.inference.df(L)
         if not (math.isfinite(d) and d > 0):
             d = float(self.n_obs - len(self.beta))
@@ -127,9 +128,6 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
         raise ArgumentError(f"method must be 'reml' or 'ml', not {method!r}.")
     if df_method not in DF_METHODS:
         raise ArgumentError(f"df_method must be one of {', '.join(DF_METHODS)}, not {df_method!r}.")
-    if df_method in NOT_YET:
-        raise ArgumentError(f"df_method={df_method!r} is not available yet; use 'kenward-roger' (SAS's DDFM=KR), "
-                            "'satterthwaite' (lmerTest's and emmeans' method) or 'residual'.")
     if df_method == "kenward-roger" and method != "reml":
         raise ArgumentError("df_method='kenward-roger' is defined for REML fits (Kenward & Roger 1997); fit with "
                             "method='reml', or use df_method='satterthwaite' with method='ml'.")
@@ -205,7 +203,9 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
         raise AnalysisError(f"the {covariance} covariance could not be fitted (no positive definite optimum); try a "
                             "simpler structure (ar1, cs or toeplitz).")
     covs = [covariance_matrix(covariance, m, t) for t in np.split(theta, mm.n_groups)]
-    inference = covariance_inference(mm, covariance, np.stack(covs), reml) if df_method != "residual" else None
+    inference = (covariance_inference(mm, covariance, np.stack(covs), reml)
+                 if df_method in ("satterthwaite", "kenward-roger") else None)
+    between_within = _between_within_df(design.X, pid) if df_method == "between-within" else None
     vcov_unadjusted = vcov
     if df_method == "kenward-roger":
         vcov = inference.vcov_adjusted
@@ -223,7 +223,8 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
         return M / np.outer(d, d)
 
     fit = MmrmFit(outcome=outcome, visit=visit, visits=visits, design=design, formula=formula, beta=beta, vcov=vcov,
-                  vcov_unadjusted=vcov_unadjusted, inference=inference, engine_data=mm, df_method=df_method,
+                  vcov_unadjusted=vcov_unadjusted, inference=inference, between_within=between_within, engine_data=mm,
+                  df_method=df_method,
                   method=method, covariance_structure=covariance,
                   group_covariance=group_covariance, theta=theta, n_obs=mm.n_obs,
                   n_participants=int(pid.max()) + 1, log_likelihood=loglik, aic=-2 * loglik + 2 * k,
@@ -239,3 +240,18 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
     fit.fixed_effects = pd.DataFrame(rows_out, columns=["term", "estimate", "std_error", "df", "statistic", "p_value",
                                                         "ci_lower", "ci_upper"])
     return fit
+
+
+def _between_within_df(X: np.ndarray, participant: np.ndarray) -> np.ndarray:
+    """SAS's DDFM=BETWITHIN df of each coefficient: a column constant within every participant (the
+    intercept, the baseline, the arm) gets ``N_participants - rank(those columns)``, a column that
+    changes within a participant (visit, arm x visit) ``N_obs - N_participants - rank(those columns)``."""
+    n_part = int(participant.max()) + 1
+    counts = np.bincount(participant, minlength=n_part).astype(float)
+    means = np.stack([np.bincount(participant, X[:, j], n_part) for j in range(X.shape[1])], axis=1) / counts[:, None]
+    spread = np.abs(X - means[participant]).max(axis=0)
+    between = spread <= 1e-10 * np.maximum(np.abs(X).max(axis=0), 1.0)
+    rank = lambda cols: int(np.linalg.matrix_rank(X[:, cols])) if cols.any() else 0  # noqa: E731
+    ddf_between = n_part - rank(between)
+    ddf_within = len(X) - n_part - rank(~between)
+    return np.where(between, float(ddf_between), float(ddf_within))
