@@ -29,6 +29,7 @@ A study file is YAML. Every key is optional::
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,8 +46,9 @@ __all__ = ["Study", "TimeColumn", "load_study", "primary_outcome", "registry_in_
 
 _TOP_KEYS = {
     "name", "description", "reference_arm", "primary_instrument", "ipt_arms", "problem_areas_assessed", "sessions", "read",
-    "columns", "values", "constants", "reshape", "instruments", "time", "model",
+    "columns", "values", "constants", "reshape", "instruments", "time", "model", "primary_analysis", "mmrm", "visits",
 }
+_MMRM_KEYS = {"visit", "covariance", "df", "method", "covariates", "baseline", "group_covariance"}
 _MODEL_KEYS = {"formula", "method"}
 _READ_KEYS = {"delimiter", "decimal", "encoding", "sheet", "date_format", "dayfirst", "na_values"}
 _RESHAPE_KEYS = {"separator", "measures", "occasions", "id_columns"}
@@ -74,6 +76,12 @@ class Study:
     instruments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: the analysis plan's model (``formula``, optional ``method``) that ``report`` fits as the primary model
     model: Mapping[str, Any] = field(default_factory=dict)
+    #: what ``report`` leads with: ``growth`` (default) or ``mmrm`` (with the ``mmrm`` options)
+    primary_analysis: str = "growth"
+    #: the MMRM of the analysis plan: visit, covariance, df, method, covariates, baseline, group_covariance
+    mmrm: Mapping[str, Any] = field(default_factory=dict)
+    #: visit windows of the MMRM: planned visit -> (first, last) assessment time mapped to it
+    visits: Mapping[float, tuple[float, float]] = field(default_factory=dict)
     #: the mapping the study was built from (JSON-ready; kept in ``df.attrs["ipt_study"]``)
     spec: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -122,6 +130,12 @@ class Study:
             reshape = _check_reshape(reshape, source)
         instruments = _mapping(raw.get("instruments"), source, "instruments")
         model = _check_model(_mapping(raw.get("model"), source, "model"), source)
+        primary_analysis = str(raw.get("primary_analysis", "growth"))
+        if primary_analysis not in ("growth", "mmrm"):
+            raise StudyDefinitionError(f"{source}: primary_analysis must be 'growth' (the growth model, or model.formula) "
+                                       f"or 'mmrm' (the mixed model for repeated measures), not {primary_analysis!r}.")
+        mmrm = _check_mmrm(_mapping(raw.get("mmrm"), source, "mmrm"), source)
+        visits = _check_visits(_mapping(raw.get("visits"), source, "visits"), source)
         primary = None if raw.get("primary_instrument") is None else str(raw["primary_instrument"])
         if model and primary is not None and model["response"] != primary:
             raise StudyDefinitionError(f"{source}: model.formula is a model of {model['response']} but primary_instrument "
@@ -143,6 +157,9 @@ class Study:
             reshape=reshape,
             instruments={str(k): v for k, v in instruments.items()},
             model={k: v for k, v in model.items() if k != "response"},
+            primary_analysis=primary_analysis,
+            mmrm=mmrm,
+            visits=visits,
             spec={"source": source, "spec": _plain(raw)},
         )
         try:
@@ -385,6 +402,58 @@ def _check_model(model: Mapping[Any, Any], source: str) -> dict[str, Any]:
     except ArgumentError as exc:
         raise StudyDefinitionError(f"{source}: model.formula: {exc}") from None
     return {"formula": formula, "method": method, "response": parsed.response}
+
+
+def _check_mmrm(mmrm: Mapping[Any, Any], source: str) -> dict[str, Any]:
+    """``mmrm: {visit: week, covariance: us, df: kenward-roger, method: reml, covariates: [sex],
+    baseline: covariate, group_covariance: arm}``, every key optional."""
+    from .mmrm.options import DF_METHODS, STRUCTURES
+
+    _no_unknown(mmrm, _MMRM_KEYS, source, "mmrm.")
+    out: dict[str, Any] = {}
+    choices = {"covariance": STRUCTURES, "df": DF_METHODS, "method": ("reml", "ml"), "baseline": ("covariate", "none"),
+               "group_covariance": ("arm",)}
+    for key, allowed in choices.items():
+        if mmrm.get(key) is not None:
+            value = str(mmrm[key]).lower()
+            if value not in allowed:
+                raise StudyDefinitionError(f"{source}: mmrm.{key} must be one of {', '.join(allowed)}, not {mmrm[key]!r}.")
+            out[key] = value
+    if out.get("df") == "kenward-roger" and out.get("method") == "ml":
+        raise StudyDefinitionError(f"{source}: mmrm.df kenward-roger is defined for REML fits; set mmrm.method to reml.")
+    if mmrm.get("visit") is not None:
+        out["visit"] = str(mmrm["visit"])
+    covariates = mmrm.get("covariates")
+    if covariates is not None:
+        if isinstance(covariates, str):
+            covariates = [covariates]
+        if not isinstance(covariates, list) or not all(isinstance(c, str) for c in covariates):
+            raise StudyDefinitionError(f"{source}: mmrm.covariates must be a list of column names.")
+        out["covariates"] = list(covariates)
+    return out
+
+
+def _check_visits(visits: Mapping[Any, Any], source: str) -> dict[float, tuple[float, float]]:
+    """``visits: {4: [3, 5], 8: [7, 9]}``: each planned visit with the window of assessment times
+    (inclusive) mapped to it; windows may not overlap and must hold their visit."""
+    out: dict[float, tuple[float, float]] = {}
+    for planned, window in visits.items():
+        try:
+            value = float(planned)
+            lo, hi = (float(w) for w in window)
+        except (TypeError, ValueError):
+            raise StudyDefinitionError(f"{source}: visits.{planned} must be a planned visit (a number) with a window "
+                                       f"[first, last] of assessment times, e.g. visits: {{4: [3, 5]}}.") from None
+        if not lo <= value <= hi:
+            raise StudyDefinitionError(f"{source}: visits.{planned}: the window [{lo:g}, {hi:g}] does not contain the "
+                                       "visit; give [first, last] around it.")
+        out[value] = (lo, hi)
+    ordered = sorted(out.items(), key=lambda kv: kv[1])
+    for (a, (_, hi_a)), (b, (lo_b, _)) in itertools.pairwise(ordered):
+        if lo_b <= hi_a:
+            raise StudyDefinitionError(f"{source}: visits {a:g} and {b:g} have overlapping windows; an assessment "
+                                       "must belong to one planned visit.")
+    return out
 
 
 def _int(value: Any, source: str, key: str) -> int | None:

@@ -42,7 +42,8 @@ def test_json_matches_the_library(fitted):
     assert [r["difference"] for r in data["arm_differences"]] == pytest.approx(list(diffs["difference"]), rel=1e-9)
     assert len(data["marginal_means"]) == 8  # 4 visits x 2 arms
     assert data["covariance"]["4"]["8"] == pytest.approx(fitted.covariance.loc["4", "8"], rel=1e-9)
-    assert data["choices"] == []  # the visit was given
+    # the visit and the covariance were given; the df method was not, and the output says so
+    assert data["choices"] == ["df satterthwaite (the default); choose with --df or the study file's mmrm: block"]
     assert data["reference_arm"] == "TAU"
 
 
@@ -70,5 +71,5 @@ def test_refusals_are_clear_and_exit_codes_right(tmp_path):
     off = tmp_path / "off.csv"
     df.to_csv(off, index=False)
     result = run("mmrm", str(off), "--outcome", "HAMD17")
-    assert result.returncode == 1 and "week 5 has fewer than 2 participants" in result.stderr
+    assert result.returncode == 1 and "week 5 has fewer than 12 participants" in result.stderr
     assert "Traceback" not in result.stderr

@@ -184,7 +184,7 @@ def test_clear_refusals():
     with pytest.raises(ipt.ArgumentError, match="defined for REML fits"):
         ipt.fit_mmrm(df, "HAMD17", df_method="kenward-roger", method="ml")
     odd = pd.concat([df, df.iloc[[1]].assign(week=5.0)], ignore_index=True)  # one assessment off the plan
-    with pytest.raises(ipt.AnalysisError, match="fewer than 2 participants"):
+    with pytest.raises(ipt.AnalysisError, match="under 10 % of the busiest week"):
         ipt.fit_mmrm(odd, "HAMD17", reference_arm="TAU")
     twice = pd.concat([df, df.iloc[[1]]], ignore_index=True)
     with pytest.raises(ipt.AnalysisError, match="repeated week"):

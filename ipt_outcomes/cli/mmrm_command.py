@@ -28,13 +28,14 @@ def add_mmrm(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--outcome", help="instrument to model (default: the study's primary instrument)")
     p.add_argument("--visit", default=None,
                    help="visit column (default: the study's time, else session, else week); each value a planned visit")
-    p.add_argument("--covariance", choices=STRUCTURES, default="us", help="residual covariance (default us, unstructured)")
-    p.add_argument("--df", dest="df_method", choices=DF_METHODS, default="satterthwaite",
+    p.add_argument("--covariance", choices=STRUCTURES, default=None,
+                   help="residual covariance (default: the study's mmrm.covariance, else us, unstructured)")
+    p.add_argument("--df", dest="df_method", choices=DF_METHODS, default=None,
                    help="denominator degrees of freedom (default satterthwaite; kenward-roger as SAS DDFM=KR, REML only)")
-    p.add_argument("--method", choices=("reml", "ml"), default="reml")
+    p.add_argument("--method", choices=("reml", "ml"), default=None, help="default: the study's, else reml")
     p.add_argument("--reference-arm", help="comparison arm (default: the study's, or a control arm)")
-    p.add_argument("--covariates", default="", help="comma-separated covariate columns")
-    p.add_argument("--baseline", choices=("covariate", "none"), default="covariate",
+    p.add_argument("--covariates", default=None, help="comma-separated covariate columns (default: the study's)")
+    p.add_argument("--baseline", choices=("covariate", "none"), default=None,
                    help="the visit-0 score as a covariate (default), or analyse every visit as a response")
     p.add_argument("--group-covariance", choices=("arm",), default=None, help="one covariance per arm")
     p.add_argument("--json", action="store_true", help="print all results as JSON")
@@ -47,13 +48,20 @@ def cmd_mmrm(args: argparse.Namespace) -> int:
     if df is None:
         return 1
     from ..mmrm import fit_mmrm
+    from ..mmrm.options import resolve
+    from ..study import Study
 
+    study = Study.from_attrs(df.attrs.get("ipt_study"))
+    plan = dict(study.mmrm) if study is not None else {}
     outcome = primary_outcome(df, args.outcome)
-    visit = time_column(df, args.visit)
-    fit = fit_mmrm(df, outcome, visit=visit.column, reference_arm=args.reference_arm,
-                   covariates=_names(args.covariates), baseline=args.baseline, covariance=args.covariance,
-                   method=args.method, df_method=args.df_method, group_covariance=args.group_covariance)
+    visit = time_column(df, args.visit or plan.get("visit"))
+    given = {"covariance": args.covariance, "df_method": args.df_method, "method": args.method,
+             "baseline": args.baseline, "group_covariance": args.group_covariance,
+             "covariates": None if args.covariates is None else _names(args.covariates)}
+    options, assumed = resolve(plan, given)
+    fit = fit_mmrm(df, outcome, visit=visit.column, reference_arm=args.reference_arm, **options)
     choices = [] if visit.how == "given" else [f"visit: {visit.statement.replace('set time=', 'set --visit ')}"]
+    choices += [f"{a}; choose with --{a.split()[0]} or the study file's mmrm: block" for a in assumed]
     means, differences = fit.marginal_means(), fit.arm_differences()
     if args.json:
         result = {"outcome": outcome, "visit": visit.column, "formula": fit.formula, "covariance_structure":

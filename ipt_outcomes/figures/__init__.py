@@ -6,6 +6,7 @@ from .diagnostics import caterpillar_figure, qq_figure, residual_fitted_figure
 from .export import save_figure
 from .flow import flow_counts, flow_figure, retention_figure
 from .forest import forest_figure
+from .mmrm import ls_means_figure
 from .style import arm_colors, outcome_label
 from .trajectories import observed_means_figure, trajectory_figure
 
@@ -17,6 +18,7 @@ __all__ = [
     "flow_figure",
     "forest_figure",
     "jacobson_figure",
+    "ls_means_figure",
     "observed_means_figure",
     "outcome_label",
     "qq_figure",

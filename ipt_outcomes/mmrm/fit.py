@@ -13,7 +13,7 @@ visit reuse the formula engine's emmeans code (:mod:`..models.formula_means`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -118,8 +118,12 @@ def _visit_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:
 def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm: str | None = None,
              covariates: Sequence[str] = (), baseline: str = "covariate", covariance: str = "us",
              method: str = "reml", df_method: str = "satterthwaite", group_covariance: str | None = None,
-             level: float = 0.95) -> MmrmFit:
-    """Fit the MMRM ``outcome ~ baseline + covariates + arm * visit`` (see the module docstring)."""
+             level: float = 0.95, visit_windows: Mapping[float, tuple[float, float]] | None = None) -> MmrmFit:
+    """Fit the MMRM ``outcome ~ baseline + covariates + arm * visit`` (see the module docstring).
+
+    ``visit_windows`` maps each planned visit to the window ``(first, last)`` of assessment times
+    that count as that visit (default: the ``visits:`` of the study the table was loaded with, if
+    any); an assessment in no window (other than the baseline, 0) is an error naming it."""
     from ..models.growth import _reference
 
     if covariance not in STRUCTURES:
@@ -146,6 +150,18 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
     if len(rows) == 0:
         raise AnalysisError(f"no rows for outcome {outcome!r}.")
     rows["score"] = pd.to_numeric(rows["score"], errors="coerce")
+    windows, origin = visit_windows, "visit_windows"
+    if windows is None:
+        from ..study import Study
+
+        study = Study.from_attrs(df.attrs.get("ipt_study"))
+        if study is not None and study.visits:
+            windows, origin = study.visits, f"the visits: of {study.source}"
+    if windows:
+        rows[visit], moved = _apply_windows(rows, visit, windows)
+        spans = ", ".join(f"{v:g} [{lo:g}, {hi:g}]" for v, (lo, hi) in sorted(windows.items()))
+        notes.append(f"visits: {moved} assessment(s) mapped to their planned {visit} by the windows of {origin} "
+                     f"({spans}).")
     if baseline == "covariate":
         time = pd.to_numeric(rows[visit], errors="coerce")
         if time.isna().any():
@@ -164,13 +180,17 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
     rows["instrument"] = outcome
     scored = rows.dropna(subset=["score"])
     per_visit = scored.groupby(visit, observed=False)["participant_id"].nunique()
-    thin = [str(v) for v, k in per_visit.items() if k < 2]
+    # a planned visit is held by most participants; a value held by under 10 % of the busiest visit's
+    # participants (or by fewer than 2) is an assessment off the plan, not a visit to estimate
+    floor = max(2.0, 0.1 * float(per_visit.max()))
+    thin = [str(v) for v, k in per_visit.items() if k < floor]
     if thin:
         first = scored.loc[scored[visit].astype(str).isin(thin)].head(3)
         who = "; ".join(f"row {i + 2}, participant {r['participant_id']}" for i, r in first.iterrows())
-        raise AnalysisError(f"{visit} {', '.join(thin)} has fewer than 2 participants ({who or 'no scored row'}): not a "
-                            "planned visit? An MMRM estimates a mean and a variance at every visit. Map such assessments "
-                            "to the planned visits (a study file's visits: with windows) or drop them.")
+        raise AnalysisError(f"{visit} {', '.join(thin)} has fewer than {floor:.0f} participants ({who or 'no scored row'}), "
+                            f"under 10 % of the busiest {visit}: not a planned visit? An MMRM estimates a mean and a "
+                            "variance at every visit. Map such assessments to the planned visits (a study file's "
+                            "visits: with windows, e.g. visits: {4: [3, 5]}) or drop them.")
     fixed = " + ".join([*(["baseline"] if baseline == "covariate" else []), *covariates, f"arm * {visit}"])
     formula = f"{outcome} ~ {fixed}"
     design = build_formula_design(rows, parse_formula(formula), visit, reference.arm, {})
@@ -255,3 +275,23 @@ def _between_within_df(X: np.ndarray, participant: np.ndarray) -> np.ndarray:
     ddf_between = n_part - rank(between)
     ddf_within = len(X) - n_part - rank(~between)
     return np.where(between, float(ddf_between), float(ddf_within))
+
+
+def _apply_windows(rows: pd.DataFrame, visit: str, windows: Mapping[float, tuple[float, float]]) -> tuple[pd.Series, int]:
+    """Each assessment time replaced by the planned visit whose window holds it; the baseline (0)
+    stays. An assessment in no window is refused, with its participant and value."""
+    time = pd.to_numeric(rows[visit], errors="coerce")
+    if time.isna().any():
+        raise ArgumentError(f"visit windows need a numeric {visit!r}; {int(time.isna().sum())} value(s) are not numbers.")
+    mapped = time.copy()
+    placed = time == 0
+    for planned, (lo, hi) in windows.items():
+        inside = (time >= lo) & (time <= hi)
+        mapped[inside] = float(planned)
+        placed |= inside
+    if not placed.all():
+        off = rows.loc[~placed.to_numpy()].head(3)
+        who = "; ".join(f"participant {r['participant_id']}, {visit} {float(r[visit]):g}" for _, r in off.iterrows())
+        raise AnalysisError(f"{int((~placed).sum())} assessment(s) fall in no visit window ({who}); widen the windows "
+                            "of the study file's visits: or drop those assessments.")
+    return mapped, int((mapped != time).sum())

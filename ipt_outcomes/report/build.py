@@ -22,7 +22,7 @@ from ..io.output import atomic_output, check_output
 from ..loading import load
 from ..missing import retention, sensitivity_analyses
 from ..models import classical_anova, fit_growth
-from ..study import Study, TimeColumn, load_study, primary_outcome, time_column
+from ..study import Study, TimeColumn, load_study, primary_outcome, registry_in_force, time_column
 from ..validation import validate
 from .page import Section, escape, figure_html, render_page, table_html
 from .provenance import package_versions, sha256_file
@@ -123,6 +123,11 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
         settings = {"outcome": outcome, "n_imputations": n_imputations, "seed": seed,
                     "study": study_obj.source if study_obj else None, "clinical": results.get("clinical_settings", {})}
         methods = Section("methods", "Methods and results (APA)")
+        if "mmrm" in results:  # the primary analysis first, then the growth model as a secondary analysis
+            from .mmrm_section import mmrm_methods, mmrm_results
+
+            methods.paragraph(mmrm_methods(results["mmrm"]) + " Secondary analyses follow.", "apa")
+            methods.paragraph(mmrm_results(results["mmrm"]), "apa")
         methods.paragraph(methods_paragraph(results["fit"], settings, versions), "apa")
         methods.paragraph(results_paragraph(results["fit"], results["differences"], results.get("summary"),
                                             results.get("sensitivity"), results["n_randomised"]), "apa")
@@ -179,13 +184,22 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     results["n_randomised"] = int(df["participant_id"].nunique())
 
     step("primary model")
+    sections_first: list[Section] = []
+    if study is not None and study.primary_analysis == "mmrm":  # the analysis plan's primary analysis leads
+        from .mmrm_section import mmrm_section
+
+        section, mmrm_fit, mmrm_figs = mmrm_section(df, outcome, study, time, reference_arm, registry_in_force(df))
+        sections_first.append(section)
+        figs.update(mmrm_figs)
+        results["mmrm"] = mmrm_fit
     fit = _primary_fit(df, outcome, time, reference_arm, study)
     reference = choose_reference_arm(df.loc[df["instrument"].astype(str) == outcome, "arm"].dropna().unique(),
                                      reference_arm, study)
     differences = fit.arm_differences()
     results.update(fit=fit, differences=differences)
-    primary = Section("primary", f"Primary model: {outcome} (the analysis plan's formula)" if fit.formula_model
-                      is not None else f"Primary growth model: {outcome}")
+    role = "Secondary" if sections_first else "Primary"
+    primary = Section("primary", f"{role} model: {outcome} (the analysis plan's formula)" if fit.formula_model
+                      is not None else f"{role} growth model: {outcome}")
     primary.add(f"<pre>{escape(fit.summary_text())}</pre>")
     primary.add(table_html(fit.fixed_effects, 3, "Fixed effects (Satterthwaite df)" if fit.method != "ols"
                            else "Fixed effects (t tests on the residual df)"))
@@ -291,7 +305,7 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
         diag.add("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in fit.notes) + "</ul>")
     if fit.singular:
         diag.paragraph("Singular fit: a variance is at zero or a correlation at \u00b11.", "note")
-    return [data, primary, moderators, clinical, sens_section, diag], figs, results
+    return [data, *sections_first, primary, moderators, clinical, sens_section, diag], figs, results
 
 
 def _primary_fit(df: pd.DataFrame, outcome: str, time: str, reference_arm: str | None, study: Study | None) -> Any:
