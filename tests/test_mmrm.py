@@ -205,3 +205,57 @@ def test_covariance_by_arm_nests_the_pooled_one():
     assert by_arm.log_likelihood >= pooled.log_likelihood - 1e-8  # the pooled fit is a special case
     assert len(by_arm.theta) == 2 * len(pooled.theta)
     assert by_arm.aic == pytest.approx(-2 * by_arm.log_likelihood + 2 * (len(by_arm.theta) + 10))
+
+
+@pytest.mark.parametrize("structure", ["us", "cs", "adh", "toeph", "ar1h"])
+@pytest.mark.parametrize("reml", [True, False])
+def test_analytic_gradient_equals_differences(structure, reml):
+    from ipt_outcomes.mmrm.engine import gradient
+    from ipt_outcomes.models.fast import central_gradient
+
+    fit = ipt.fit_mmrm(_data(), "HAMD17", visit="week", reference_arm="TAU", covariance=structure,
+                       method="reml" if reml else "ml", group_covariance="arm", df_method="residual")
+    theta = fit.theta + 0.1 * np.random.default_rng(1).normal(size=len(fit.theta))  # away from the optimum
+    _, g = gradient(fit.engine_data, structure, theta, reml)
+    c = central_gradient(lambda t: evaluate(fit.engine_data, structure, t, reml)[0], theta)
+    np.testing.assert_allclose(g, c, rtol=0, atol=1e-6 * np.abs(c).max())
+
+
+def test_further_starting_points_when_the_first_does_not_converge(monkeypatch):
+    from ipt_outcomes.mmrm import fit as fit_module
+    from ipt_outcomes.models import fast
+
+    calls = []
+    real = fast.minimise
+
+    def flaky(criterion, x0, bounds, with_gradient=None):
+        theta, converged, n, msg = real(criterion, x0, bounds, with_gradient)
+        calls.append(x0)
+        return theta, converged and len(calls) > 1, n, msg  # the first start "fails"
+
+    monkeypatch.setattr(fit_module, "minimise", flaky)
+    fit = ipt.fit_mmrm(_data(), "HAMD17", visit="week", reference_arm="TAU", covariance="cs")
+    assert len(calls) == 2 and fit.converged
+    monkeypatch.setattr(fit_module, "minimise", lambda c, x0, b, g=None: (*real(c, x0, b, g)[:1], False, 0, ""))
+    stuck = ipt.fit_mmrm(_data(), "HAMD17", visit="week", reference_arm="TAU", covariance="cs")
+    assert not stuck.converged and any("did not converge from 3 starting points" in n for n in stuck.notes)
+
+
+def test_a_singular_covariance_is_refused_with_the_visits_named(tmp_path):
+    """Week 16 copied from week 12 (plus a constant): the unstructured covariance runs to a singular
+    edge where the likelihood has no maximum; the fit must refuse, not report estimates."""
+    df = _data()
+    week12 = df[df["week"] == 12].set_index("participant_id")["score"]
+    last = df["week"] == 16
+    df.loc[last, "score"] = df.loc[last, "participant_id"].map(week12).to_numpy() + 1.0
+    df = df[~(last & df["score"].isna())]
+    with pytest.raises(ipt.AnalysisError, match=r"us covariance is singular: the scores at week 12, 16"):
+        ipt.fit_mmrm(df, "HAMD17", visit="week", reference_arm="TAU")
+    from ipt_outcomes.mmrm.fit import _refuse_singular
+
+    x = np.array([1.0, 2.0, 0.5])
+    S = np.outer(x, x) + np.diag([0.0, 0.0, 1.0]) + 1e-12 * np.eye(3)  # visits 4 and 8 proportional
+    with pytest.raises(ipt.AnalysisError, match=r"covariance in arm IPT is singular: the scores at week 4, 8 "):
+        _refuse_singular(S, ["4", "8", "12"], "week", "us", "IPT")
+    _refuse_singular(np.eye(3) + 0.5, ["4", "8", "12"], "week", "us", None)  # positive definite: no error
+    assert ipt.fit_mmrm(df, "HAMD17", visit="week", reference_arm="TAU", covariance="cs").converged  # cs is not singular

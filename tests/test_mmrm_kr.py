@@ -5,10 +5,12 @@ Fixtures: tests/reference/make_mmrm_kr_fixtures.R on the data of make_mmrm_data.
    linear parameters, W from the expected information): adjusted SEs and df agree to 1.5e-8 and
    1.7e-8 relative; asserted at 1e-6.
 2. Kenward & Roger (1997) by dense matrices in R at the REML optimum, in SAS's parameters with the
-   observed information (SAS's DDFM=KR): where nlme reaches the optimum (cs, ar1, toeplitz) SEs agree
-   to 2e-7 and df to 4e-7 (asserted 1e-6 and 2e-6); for us, csh and ar1h, whose likelihood is flat
-   enough that the two optima differ in the eighth digit of the log-likelihood, to 8e-6 and 3e-5
-   (asserted 1e-5 and 5e-5). The R term (second derivatives of the covariance) is not zero for ar1,
+   observed information (SAS's DDFM=KR), for the structures nlme fits and, by the same REML
+   criterion optimised with nlminb, adh and one covariance per arm (cs, us): where the two optima
+   agree (cs, ar1, toeplitz, adh, cs by arm) SEs agree to 4e-7 and df to 1.3e-6 (asserted 1e-6 and
+   2e-6); for us, csh, ar1h and us by arm, whose likelihood is flat enough that the optima differ
+   in the eighth digit of the log-likelihood (ours the higher), to 8e-6 and 3e-5 (asserted 1e-5
+   and 5e-5). The R term (second derivatives of the covariance) is not zero for ar1,
    csh and ar1h: dropping it moves their SEs by more than the tolerance (checked below).
 The same dense df are the independent reference of the Satterthwaite df of heterogeneous structures.
 """
@@ -29,7 +31,7 @@ from ipt_outcomes.mmrm.options import STRUCTURES
 
 REF = Path(__file__).resolve().parent / "reference"
 FIX = json.loads((REF / "mmrm_kr_fixtures.json").read_text(encoding="utf-8"))
-AT_OPTIMUM = {"cs", "ar1", "toeplitz"}
+AT_OPTIMUM = {"cs", "ar1", "toeplitz", "adh", "cs_by_arm"}
 _FITS: dict[tuple[str, str], ipt.MmrmFit] = {}
 
 
@@ -37,11 +39,13 @@ def _data() -> pd.DataFrame:
     return pd.read_csv(REF / "data" / "mmrm_trial.csv", dtype={"participant_id": str})
 
 
-def _fit(structure: str, df_method: str = "kenward-roger") -> ipt.MmrmFit:
-    key = (structure, df_method)
+def _fit(case: str, df_method: str = "kenward-roger") -> ipt.MmrmFit:
+    """``case``: a structure, or ``<structure>_by_arm`` for one covariance per arm."""
+    key = (case, df_method)
     if key not in _FITS:
+        structure, by_arm = case.removesuffix("_by_arm"), case.endswith("_by_arm")
         _FITS[key] = ipt.fit_mmrm(_data(), "HAMD17", visit="week", covariates=["sex"], reference_arm="TAU",
-                                  covariance=structure, df_method=df_method)
+                                  covariance=structure, df_method=df_method, group_covariance="arm" if by_arm else None)
     return _FITS[key]
 
 
@@ -59,25 +63,27 @@ def test_matches_pbkrtest_on_the_random_intercept_model():
     np.testing.assert_allclose(np.sqrt(np.diag(expected.vcov)), ref["std_error_unadjusted"], rtol=1e-6)
 
 
-@pytest.mark.parametrize("structure", list(FIX["dense"]))
-def test_matches_dense_kenward_roger_in_sas_parameters(structure):
-    ref = FIX["dense"][structure]
-    fit = _fit(structure)
-    se_tol, df_tol = (1e-6, 2e-6) if structure in AT_OPTIMUM else (1e-5, 5e-5)
+@pytest.mark.parametrize("case", list(FIX["dense"]))
+def test_matches_dense_kenward_roger_in_sas_parameters(case):
+    ref = FIX["dense"][case]
+    fit = _fit(case)
+    se_tol, df_tol = (1e-6, 2e-6) if case in AT_OPTIMUM else (1e-5, 5e-5)
     fe = fit.fixed_effects
+    assert fit.log_likelihood >= ref["log_restricted"] - 1e-9  # the same optimum, or ours the higher
+    np.testing.assert_allclose(fe["estimate"], ref["estimate"], rtol=2 * se_tol, atol=1e-9)
     np.testing.assert_allclose(fe["std_error"], ref["std_error"], rtol=se_tol)
     np.testing.assert_allclose(fe["df"], ref["df"], rtol=df_tol)
     np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov_unadjusted)), ref["std_error_unadjusted"], rtol=se_tol)
     assert any("Kenward-Roger" in n for n in fit.notes)
 
 
-@pytest.mark.parametrize("structure", list(FIX["dense"]))
-def test_satterthwaite_df_match_the_dense_reference(structure):
+@pytest.mark.parametrize("case", list(FIX["dense"]))
+def test_satterthwaite_df_match_the_dense_reference(case):
     """One contrast's Kenward-Roger df are Satterthwaite's on the unadjusted variance: the dense R df
     are an independent reference for the Satterthwaite df, heterogeneous structures included."""
-    ref = FIX["dense"][structure]
-    fit = _fit(structure, "satterthwaite")
-    tol = 2e-6 if structure in AT_OPTIMUM else 5e-5
+    ref = FIX["dense"][case]
+    fit = _fit(case, "satterthwaite")
+    tol = 2e-6 if case in AT_OPTIMUM else 5e-5
     np.testing.assert_allclose(fit.fixed_effects["df"], ref["df"], rtol=tol)
     np.testing.assert_allclose(fit.fixed_effects["std_error"], ref["std_error_unadjusted"], rtol=tol)
 

@@ -131,3 +131,40 @@ def evaluate_covariances(data: MmrmData, sigmas: np.ndarray, reml: bool) -> tupl
 
 def criterion(data: MmrmData, structure: str, theta: np.ndarray, reml: bool) -> float:
     return evaluate(data, structure, theta, reml)[0]
+
+
+def gradient(data: MmrmData, structure: str, theta: np.ndarray, reml: bool) -> tuple[float, np.ndarray]:
+    """``-2 log L`` and its gradient in ``theta``, analytically (Jennrich & Schluchter 1986):
+    ``d/dtheta_h = tr(Pi V_h) - e'V^-1 V_h V^-1 e`` with ``e = y - X beta_hat`` and, under REML,
+    ``Pi = V^-1 - V^-1 X Phi X'V^-1`` (``V^-1`` under ML; beta is profiled, so no term of its own).
+    ``V_h = dSigma/dtheta_h`` by central differences on the ``m x m`` covariance alone, which costs
+    nothing next to an evaluation of the likelihood. ``(inf, nan)`` where not positive definite."""
+    from ..models.numdiff import jacobian
+
+    theta = np.asarray(theta, float)
+    dev, beta, Phi = evaluate(data, structure, theta, reml)
+    if not math.isfinite(dev):
+        return math.inf, np.full(len(theta), np.nan)
+    parts = _split(theta, data.n_groups)
+    k = len(parts[0])
+    sigmas = np.stack(covariances(data, structure, theta))
+    D = [np.moveaxis(jacobian(lambda t: covariance_matrix(structure, data.m, t), t), -1, 0) for t in parts]
+    grad = np.zeros(len(theta))
+    for st in data.stacks:
+        S = sigmas[st.group[:, None, None], st.visits[:, :, None], st.visits[:, None, :]]
+        Si = np.linalg.inv(S)
+        Ub = st.U @ beta
+        E = st.V - Ub - np.swapaxes(Ub, 1, 2) + np.einsum("qabpr,p,r->qab", st.T, beta, beta)  # sum e_a e_b
+        for g in range(data.n_groups):
+            rows = np.flatnonzero(st.group == g)
+            if not len(rows):
+                continue
+            v, Sig = st.visits[rows], Si[rows]
+            d1 = D[g][:, v[:, :, None], v[:, None, :]]                     # (k, P, kv, kv)
+            A = np.einsum("qac,hqcd,qdb->qhab", Sig, d1, Sig)               # Sigma^-1 V_h Sigma^-1
+            block = slice(g * k, (g + 1) * k)
+            grad[block] += np.einsum("q,qab,hqba->h", st.count[rows], Sig, d1)    # tr(V^-1 V_h)
+            grad[block] -= np.einsum("qhab,qba->h", A, E[rows])                   # e'V^-1 V_h V^-1 e
+            if reml:  # - tr(Phi X'V^-1 V_h V^-1 X)
+                grad[block] -= np.einsum("qhab,qabpr,rp->h", A, st.T[rows], Phi, optimize=True)
+    return dev, grad

@@ -21,12 +21,12 @@ import pandas as pd
 from ..errors import AnalysisError, ArgumentError
 from ..models import formula_means
 from ..models.distributions import t_ppf, t_two_sided
-from ..models.fast import central_gradient, minimise
+from ..models.fast import minimise
 from ..models.formula import parse_formula
 from ..models.formula_design import build_formula_design
 from ..selection import outcome_rows
 from .covariance import STRUCTURES, covariance_matrix, start
-from .engine import MmrmData, evaluate
+from .engine import MmrmData, evaluate, gradient
 from .inference import covariance_inference
 from .options import DF_METHODS
 
@@ -211,18 +211,18 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
     gcode = data["arm"].cat.codes.to_numpy(np.int64) if group_covariance else np.zeros(len(data), np.int64)
     mm = MmrmData.build(design.y, design.X, pid, vpos, gcode, m, max(len(groups), 1))
     sds = data.groupby(visit, observed=False)["score"].std().fillna(1.0).to_numpy()
-    x0 = np.concatenate([start(covariance, m, sds)] * mm.n_groups)
     reml = method == "reml"
-    def criterion(t: np.ndarray) -> float:
-        return evaluate(mm, covariance, t, reml)[0]
-
-    theta, converged, _, _ = minimise(criterion, x0, [(None, None)] * len(x0),
-                                      lambda t: (criterion(t), central_gradient(criterion, t)))
+    theta, converged, tried = _optimise(mm, covariance, m, sds, reml)
     dev, beta, vcov = evaluate(mm, covariance, theta, reml)
     if not math.isfinite(dev):
-        raise AnalysisError(f"the {covariance} covariance could not be fitted (no positive definite optimum); try a "
-                            "simpler structure (ar1, cs or toeplitz).")
+        raise AnalysisError(f"the {covariance} covariance could not be fitted (no positive definite optimum from "
+                            f"{tried} starting points); try a simpler structure (ar1, cs or toeplitz).")
+    if not converged:
+        notes.append(f"the {covariance} covariance did not converge from {tried} starting points (the gradient is not "
+                     "zero at the best point found): treat the estimates with caution, or try a simpler structure.")
     covs = [covariance_matrix(covariance, m, t) for t in np.split(theta, mm.n_groups)]
+    for g, S in enumerate(covs):
+        _refuse_singular(S, visits, visit, covariance, groups[g] if groups else None)
     inference = (covariance_inference(mm, covariance, np.stack(covs), reml)
                  if df_method in ("satterthwaite", "kenward-roger") else None)
     between_within = _between_within_df(design.X, pid) if df_method == "between-within" else None
@@ -295,3 +295,86 @@ def _apply_windows(rows: pd.DataFrame, visit: str, windows: Mapping[float, tuple
         raise AnalysisError(f"{int((~placed).sum())} assessment(s) fall in no visit window ({who}); widen the windows "
                             "of the study file's visits: or drop those assessments.")
     return mapped, int((mapped != time).sum())
+
+
+def _optimise(mm: MmrmData, structure: str, m: int, sds: np.ndarray, reml: bool) -> tuple[np.ndarray, bool, int]:
+    """The optimum of the criterion with its analytic gradient (L-BFGS-B, restarts and a Nelder-Mead
+    polish in :func:`..models.fast.minimise`), from the observed visit SDs with independent visits;
+    when that does not converge, from further starting points (one pooled SD; moderate positive
+    correlations), as the mmrm package tries further optimizers. Returns the best point, whether it
+    is stationary, and how many starting points were tried."""
+    def criterion(t: np.ndarray) -> float:
+        return evaluate(mm, structure, t, reml)[0]
+
+    def both(t: np.ndarray) -> tuple[float, np.ndarray]:
+        return gradient(mm, structure, t, reml)
+
+    pooled = np.full(m, float(np.sqrt(np.mean(np.square(sds)))))
+    starts = [start(structure, m, sds), start(structure, m, pooled), _correlated_start(structure, m, sds)]
+    best: tuple[float, np.ndarray, bool] | None = None
+    for tried, x0 in enumerate(starts, 1):
+        x0 = np.concatenate([x0] * mm.n_groups)
+        if not math.isfinite(criterion(x0)):
+            continue
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # steps towards a singular edge
+            theta, converged, _, _ = minimise(criterion, x0, [(None, None)] * len(x0), both)
+        value = criterion(theta)
+        if best is None or value < best[0] - 1e-9 or (converged and value <= best[0] + 1e-9):
+            best = (value, theta, converged)
+        if best[2]:
+            return best[1], True, tried
+        if _near_singular(structure, m, theta, mm.n_groups):  # further starts run to the same edge
+            return best[1], best[2], tried
+    if best is None:
+        return starts[0], False, len(starts)
+    return best[1], best[2], len(starts)
+
+
+def _correlated_start(structure: str, m: int, sds: np.ndarray) -> np.ndarray:
+    """A start with the correlation parameters moved from 0 towards a moderate positive correlation."""
+    x = start(structure, m, sds).astype(float)
+    if structure == "us":
+        rows = np.tril_indices(m)
+        off = rows[0] != rows[1]
+        x[off] = 0.5 * np.exp(x[np.array([i * (i + 1) // 2 + i for i in rows[0][off]])])
+        return x
+    n_corr = {"cs": 1, "ar1": 1, "csh": 1, "ar1h": 1, "toeplitz": m - 1, "toeph": m - 1, "adh": m - 1}[structure]
+    x[len(x) - n_corr:] = 0.5
+    return x
+
+
+SINGULAR = 1e-8  # smallest / largest eigenvalue of the correlation matrix below which the fit is refused
+
+
+def _near_singular(structure: str, m: int, theta: np.ndarray, n_groups: int) -> bool:
+    for t in np.split(theta, n_groups):
+        S = covariance_matrix(structure, m, t)
+        sd = np.sqrt(np.clip(np.diag(S), 0.0, None))
+        if np.any(sd <= 0):
+            return True
+        values = np.linalg.eigvalsh(S / np.outer(sd, sd))
+        if values[0] <= SINGULAR * values[-1]:
+            return True
+    return False
+
+
+def _refuse_singular(S: np.ndarray, visits: list[str], visit: str, structure: str, group: str | None) -> None:
+    """A covariance at the edge of the positive definite matrices (some combination of the visits
+    without residual variance: a score copied or derived from another, a constant visit) is not an
+    estimate: the likelihood grows without bound towards it and every SE and df is meaningless."""
+    sd = np.sqrt(np.clip(np.diag(S), 0.0, None))
+    if np.any(sd <= 0):
+        dead = [visits[i] for i in np.flatnonzero(sd <= 0)]
+        values, vectors = np.zeros(1), None
+    else:
+        values, vectors = np.linalg.eigh(S / np.outer(sd, sd))
+        if values[0] > SINGULAR * values[-1]:
+            return
+        load = np.abs(vectors[:, 0])
+        dead = [visits[i] for i in np.flatnonzero(load > 0.2 * load.max())]
+    where = f" in arm {group}" if group else ""
+    raise AnalysisError(f"the estimated {structure} covariance{where} is singular: the scores at {visit} "
+                        f"{', '.join(dead)} are (almost) an exact linear function of each other (a score copied or "
+                        "derived from another visit, or a visit without variation), so the model has no proper "
+                        "maximum and its standard errors would be meaningless. Check those visits' scores, or drop "
+                        "one of the visits.")
