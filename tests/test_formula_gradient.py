@@ -130,7 +130,7 @@ def test_optimum_is_stationary_and_no_worse_than_lme4s(cid):
     variance from three trials): a Newton step from our estimates (Hessian from differences of the
     analytic gradient) moves theta by less than 1e-9 and would lower the criterion by less than 1e-12,
     and lme4's criterion value (at its theta, evaluated by ours, which reproduces lme4's
-    log-likelihood) is no lower. lme4 stops farther from the optimum than that (about 6e-5 relative
+    log-likelihood) is no lower, beyond the rounding noise of the criterion. lme4 stops farther from the optimum than that (about 6e-5 relative
     in theta for the quadratic, 1e-6 absolute for the trial variance), which sets the tolerance of
     the quadratic's variance components in test_formula_reference.py."""
     case = json.loads((REF / "formula_fixtures.json").read_text(encoding="utf-8"))[cid]
@@ -143,7 +143,9 @@ def test_optimum_is_stationary_and_no_worse_than_lme4s(cid):
     lme4 = _lme4_theta(case, data)
     at_lme4 = general_deviance(lme4, data, True)[0]
     assert at_lme4 == pytest.approx(-2 * case["log_likelihood"], abs=1e-8)
-    assert ours <= at_lme4 + 1e-10
+    # the criterion (about 4500) carries rounding noise of about 2e-10: it moves by that when theta moves
+    # by 1e-13 relative (measured with numpy 2.4 / scipy 1.17); no lower than lme4's beyond that noise
+    assert ours <= at_lme4 + 1e-9
     H = np.zeros((len(theta), len(theta)))
     for k in range(len(theta)):
         h = 1e-5 * max(1.0, abs(theta[k]))
