@@ -130,9 +130,10 @@ def test_optimum_is_stationary_and_no_worse_than_lme4s(cid):
     variance from three trials): a Newton step from our estimates (Hessian from differences of the
     analytic gradient) moves theta by less than 1e-9 and would lower the criterion by less than 1e-12,
     and lme4's criterion value (at its theta, evaluated by ours, which reproduces lme4's
-    log-likelihood) is no lower, beyond the rounding noise of the criterion. lme4 stops farther from the optimum than that (about 6e-5 relative
-    in theta for the quadratic, 1e-6 absolute for the trial variance), which sets the tolerance of
-    the quadratic's variance components in test_formula_reference.py."""
+    log-likelihood) is no lower, beyond the rounding noise of the criterion. lme4 stops farther from
+    the optimum than that (about 6e-5 relative in theta for the quadratic, 1e-6 absolute for the
+    trial variance), which sets the tolerance of the quadratic's variance components in
+    test_formula_reference.py."""
     case = json.loads((REF / "formula_fixtures.json").read_text(encoding="utf-8"))[cid]
     data = _general_data(case["formula"])
     with warnings.catch_warnings():

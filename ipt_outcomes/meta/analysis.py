@@ -1,0 +1,181 @@
+"""``ipt.meta_analysis``: random-effects (or fixed-effect) pooling of trial effects, as metafor's ``rma``.
+
+For estimates ``y_i`` with standard errors ``s_i`` (``v_i = s_i^2``) and between-trial variance
+``tau2`` (:mod:`.tau2`): weights ``w_i = 1 / (v_i + tau2)``, pooled ``mu = sum w y / sum w`` with
+``SE = 1 / sqrt(sum w)``, a z test and interval (or, with ``hksj=True``, Knapp & Hartung's (2003)
+``SE_KH = sqrt(sum w (y - mu)^2 / ((k - 1) sum w))`` with t on ``k - 1`` df, metafor's
+``test = "knha"``, not truncated at the unadjusted SE). Heterogeneity as metafor: ``Q`` from the
+fixed-effect weights on ``k - 1`` df; ``I2 = 100 tau2 / (tau2 + s2)`` and ``H2 = (tau2 + s2) / s2``
+with the typical within-trial variance ``s2 = (k - 1) sum w0 / ((sum w0)^2 - sum w0^2)``
+(Higgins & Thompson 2002), ``w0 = 1 / v``. Prediction interval ``mu +- crit sqrt(SE^2 + tau2)`` with
+``crit`` the normal quantile, or t on ``k - 1`` df with HKSJ (metafor's ``predict``).
+
+Subgroups: each subgroup pooled on its own (its own ``tau2``), and the test for subgroup differences
+``Q_between = sum (mu_g - mu_bar)^2 / SE_g^2`` on ``G - 1`` df (the fixed-effect combination of the
+subgroup estimates, as the Cochrane Handbook and metafor's subgroup vignette do).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..errors import AnalysisError, ArgumentError
+from ..models.distributions import chi2_sf, norm_ppf, norm_sf, t_ppf, t_two_sided
+from .tau2 import estimate_tau2
+
+__all__ = ["METHODS", "MetaAnalysis", "meta_analysis"]
+
+METHODS = ("reml", "dl", "pm", "fe")
+
+
+class MetaAnalysis:
+    """Result of :func:`meta_analysis`: ``estimate``, ``std_error``, ``ci_lower``, ``ci_upper``,
+    ``statistic``, ``p_value``, ``tau2``, ``i2`` (percent), ``h2``, ``q``, ``q_df``, ``q_p_value``,
+    ``pi_lower``, ``pi_upper``, ``k``, ``method``, ``hksj``, ``level``, ``studies`` (the input with
+    each trial's weight), ``summary`` (one-row DataFrame), :meth:`leave_one_out`, ``notes``; with
+    ``by``: ``subgroups`` (one row per level) and ``q_between``, ``q_between_df``, ``q_between_p_value``."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        keys = ["k", "estimate", "std_error", "ci_lower", "ci_upper", "statistic", "p_value", "tau2", "i2", "h2", "q",
+                "q_df", "q_p_value", "pi_lower", "pi_upper"]
+        return pd.DataFrame([{"method": self.method + (" + HKSJ" if self.hksj else ""),
+                              **{k: getattr(self, k) for k in keys}}])
+
+    def leave_one_out(self) -> pd.DataFrame:
+        """The pooled result with each trial left out in turn (metafor's ``leave1out``)."""
+        rows = []
+        for i, label in enumerate(self.studies["label"]):
+            keep = np.arange(len(self.studies)) != i
+            one = _pool(self._y[keep], self._v[keep], self.method, self.hksj, self.level)
+            rows.append({"left_out": label, **{k: one[k] for k in ("estimate", "std_error", "ci_lower", "ci_upper",
+                                                                   "p_value", "tau2", "i2", "q")}})
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        return (f"meta-analysis ({self.method}{', HKSJ' if self.hksj else ''}) of {self.k} trials: "
+                f"{self.estimate:.3f} [{self.ci_lower:.3f}, {self.ci_upper:.3f}], p = {self.p_value:.3g}; "
+                f"tau2 = {self.tau2:.4f}, I2 = {self.i2:.1f}%, prediction interval [{self.pi_lower:.3f}, "
+                f"{self.pi_upper:.3f}]")
+
+
+def meta_analysis(effects: pd.DataFrame, method: str = "reml", hksj: bool = False, by: str | None = None,
+                  level: float = 0.95) -> MetaAnalysis:
+    """Pool trial effects (``label``, ``estimate``, ``std_error`` columns; others kept, e.g. moderators).
+
+    Parameters
+    ----------
+    effects
+        One row per trial: ``label``, ``estimate``, ``std_error`` (> 0), as :func:`trial_effects` returns.
+    method
+        ``reml`` (default, metafor's default), ``dl`` (DerSimonian-Laird), ``pm`` (Paule-Mandel) or
+        ``fe`` (fixed effect, ``tau2 = 0``).
+    hksj
+        Knapp-Hartung (Hartung-Knapp-Sidik-Jonkman) standard error with t on ``k - 1`` df.
+    by
+        A column of ``effects`` (e.g. ``disorder``): each level pooled on its own and the test for
+        subgroup differences (``subgroups``, ``q_between``, ``q_between_df``, ``q_between_p_value``).
+    """
+    if not isinstance(effects, pd.DataFrame):
+        raise ArgumentError(f"meta_analysis() needs a DataFrame of trial effects, not {type(effects).__name__}.")
+    if method not in METHODS:
+        raise ArgumentError(f"method must be one of {', '.join(METHODS)}, not {method!r}.")
+    if not 0 < level < 1:
+        raise ArgumentError(f"level must be between 0 and 1, not {level!r}.")
+    missing = [c for c in ("label", "estimate", "std_error") if c not in effects.columns]
+    if missing:
+        raise ArgumentError(f"the effects table has no column {', '.join(map(repr, missing))}; it needs label, estimate "
+                            "and std_error (one row per trial), as ipt.trial_effects() returns.")
+    y = pd.to_numeric(effects["estimate"], errors="coerce").to_numpy(float)
+    se = pd.to_numeric(effects["std_error"], errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(y) | ~np.isfinite(se) | (se <= 0)
+    if bad.any():
+        rows = ", ".join(f"row {i + 1} ({effects['label'].iloc[i]})" for i in np.flatnonzero(bad)[:5])
+        raise AnalysisError(f"{int(bad.sum())} trial(s) have a missing estimate or a standard error that is missing or "
+                            f"not above 0: {rows}; fix or drop them.")
+    if effects["label"].duplicated().any():
+        repeated = effects["label"][effects["label"].duplicated()].astype(str).unique()
+        raise ArgumentError(f"trial labels must be unique; repeated: {', '.join(repeated)}.")
+    if len(y) < 2:
+        raise AnalysisError("a meta-analysis needs at least 2 trials.")
+    result = _pool(y, se ** 2, method, hksj, level)
+    notes = list(result.pop("notes"))
+    studies = effects.copy()
+    studies["weight_percent"] = 100 * result["weights"] / result["weights"].sum()
+    fit = MetaAnalysis(**{k: v for k, v in result.items() if k != "weights"}, method=method, hksj=hksj, level=level,
+                       studies=studies, _y=y, _v=se ** 2, notes=notes, by=by)
+    if by is not None:
+        _subgroups(fit, effects, by)
+    return fit
+
+
+def _pool(y: np.ndarray, v: np.ndarray, method: str, hksj: bool, level: float) -> dict:
+    k = len(y)
+    notes: list[str] = []
+    if k < 2:
+        raise AnalysisError("a meta-analysis needs at least 2 trials.")
+    tau2, converged = estimate_tau2(y, v, method)
+    if not converged:
+        notes.append(f"the {method} estimate of tau2 did not converge; its last value is used.")
+    w = 1.0 / (v + tau2)
+    sw = float(w.sum())
+    mu = float(w @ y) / sw
+    se = 1.0 / math.sqrt(sw)
+    w0 = 1.0 / v
+    mu0 = float(w0 @ y) / float(w0.sum())
+    q = float(w0 @ (y - mu0) ** 2)
+    s2 = (k - 1) * float(w0.sum()) / (float(w0.sum()) ** 2 - float(w0 @ w0))
+    if hksj:
+        se = math.sqrt(float(w @ (y - mu) ** 2) / ((k - 1) * sw))
+        crit = float(t_ppf(0.5 + level / 2, k - 1))
+        stat = mu / se
+        p = float(t_two_sided(stat, k - 1))
+    else:
+        crit = float(norm_ppf(0.5 + level / 2))
+        stat = mu / se
+        p = 2.0 * float(norm_sf(abs(stat)))
+    half_pi = crit * math.sqrt(se ** 2 + tau2)
+    return {"estimate": mu, "std_error": se, "ci_lower": mu - crit * se, "ci_upper": mu + crit * se,
+            "statistic": stat, "p_value": p, "tau2": tau2, "i2": 100 * tau2 / (tau2 + s2), "h2": (tau2 + s2) / s2,
+            "q": q, "q_df": k - 1, "q_p_value": float(chi2_sf(q, k - 1)), "pi_lower": mu - half_pi,
+            "pi_upper": mu + half_pi, "k": k, "weights": w, "notes": notes}
+
+
+def _subgroups(fit: MetaAnalysis, effects: pd.DataFrame, by: str) -> None:
+    if by not in effects.columns:
+        raise ArgumentError(f"by={by!r} is not a column of the effects table; columns: "
+                            f"{', '.join(map(str, effects.columns))}.")
+    groups = effects[by]
+    if groups.isna().any():
+        raise AnalysisError(f"{int(groups.isna().sum())} trial(s) have no {by}; give every trial one, or drop them.")
+    rows, mus, ses = [], [], []
+    for level_value in sorted(groups.astype(str).unique()):
+        keep = (groups.astype(str) == level_value).to_numpy()
+        if keep.sum() < 2:
+            one = {"estimate": float(fit._y[keep][0]), "std_error": math.sqrt(float(fit._v[keep][0])), "k": 1}
+            fit.notes.append(f"{by} {level_value}: one trial, shown as it is (no pooling, no tau2).")
+            crit = float(norm_ppf(0.5 + fit.level / 2))
+            one.update(ci_lower=one["estimate"] - crit * one["std_error"],
+                       ci_upper=one["estimate"] + crit * one["std_error"],
+                       p_value=2.0 * float(norm_sf(abs(one["estimate"] / one["std_error"]))), tau2=float("nan"),
+                       i2=float("nan"), q=float("nan"), pi_lower=float("nan"), pi_upper=float("nan"))
+        else:
+            one = _pool(fit._y[keep], fit._v[keep], fit.method, fit.hksj, fit.level)
+            fit.notes.extend(one.pop("notes"))
+        rows.append({by: level_value, **{k: one[k] for k in ("k", "estimate", "std_error", "ci_lower", "ci_upper",
+                                                             "p_value", "tau2", "i2", "q", "pi_lower", "pi_upper")}})
+        mus.append(one["estimate"])
+        ses.append(one["std_error"])
+    mus_a, w = np.array(mus), 1.0 / np.square(ses)
+    bar = float(w @ mus_a) / float(w.sum())
+    fit.subgroups = pd.DataFrame(rows)
+    fit.q_between = float(w @ (mus_a - bar) ** 2)
+    fit.q_between_df = len(mus) - 1
+    fit.q_between_p_value = float(chi2_sf(fit.q_between, fit.q_between_df)) if len(mus) > 1 else float("nan")
+
