@@ -1,0 +1,6 @@
+"""Pooling across trials and disorders: harmonised outcomes and two-stage meta-analysis."""
+
+from .harmonise import harmonise
+from .meta_analysis import MetaAnalysis, meta_analysis
+
+__all__ = ["MetaAnalysis", "harmonise", "meta_analysis"]
