@@ -36,6 +36,7 @@ _LAZY = {
     "ClassicalAnova": "models", "GrowthFit": "models", "classical_anova": "models", "compare_models": "models",
     "fit_growth": "models",
     "MmrmFit": "mmrm", "fit_mmrm": "mmrm", "MetaAnalysis": "pooling", "meta_analysis": "pooling", "harmonise": "pooling",
+    "trial_effects": "pooling",
     "parametric_bootstrap": "models.bootstrap", "power_simulation": "models.power",
     "Instrument": "registry", "Registry": "registry", "default_registry": "registry",
     "Report": "report", "build_report": "report",
@@ -134,6 +135,7 @@ __all__ = [
     "simulate_trial",
     "sudden_gains",
     "summarise_change",
+    "trial_effects",
     "trial_schema",
     "validate",
 ]

@@ -2,5 +2,6 @@
 
 from .harmonise import harmonise
 from .meta_analysis import MetaAnalysis, meta_analysis
+from .trial_effects import trial_effects
 
-__all__ = ["MetaAnalysis", "harmonise", "meta_analysis"]
+__all__ = ["MetaAnalysis", "harmonise", "meta_analysis", "trial_effects"]
