@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..resources import example_file
 
-__all__ = ["EXAMPLE_SEED", "example_path", "example_study_path", "load_example"]
+__all__ = ["EXAMPLE_SEED", "example_path", "example_study_path", "load_example", "pooled_example_path"]
 
 #: seed used to simulate the bundled example trial
 EXAMPLE_SEED = 2000
@@ -29,3 +29,10 @@ def load_example() -> pd.DataFrame:
     from ..loading import load
 
     return load(example_path(), study=example_study_path())
+
+
+def pooled_example_path() -> Path:
+    """The pooling file of the bundled four-trial, four-disorder example (made by
+    ``scripts/make_pooled_example.py``): depression (HAM-D 17), perinatal depression (EPDS),
+    bulimia (EDE-Q global), PTSD (PCL-5)."""
+    return example_file("pooled/pooled.yaml")

@@ -3,5 +3,6 @@
 from .harmonise import harmonise
 from .meta_analysis import MetaAnalysis, meta_analysis
 from .trial_effects import trial_effects
+from .trials import load_trials
 
-__all__ = ["MetaAnalysis", "harmonise", "meta_analysis", "trial_effects"]
+__all__ = ["MetaAnalysis", "harmonise", "load_trials", "meta_analysis", "trial_effects"]

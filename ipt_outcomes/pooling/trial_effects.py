@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..errors import AnalysisError, ArgumentError, IPTOutcomesError
 from ..study import primary_outcome, time_column
+from .trials import trial_reference_arms
 
 __all__ = ["EFFECTS", "trial_effects"]
 
@@ -50,12 +51,14 @@ def trial_effects(df: pd.DataFrame, outcome: str | None = None, effect: str = "m
     t = time_column(df, time).column
     trials = df["trial_id"].astype("string").fillna("") if "trial_id" in df.columns else \
         pd.Series("", index=df.index, dtype="string")
+    references = trial_reference_arms(df)  # each trial's own, when the table came from load_trials
     rows = []
     for trial in trials.unique():
         part = df.loc[(trials == trial).to_numpy()]
         part.attrs = dict(df.attrs)
+        reference = reference_arm or references.get(str(trial))
         try:
-            fit = fit_growth(part, outcome=outcome, time=t, reference_arm=reference_arm, check=False)
+            fit = fit_growth(part, outcome=outcome, time=t, reference_arm=reference, check=False)
         except IPTOutcomesError as exc:
             raise AnalysisError(f"trial {trial or '(the table)'}: the growth model could not be fitted: {exc}") from None
         scored = part[(part["instrument"].astype(str) == outcome) & pd.to_numeric(part["score"], errors="coerce").notna()]
