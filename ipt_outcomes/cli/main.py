@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import IPTOutcomesError
-from . import commands, mmrm_command
+from . import commands, mmrm_command, pool_command
 from .render import cli_words
 from .terminal import Printable
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for register in (*commands.REGISTRY, mmrm_command.add_mmrm):
+    for register in (*commands.REGISTRY, mmrm_command.add_mmrm, pool_command.add_pool):
         register(sub)
     return parser
 
