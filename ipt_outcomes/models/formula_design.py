@@ -104,10 +104,37 @@ def build_formula_design(df: pd.DataFrame, parsed: ParsedFormula, time: str, ref
         raise AnalysisError(f"the fixed effects of {parsed.fixed!r} are not estimable (design rank {rank} < {Xv.shape[1]} "
                             f"columns: {', '.join(_aliased(Xv, terms))} depend on the others); drop or merge terms.")
     structure, Zs, codes, labels = _random_part(data, parsed)
+    if structure is not None:  # a linear model has no random part
+        _variance_identifiable(structure, Zs, codes, Xv, terms)
     arm = data["arm"].cat.categories[0] if "arm" in data and isinstance(data["arm"].dtype, pd.CategoricalDtype) else None
     return FormulaDesign(data=data, y=data["score"].to_numpy(float), X=Xv, terms=terms, model_spec=X.model_spec,
                          structure=structure, Zs=Zs, codes=codes, level_names=labels, n_dropped=n_dropped,
                          baseline_covariate=baseline_covariate, reference_arm=arm)
+
+
+def _variance_identifiable(structure: Any, Zs: list[np.ndarray], codes: list[np.ndarray], X: np.ndarray,
+                           terms: list[str]) -> None:
+    """Refuse a random intercept whose levels the fixed effects already explain: when the fixed columns
+    that are constant within the levels of a grouping factor (its level-level design) have rank equal
+    to its number of levels, every level has its own fixed mean and no between-level variation is
+    left to estimate a variance from (one trial per disorder with ``(1 | trial_id)`` and a disorder
+    effect). The fit would report a variance, df near 0 and intervals without bounds."""
+    for factor, Z, code in zip(structure.factors, Zs, codes, strict=True):
+        if not any(np.all(Z[:, j] == 1.0) for j in range(Z.shape[1])):
+            continue  # no random intercept for this factor
+        n_levels = factor.n_levels
+        counts = np.bincount(code, minlength=n_levels).astype(float)
+        means = np.stack([np.bincount(code, X[:, j], n_levels) for j in range(X.shape[1])], axis=1) / counts[:, None]
+        constant = np.abs(X - means[code]).max(axis=0) <= 1e-10 * np.maximum(np.abs(X).max(axis=0), 1.0)
+        level_rank = int(np.linalg.matrix_rank(means[:, constant])) if constant.any() else 0
+        if level_rank >= n_levels:
+            named = [t for t, c in zip(terms, constant, strict=True) if c and t != "Intercept"]
+            raise AnalysisError(
+                f"the variance of the random intercept of {factor.name} cannot be estimated: its {n_levels} levels are "
+                f"each given their own mean by fixed effects constant within {factor.name} "
+                f"({', '.join(named) or 'the intercept'}), so no variation between levels is left. Drop "
+                f"(1 | {factor.name}), drop or merge those terms, or add {factor.name} levels (e.g. more trials per "
+                "disorder).")
 
 
 def _aliased(X: np.ndarray, terms: list[str]) -> list[str]:
