@@ -24,8 +24,17 @@ def outcome_mask(df: pd.DataFrame, outcome: str) -> np.ndarray:
 
 def outcome_rows(df: pd.DataFrame, outcome: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """The rows of ``outcome`` (every row when the table has no ``instrument`` column), keeping the
-    named ``columns`` that the table has (all columns when None) in the given order."""
+    named ``columns`` that the table has (all columns when None) in the given order.
+
+    Participants are identified within their trial, as validation keys them: in a table of several
+    trials ``participant_id`` is returned as ``trial_id:participant_id``, so that every analysis
+    tells P001 of one trial from P001 of another."""
     keep = list(df.columns) if columns is None else [c for c in dict.fromkeys(columns) if c in df.columns]
-    if "instrument" not in df.columns:
-        return df[keep]
-    return df.loc[outcome_mask(df, outcome), keep]
+    rows = df[keep] if "instrument" not in df.columns else df.loc[outcome_mask(df, outcome), keep]
+    if "participant_id" not in keep or "trial_id" not in df.columns:
+        return rows
+    trials = df["trial_id"].astype("string")
+    if trials.nunique(dropna=True) < 2:
+        return rows
+    trial = trials.loc[rows.index]
+    return rows.assign(participant_id=trial.fillna("") + ":" + rows["participant_id"].astype("string"))

@@ -85,3 +85,20 @@ def test_validation_on_partitions(cluster, trial, tmp_path):
     good = tmp_path / "good"
     _write_by_participant(trial, good)
     assert validate_partitioned(good).ok
+
+
+def test_trials_with_the_same_participant_ids_are_kept_apart(cluster, tmp_path):
+    """Two trials both numbering their participants P0001...: one trial per partition; validation
+    reports no participant split over partitions, and the fit counts 2 x 120 participants, equal to
+    the in-memory fit (which keys participants within trials too)."""
+    a = ipt.simulate_trial(120, seed=31, trial_id="A", therapists_per_arm=0)
+    b = ipt.simulate_trial(120, seed=32, trial_id="B", therapists_per_arm=0)
+    folder = tmp_path / "pooled"
+    folder.mkdir()
+    a.to_parquet(folder / "part-0.parquet", index=False)
+    b.to_parquet(folder / "part-1.parquet", index=False)
+    assert validate_partitioned(folder).ok
+    fit = fit_growth_partitioned(folder, "HAMD17", reference_arm="TAU")
+    ref = ipt.fit_growth(pd.concat([a, b], ignore_index=True), "HAMD17", reference_arm="TAU", check=False)
+    assert fit.n_participants == ref.n_participants == 240
+    assert fit.log_likelihood == pytest.approx(ref.log_likelihood, abs=1e-6)

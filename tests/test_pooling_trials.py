@@ -82,3 +82,20 @@ def test_refusals_name_the_trial(tmp_path):
                                                 "    constants: {site: north}\n"))
     assert set(pooled.loc[pooled["trial_id"] == "B", "site"]) == {"north"}
     assert pooled.loc[pooled["trial_id"] == "A", "site"].isna().all()
+
+
+def test_participants_are_kept_apart_across_trials():
+    """P0001 of trial A is not P0001 of trial B in any analysis: growth models (keyword and formula),
+    clinical change and the MMRM count each trial's participants."""
+    a = ipt.simulate_trial(60, seed=1, trial_id="A", therapists_per_arm=0)
+    b = ipt.simulate_trial(60, seed=2, trial_id="B", therapists_per_arm=0)
+    both = pd.concat([a, b], ignore_index=True)
+    keyed = both.assign(participant_id=both["trial_id"] + "-" + both["participant_id"], trial_id="AB")
+    fit = ipt.fit_growth(both, "HAMD17", check=False)
+    ref = ipt.fit_growth(keyed, "HAMD17", check=False)
+    assert fit.n_participants == 120 and fit.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-10)
+    formula = ipt.fit_growth(both, formula="HAMD17 ~ session * arm + (session | participant_id)", check=False)
+    assert formula.n_participants == 120
+    with pytest.warns(ipt.IPTOutcomesWarning):
+        change = ipt.clinical_change(both, "HAMD17")
+    assert len(change) == 120 and change["participant_id"].iloc[0] == "A:P0001"

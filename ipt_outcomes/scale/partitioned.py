@@ -64,10 +64,20 @@ def _as_dask(data: Any) -> Any:
     return read_partitioned(data) if isinstance(data, (str, Path)) else data
 
 
+def _keyed_within_trials(pdf: pd.DataFrame) -> pd.DataFrame:
+    """Participants keyed as ``trial_id:participant_id`` in every partition (whatever trials it holds),
+    so that the keys agree across partitions; ``trial_id`` is then dropped, so nothing keys them twice."""
+    if "trial_id" not in pdf.columns or "participant_id" not in pdf.columns:
+        return pdf
+    key = pdf["trial_id"].astype("string").fillna("") + ":" + pdf["participant_id"].astype("string")
+    return pdf.assign(participant_id=key).drop(columns="trial_id")
+
+
 def _validate_partition(pdf: pd.DataFrame, number: int) -> tuple[pd.DataFrame, pd.DataFrame, int, np.ndarray]:
     report = validate(pdf.reset_index(drop=True))
     failures = report.failures.assign(partition=number)
-    ids = pdf["participant_id"].astype(str).unique() if "participant_id" in pdf.columns else np.array([], object)
+    keyed = _keyed_within_trials(pdf)
+    ids = keyed["participant_id"].astype(str).unique() if "participant_id" in keyed.columns else np.array([], object)
     return failures, report.missing_scores, len(pdf), ids
 
 
@@ -110,7 +120,7 @@ def _partition_statistics(pdf: pd.DataFrame, spec: GrowthSpec) -> dict[str, Any]
     rows = pdf[(pdf["instrument"] == spec.outcome).to_numpy(bool)] if "instrument" in pdf.columns else pdf
     if rows.empty:
         return None
-    design = build_design(rows, spec)
+    design = build_design(_keyed_within_trials(rows), spec)
     stats = sufficient_statistics(design.y, design.X, design.Z, design.participant)
     return {"ids": design.participant_ids, "ZZ": stats["ZZ"], "ZX": stats["ZX"], "Zy": stats["Zy"], "n": stats["n"],
             "XX": stats["XX"], "Xy": stats["Xy"], "yy": float(stats["yy"]), "terms": design.terms,
