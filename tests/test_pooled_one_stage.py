@@ -79,3 +79,13 @@ def test_recovers_a_difference_between_disorders():
     by = fit.arm_differences(by="disorder").set_index("disorder")
     for disorder, truth in (("depression", -0.6), ("ptsd", -0.2)):
         assert abs(by.loc[disorder, "difference"] - truth) < 3 * by.loc[disorder, "std_error"] + 0.05, disorder
+
+
+def test_each_disorder_at_its_own_end_of_treatment(common):
+    from ipt_outcomes.pooling import arm_differences_at_end
+
+    fit = ipt.fit_pooled(common)
+    table = arm_differences_at_end(fit).set_index("disorder")
+    assert table["time"].to_dict() == {"bulimia": 20.0, "depression": 16.0, "perinatal_depression": 12.0, "ptsd": 16.0}
+    at_12 = fit.arm_differences(by="disorder", at=12).set_index("disorder")
+    assert table.loc["perinatal_depression", "difference"] == pytest.approx(at_12.loc["perinatal_depression", "difference"])

@@ -6,8 +6,9 @@ trials with their own intercepts and slopes, a random intercept per trial, and t
 (disorder, problem area, format, population, sessions attended for dose) moderating the arm effect
 over time. ``arm`` is the pooled condition: each trial's IPT arms are ``IPT`` and its reference arm
 ``control`` (other arms, active comparators, are left out, and the notes say so), so trials with
-different comparators (TAU, waitlist) enter one model. Arm differences by disorder:
-``fit.arm_differences(by="disorder")``.
+different comparators (TAU, waitlist) enter one model. Arm differences by disorder, each at its own
+end of treatment: :func:`arm_differences_at_end` (``fit.arm_differences(by="disorder")`` takes them
+all at the largest time of the pooled table).
 
 The trial intercept needs more trials than the fixed effects constant within trials explain: with
 one trial per disorder and a disorder moderator it is not identifiable, and ``trial_effect="auto"``
@@ -24,7 +25,7 @@ from ..errors import AnalysisError, ArgumentError
 from ..study import primary_outcome, time_column
 from .trials import trial_reference_arms
 
-__all__ = ["fit_pooled"]
+__all__ = ["arm_differences_at_end", "fit_pooled"]
 
 
 def fit_pooled(df: pd.DataFrame, outcome: str | None = None, moderators: Sequence[str] = ("disorder",),
@@ -91,3 +92,17 @@ def _pooled_arms(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
                             "each study file's ipt_arms).")
     notes.insert(0, "arm: each trial's IPT arms as IPT and its reference arm as control.")
     return data, notes
+
+
+def arm_differences_at_end(fit, by: str = "disorder") -> pd.DataFrame:
+    """The arm difference of each level of ``by`` at that level's own end of treatment (the largest
+    time of its analysed rows: each disorder's trials, 12 sessions for one, 20 for another), not at
+    the pooled table's largest time, which would extrapolate the shorter trials."""
+    data = fit.formula_model.data
+    time = fit.spec.time
+    rows = []
+    for value in data[by].cat.categories if isinstance(data[by].dtype, pd.CategoricalDtype) else sorted(data[by].unique()):
+        end = float(data.loc[data[by] == value, time].max())
+        table = fit.arm_differences(by=by, at=end)
+        rows.append(table[table[by].astype(str) == str(value)])
+    return pd.concat(rows, ignore_index=True)
