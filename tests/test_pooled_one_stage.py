@@ -89,3 +89,11 @@ def test_each_disorder_at_its_own_end_of_treatment(common):
     assert table["time"].to_dict() == {"bulimia": 20.0, "depression": 16.0, "perinatal_depression": 12.0, "ptsd": 16.0}
     at_12 = fit.arm_differences(by="disorder", at=12).set_index("disorder")
     assert table.loc["perinatal_depression", "difference"] == pytest.approx(at_12.loc["perinatal_depression", "difference"])
+
+
+def test_dose_and_other_moderators(common):
+    """Sessions attended (dose) and the population as moderators of the arm effect over time."""
+    fit = ipt.fit_pooled(common, moderators=["sessions_attended"], trial_effect=False)
+    assert "session:arm[IPT]:sessions_attended" in set(fit.fixed_effects["term"])
+    by_population = ipt.fit_pooled(common, moderators=["population"])
+    assert {"adult", "perinatal"} <= set(by_population.arm_differences(by="population")["population"])
