@@ -7,7 +7,7 @@ import json
 import sys
 
 from .commands import _json_default, _records
-from .render import stderr_console
+from .render import cli_words, stderr_console
 
 __all__ = ["add_pool", "cmd_pool"]
 
@@ -53,7 +53,9 @@ def cmd_pool(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(f"{fit!r}\n")
     for note in report.notes:
-        stderr_console().print(f"ipt-outcomes: note: {note}", markup=False)
+        note = note.replace("pass reliability= to use a value you have checked",  # pool has no --reliability
+                            "declare a value you have checked in the trial's study file (instruments:)")
+        stderr_console().print(f"ipt-outcomes: note: {cli_words(note)}", markup=False)
     if args.out is not None:
         stderr_console().print(f"wrote {args.out}", markup=False)
     return 0
