@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import AnalysisError, ArgumentError
 from ..study import Study, registry_in_force, time_column
 
-__all__ = ["METRICS", "harmonise"]
+__all__ = ["METRICS", "harmonise", "pooled_sd"]
 
 METRICS = {"pomp": "POMP", "baseline_sd": "BASELINE_SD"}
 
@@ -134,14 +134,11 @@ def _baseline_sd(out: pd.DataFrame, instrument: pd.Series, score: np.ndarray, re
     for (tr, name), idx in keys.groupby(["trial", "instrument"], dropna=True).groups.items():
         positions = np.asarray(idx)
         base = positions[(when[positions] == 0) & np.isfinite(score[positions])]
-        by_arm = pd.Series(score[base]).groupby(arm.to_numpy()[base])
-        n, var = by_arm.count(), by_arm.var(ddof=1)
-        dof = float((n - 1).clip(lower=0).sum())
+        sd, dof = pooled_sd(score[base], arm.to_numpy()[base])
         what = f"trial {tr}, instrument {name}" if tr else f"instrument {name}"
         if dof < 1:
             raise AnalysisError(f"{what}: fewer than two baseline scores ({t} 0) in an arm; baseline-SD units need the "
                                 "baseline SD of each trial. Use method='pomp', or add the baseline assessments.")
-        sd = float(np.sqrt(float(((n - 1) * var.fillna(0)).sum()) / dof))
         if not sd > 0:
             raise AnalysisError(f"{what}: the baseline scores do not vary (SD 0); baseline-SD units are not defined. "
                                 "Use method='pomp'.")
@@ -152,6 +149,17 @@ def _baseline_sd(out: pd.DataFrame, instrument: pd.Series, score: np.ndarray, re
         ends = sorted([flip * (inst.min - mean) / sd, flip * (inst.max - mean) / sd])
         lo, hi = min(lo, ends[0]), max(hi, ends[1])
     return common, (float(np.floor(lo)), float(np.ceil(hi)))
+
+
+def pooled_sd(scores: np.ndarray, arms: np.ndarray) -> tuple[float, float]:
+    """The pooled within-arm SD, ``sqrt(sum (n_a - 1) s_a^2 / sum (n_a - 1))``, and its df (NaN SD
+    without df)."""
+    by_arm = pd.Series(np.asarray(scores, float)).groupby(np.asarray(arms))
+    n, var = by_arm.count(), by_arm.var(ddof=1)
+    dof = float((n - 1).clip(lower=0).sum())
+    if dof < 1:
+        return float("nan"), dof
+    return float(np.sqrt(float(((n - 1) * var.fillna(0)).sum()) / dof)), dof
 
 
 def _with_metric(attrs: dict, key: str, bounds: tuple[float, float], method: str) -> dict:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, ArgumentError, IPTOutcomesError
 from ..study import primary_outcome, time_column
+from .harmonise import pooled_sd
 from .trials import trial_reference_arms
 
 __all__ = ["EFFECTS", "trial_effects"]
@@ -83,11 +83,8 @@ def trial_effects(df: pd.DataFrame, outcome: str | None = None, effect: str = "m
 
 def _baseline_sd(scored: pd.DataFrame, time: str) -> float:
     base = scored[pd.to_numeric(scored[time], errors="coerce") == 0]
-    score = pd.to_numeric(base["score"], errors="coerce")
-    by_arm = score.groupby(base["arm"].astype(str))
-    n, var = by_arm.count(), by_arm.var(ddof=1)
-    dof = float((n - 1).clip(lower=0).sum())
-    if dof < 1 or not float(((n - 1) * var.fillna(0)).sum()) > 0:
+    sd, _ = pooled_sd(pd.to_numeric(base["score"], errors="coerce").to_numpy(float), base["arm"].astype(str).to_numpy())
+    if not sd > 0:
         raise AnalysisError("effect='d' or 'g' needs baseline scores that vary in each trial; use "
                             "effect='mean_difference'.")
-    return float(np.sqrt(float(((n - 1) * var.fillna(0)).sum()) / dof))
+    return sd
