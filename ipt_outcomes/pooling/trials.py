@@ -58,8 +58,11 @@ def load_trials(path: str | Path) -> pd.DataFrame:
         if entry.get("study") is not None:
             study_path = (source.parent / entry["study"]).resolve() if not Path(entry["study"]).is_absolute() \
                 else Path(entry["study"])
-        study = load_study(study_path) if study_path is not None else None
-        df = load(data, study=study)
+        try:
+            study = load_study(study_path) if study_path is not None else None
+            df = load(data, study=study)
+        except (InputFileError, StudyDefinitionError) as exc:
+            raise type(exc)(f"{source}: trial {trial_id}: {exc}") from None
         for column, value in (entry.get("constants") or {}).items():
             if column in df.columns:
                 raise StudyDefinitionError(f"{source}: trial {trial_id}: constants.{column}: the data already have a "
@@ -97,6 +100,8 @@ def load_trials(path: str | Path) -> pd.DataFrame:
                           "ipt_arms": list(study.ipt_arms) if study is not None and study.ipt_arms else None}
         df.attrs = {}
         frames.append(df)
+    if len(spec["trials"]) < 2:
+        warnings.warn(f"{source} lists one trial: pooling and meta-analysis need at least two.", DataWarning, stacklevel=2)
     if problems:
         raise DataValidationError(f"{source}: {len(problems)} trial(s) failed validation; run ipt-outcomes validate on "
                                   "each: " + "; ".join(problems))
