@@ -381,6 +381,7 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--figures", help="also write every figure into this folder")
     p.add_argument("--format", choices=("html", "png", "svg", "pdf"), default="png",
                    help="format of --figures (png, svg, pdf need Chrome/Chromium; default png)")
+    p.add_argument("--docx", help="also write the report as a Word document (.docx)")
     p.add_argument("--force", action="store_true", help="replace the report (and figures) if they exist")
     p.set_defaults(handler=cmd_report)
 
@@ -397,6 +398,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     force = bool(getattr(args, "force", False))
     inputs = [args.data, args.study]
     check_output(out, force=force, inputs=inputs, what="report")
+    docx = getattr(args, "docx", None)
+    if docx is not None:
+        if Path(docx).suffix.lower() != ".docx":
+            raise ArgumentError(f"{docx}: --docx writes a Word document; give a file name ending in .docx.")
+        check_output(docx, force=force, inputs=inputs, what="Word report")
     if args.figures and not Path(args.figures).is_dir():
         raise ArgumentError(f"{args.figures}: --figures needs an existing folder.")
     report = build_report(args.data, outcome=args.outcome, study=args.study, out=out,
@@ -415,6 +421,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         for name, fig in report.figures.items():
             save_figure(fig, targets[name], force=force, inputs=inputs)
         stderr_console().print(f"wrote {len(report.figures)} figures to {folder}", markup=False)
+    if docx is not None:
+        from ..report.docx import write_docx
+
+        write_docx(report, docx, title=f"IPT trial report: {report.results['fit'].outcome}", force=force, inputs=inputs)
+        stderr_console().print(f"wrote {docx}", markup=False)
     stderr_console().print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", markup=False)
     return 0
 

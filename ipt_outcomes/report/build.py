@@ -123,14 +123,17 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
         settings = {"outcome": outcome, "n_imputations": n_imputations, "seed": seed,
                     "study": study_obj.source if study_obj else None, "clinical": results.get("clinical_settings", {})}
         methods = Section("methods", "Methods and results (APA)")
+        texts = []
         if "mmrm" in results:  # the primary analysis first, then the growth model as a secondary analysis
             from .mmrm_section import mmrm_methods, mmrm_results
 
-            methods.paragraph(mmrm_methods(results["mmrm"]) + " Secondary analyses follow.", "apa")
-            methods.paragraph(mmrm_results(results["mmrm"]), "apa")
-        methods.paragraph(methods_paragraph(results["fit"], settings, versions), "apa")
-        methods.paragraph(results_paragraph(results["fit"], results["differences"], results.get("summary"),
-                                            results.get("sensitivity"), results["n_randomised"]), "apa")
+            texts = [mmrm_methods(results["mmrm"]) + " Secondary analyses follow.", mmrm_results(results["mmrm"])]
+        texts += [methods_paragraph(results["fit"], settings, versions),
+                  results_paragraph(results["fit"], results["differences"], results.get("summary"),
+                                    results.get("sensitivity"), results["n_randomised"])]
+        for text in texts:
+            methods.paragraph(text, "apa")
+        results["apa_text"] = texts
         sections.insert(1, methods)
         if notes:
             box = "".join(f"<li>{escape(n)}</li>" for n in dict.fromkeys(notes))
@@ -180,7 +183,8 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
         data.add(table_html(report.failures[["severity", "check", "line", "participant_id", "column", "message"]].head(100),
                             caption="Validation warnings (first 100)"))
     data.add(table_html(report.missing_scores, caption="Missing scores by instrument and arm"))
-    data.add(table_html(_baseline_table(df, outcome, time), caption="Baseline characteristics by arm"))
+    results["baseline_table"] = _baseline_table(df, outcome, time)
+    data.add(table_html(results["baseline_table"], caption="Baseline characteristics by arm"))
     results["n_randomised"] = int(df["participant_id"].nunique())
 
     step("primary model")

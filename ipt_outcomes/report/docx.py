@@ -1,0 +1,117 @@
+"""The report as a Word document (python-docx): the methods and results text, real Word tables and
+the main figures as images, for a journal template.
+
+Figures are drawn by kaleido in a headless Chrome/Chromium (:mod:`ipt_outcomes.figures.export`);
+without one the document says so in place of each figure and keeps everything else.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..io.output import atomic_output
+
+__all__ = ["write_docx"]
+
+FIGURES = (("ls_means", "Least-squares means by visit (MMRM)"),
+           ("trajectories", "Individual courses and model-implied means"),
+           ("observed_means", "Observed means by planned visit"),
+           ("forest", "Arm differences at the end of treatment, overall and by moderator"))
+
+
+def write_docx(report: Any, path: str | Path, *, title: str, force: bool = False,
+               inputs: tuple[Any, ...] = ()) -> Path:
+    """Write ``report`` (a built :class:`~ipt_outcomes.Report`) to ``path`` as .docx."""
+    from docx import Document
+    from docx.shared import Inches
+
+    results = report.results
+    doc = Document()
+    doc.add_heading(title, level=0)
+    doc.add_heading("Methods and results", level=1)
+    for text in results.get("apa_text", []):
+        doc.add_paragraph(text)
+    tables = [("Table 1. Baseline characteristics by arm", results.get("baseline_table"), 1)]
+    if "mmrm" in results:
+        tables.append(("Arm differences in least-squares means at every visit (MMRM)",
+                       results["mmrm"].arm_differences(), 2))
+    tables += [("Fixed effects of the growth model", results["fit"].fixed_effects, 3),
+               ("Arm differences at the end of treatment", results["differences"].drop(columns=["change_difference"],
+                                                                                      errors="ignore"), 2),
+               ("Clinical significance", results.get("summary"), 1),
+               ("Sensitivity analyses", results.get("sensitivity"), 2)]
+    doc.add_heading("Tables", level=1)
+    for caption, table, digits in tables:
+        if table is None or not len(table):
+            continue
+        doc.add_paragraph(caption, style="Caption")
+        _table(doc, table, digits)
+    doc.add_heading("Figures", level=1)
+    available = _can_draw()
+    for key, caption in FIGURES:
+        fig = report.figures.get(key)
+        if fig is None:
+            continue
+        doc.add_paragraph(caption, style="Caption")
+        image = _png(fig) if available else None
+        if image is None:
+            doc.add_paragraph("(figure not included: drawing it needs Chrome or Chromium; the HTML report has it)")
+        else:
+            doc.add_picture(io.BytesIO(image), width=Inches(6.3))
+    if report.notes:
+        doc.add_heading("Notes", level=1)
+        for note in report.notes:
+            doc.add_paragraph(note, style="List Bullet")
+    with atomic_output(path, force=force, inputs=inputs, what="Word report") as tmp:
+        doc.save(str(tmp))
+    return Path(path)
+
+
+def _table(doc: Any, table: pd.DataFrame, digits: int) -> None:
+    frame = table.reset_index(drop=True)
+    grid = doc.add_table(rows=1, cols=len(frame.columns))
+    grid.style = "Table Grid"
+    for cell, name in zip(grid.rows[0].cells, frame.columns, strict=True):
+        cell.text = str(name).replace("_", " ")
+    p_columns = {i for i, name in enumerate(frame.columns) if "p_value" in str(name)}
+    for row in frame.itertuples(index=False):
+        cells = grid.add_row().cells
+        for i, (cell, value) in enumerate(zip(cells, row, strict=True)):
+            cell.text = _p(value) if i in p_columns else _text(value, digits)
+
+
+def _text(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        if abs(value) < 0.001 and value != 0 and digits >= 3:
+            return f"{value:.2e}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _p(value: Any) -> str:
+    """APA p: ``< .001`` or ``.034`` (no leading zero)."""
+    if value is None or pd.isna(value):
+        return ""
+    return "< .001" if value < 0.001 else f"{value:.3f}".replace("0.", ".", 1)
+
+
+def _can_draw() -> bool:
+    from ..figures.export import static_export_available
+
+    return static_export_available()
+
+
+def _png(fig: Any) -> bytes | None:
+    from ..figures.export import _quiet_browser
+
+    try:
+        with _quiet_browser():
+            return fig.to_image(format="png", width=1000, height=600, scale=1.5)
+    except Exception:  # the browser failed: the document keeps a note instead
+        return None
