@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -22,6 +23,7 @@ from ..io.output import atomic_output, check_output
 from ..loading import load
 from ..missing import retention, sensitivity_analyses
 from ..models import classical_anova, fit_growth
+from ..selection import outcome_rows
 from ..study import Study, TimeColumn, load_study, primary_outcome, registry_in_force, time_column
 from ..validation import validate
 from .page import Section, escape, figure_html, render_page, table_html
@@ -396,29 +398,55 @@ def _session_by_session(df: pd.DataFrame, outcome: str, time: str) -> str:
 
 
 def _baseline_table(df: pd.DataFrame, outcome: str, time: str) -> pd.DataFrame:
-    per = df.groupby("participant_id").first()
-    at_baseline = pd.to_numeric(df[time], errors="coerce") == 0
-    base = df[(df["instrument"].astype(str) == outcome) & at_baseline].groupby("participant_id")["score"].first()
-    arms = sorted(per["arm"].astype(str).unique())
-    rows = [{"characteristic": "Participants, n", **{a: str(int((per["arm"] == a).sum())) for a in arms}}]
+    """Table 1: one column per arm headed "IPT (N = 80)" and an overall column; the baseline score,
+    age and sessions attended as mean (SD), with the number missing where any is; categorical
+    characteristics as n (%), with a missing row where any is; a characteristic with one level in
+    every participant is left out (it describes the sample, not a difference between arms)."""
+    rows_of = outcome_rows(df, outcome, ["participant_id", "arm", time, "score", "age", "sessions_attended", "sex",
+                                         "disorder", "problem_area", "population", "format"])
+    per = rows_of.groupby("participant_id", sort=False).first()
+    at_baseline = pd.to_numeric(rows_of[time], errors="coerce") == 0
+    base = rows_of[at_baseline].groupby("participant_id")["score"].first().reindex(per.index)
+    arms = sorted(per["arm"].dropna().astype(str).unique())
+    groups = {f"{a} (N = {int((per['arm'].astype(str) == a).sum())})": (per["arm"].astype(str) == a).to_numpy()
+              for a in arms}
+    groups[f"Overall (N = {len(per)})"] = np.ones(len(per), dtype=bool)
 
-    def mean_sd(values: pd.Series, arm: str) -> str:
-        v = pd.to_numeric(values[per["arm"].reindex(values.index) == arm], errors="coerce").dropna()
-        return f"{v.mean():.1f} ({v.std(ddof=1):.1f})" if len(v) > 1 else ""
+    def mean_sd(values: pd.Series, mask: np.ndarray) -> str:
+        v = pd.to_numeric(values[mask], errors="coerce")
+        present = v.dropna()
+        text = f"{present.mean():.1f} ({present.std(ddof=1):.1f})" if len(present) > 1 else ""
+        missing = int(v.isna().sum())
+        return f"{text}; missing {missing}" if missing and text else text
 
-    rows.append({"characteristic": f"Baseline {outcome}, mean (SD)", **{a: mean_sd(base, a) for a in arms}})
-    for column in ("age", "sessions_attended"):
-        if column in per.columns:
-            rows.append({"characteristic": f"{column.replace('_', ' ').capitalize()}, mean (SD)",
-                         **{a: mean_sd(per[column], a) for a in arms}})
+    rows = [{"characteristic": f"Baseline {outcome}, mean (SD)", **{g: mean_sd(base, m) for g, m in groups.items()}}]
+    for column, label in (("age", "Age, years, mean (SD)"), ("sessions_attended", "Sessions attended, mean (SD)")):
+        if column in per.columns and per[column].notna().any():
+            rows.append({"characteristic": label, **{g: mean_sd(per[column], m) for g, m in groups.items()}})
+    shown: list[str] = []
     for column in ("sex", "disorder", "problem_area", "population", "format"):
-        if column in per.columns:
-            for level in sorted(per[column].dropna().astype(str).unique()):
-                cells = {}
-                for a in arms:
-                    in_arm = per["arm"].astype(str) == a
-                    n = int((per.loc[in_arm, column].astype(str) == level).sum())
-                    cells[a] = f"{n} ({100 * n / max(int(in_arm.sum()), 1):.0f}%)"
-                rows.append({"characteristic": f"{column.replace('_', ' ')}: {level}", **cells})
+        if column not in per.columns:
+            continue
+        levels = sorted(per[column].dropna().astype(str).unique())
+        if len(levels) < 2 and per[column].notna().all():
+            continue  # the same for everyone: not a characteristic that differs
+        if any(_same_partition(per[column], per[other]) for other in shown):
+            continue  # a relabelling of a row already shown (population "perinatal" = disorder "perinatal depression")
+        shown.append(column)
+        for level in levels:
+            cells = {}
+            for g, m in groups.items():
+                n = int((per.loc[m, column].astype(str) == level).sum())
+                cells[g] = f"{n} ({100 * n / max(int(m.sum()), 1):.0f}%)"
+            rows.append({"characteristic": f"{column.replace('_', ' ').capitalize()}: {level.replace('_', ' ')}", **cells})
+        if per[column].isna().any():
+            rows.append({"characteristic": f"{column.replace('_', ' ').capitalize()}: missing",
+                         **{g: str(int(per.loc[m, column].isna().sum())) for g, m in groups.items()}})
     return pd.DataFrame(rows)
 
+
+def _same_partition(a: pd.Series, b: pd.Series) -> bool:
+    """True when two participant-level columns group the participants identically (one is a
+    relabelling of the other)."""
+    pair = pd.DataFrame({"a": a.astype(str), "b": b.astype(str)})
+    return bool(pair.groupby("a")["b"].nunique().max() == 1 and pair.groupby("b")["a"].nunique().max() == 1)
