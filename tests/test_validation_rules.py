@@ -221,3 +221,12 @@ def test_problem_areas_assessed_in_all_arms(small):
     assert ipt.validate(df, study=study).failures.empty
     with pytest.raises(ipt.StudyDefinitionError, match="problem_areas_assessed"):
         ipt.Study.from_mapping({"problem_areas_assessed": "some"})
+
+
+def test_no_participant_id_anywhere_is_reported_not_a_crash():
+    """Every participant id missing (found by the fuzzing test): the not-null error, and the rules
+    that group by participant (baseline present, at most two problem areas) run on no groups."""
+    df = ipt.simulate_trial(5, seed=1).head(6).copy()
+    df["participant_id"] = None
+    report = ipt.validate(df)
+    assert not report.ok and set(report.errors["check"]) == {"not_null"}

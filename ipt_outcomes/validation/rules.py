@@ -470,7 +470,7 @@ def _baseline_present(ctx: ValidationContext, t: Tables) -> Rule:
         table = t(frame)
         code = table.participant(("instrument",))
         zero = (table.numbers(time) == 0) & (code >= 0)
-        has_zero = np.bincount(code[zero], minlength=int(code.max(initial=-1)) + 1) > 0
+        has_zero = np.bincount(code[zero], minlength=max(int(code.max(initial=-1)) + 1, 1)) > 0  # 1: no participant
         return (code < 0) | has_zero[np.maximum(code, 0)] | ~first_in_group(code)
 
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
