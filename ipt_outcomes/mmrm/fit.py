@@ -346,32 +346,32 @@ def _correlated_start(structure: str, m: int, sds: np.ndarray) -> np.ndarray:
 SINGULAR = 1e-8  # smallest / largest eigenvalue of the correlation matrix below which the fit is refused
 
 
+def _singular_positions(S: np.ndarray) -> np.ndarray | None:
+    """Positions of the visits that make ``S`` singular (a visit without variance, or those that load
+    on the correlation's smallest eigenvector when it is below ``SINGULAR`` of the largest); None
+    when ``S`` is well inside the positive definite matrices."""
+    sd = np.sqrt(np.clip(np.diag(S), 0.0, None))
+    if np.any(sd <= 0):
+        return np.flatnonzero(sd <= 0)
+    values, vectors = np.linalg.eigh(S / np.outer(sd, sd))
+    if values[0] > SINGULAR * values[-1]:
+        return None
+    load = np.abs(vectors[:, 0])
+    return np.flatnonzero(load > 0.2 * load.max())
+
+
 def _near_singular(structure: str, m: int, theta: np.ndarray, n_groups: int) -> bool:
-    for t in np.split(theta, n_groups):
-        S = covariance_matrix(structure, m, t)
-        sd = np.sqrt(np.clip(np.diag(S), 0.0, None))
-        if np.any(sd <= 0):
-            return True
-        values = np.linalg.eigvalsh(S / np.outer(sd, sd))
-        if values[0] <= SINGULAR * values[-1]:
-            return True
-    return False
+    return any(_singular_positions(covariance_matrix(structure, m, t)) is not None for t in np.split(theta, n_groups))
 
 
 def _refuse_singular(S: np.ndarray, visits: list[str], visit: str, structure: str, group: str | None) -> None:
     """A covariance at the edge of the positive definite matrices (some combination of the visits
     without residual variance: a score copied or derived from another, a constant visit) is not an
     estimate: the likelihood grows without bound towards it and every SE and df is meaningless."""
-    sd = np.sqrt(np.clip(np.diag(S), 0.0, None))
-    if np.any(sd <= 0):
-        dead = [visits[i] for i in np.flatnonzero(sd <= 0)]
-        values, vectors = np.zeros(1), None
-    else:
-        values, vectors = np.linalg.eigh(S / np.outer(sd, sd))
-        if values[0] > SINGULAR * values[-1]:
-            return
-        load = np.abs(vectors[:, 0])
-        dead = [visits[i] for i in np.flatnonzero(load > 0.2 * load.max())]
+    positions = _singular_positions(S)
+    if positions is None:
+        return
+    dead = [visits[i] for i in positions]
     where = f" in arm {group}" if group else ""
     raise AnalysisError(f"the estimated {structure} covariance{where} is singular: the scores at {visit} "
                         f"{', '.join(dead)} are (almost) an exact linear function of each other (a score copied or "
