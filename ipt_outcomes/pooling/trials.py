@@ -53,11 +53,8 @@ def load_trials(path: str | Path) -> pd.DataFrame:
     instruments: dict[str, Any] = {}
     for entry in spec["trials"]:
         trial_id = entry["id"]
-        data = (source.parent / entry["data"]).resolve() if not Path(entry["data"]).is_absolute() else Path(entry["data"])
-        study_path = None
-        if entry.get("study") is not None:
-            study_path = (source.parent / entry["study"]).resolve() if not Path(entry["study"]).is_absolute() \
-                else Path(entry["study"])
+        data = (source.parent / entry["data"]).resolve()  # an absolute path stays itself
+        study_path = (source.parent / entry["study"]).resolve() if entry.get("study") is not None else None
         try:
             study = load_study(study_path) if study_path is not None else None
             df = load(data, study=study)
