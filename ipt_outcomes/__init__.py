@@ -41,7 +41,7 @@ _LAZY = {
     "trial_effects": "pooling", "fit_pooled": "pooling",
     "parametric_bootstrap": "models.bootstrap", "power_simulation": "models.power",
     "Instrument": "registry", "Registry": "registry", "default_registry": "registry",
-    "Report": "report", "build_report": "report",
+    "Report": "report", "build_report": "report", "model_table": "report", "baseline_table": "report",
     "simulate_trial": "simulate",
     "Study": "study", "load_study": "study",
     "ValidationReport": "validation", "trial_schema": "validation", "validate": "validation",
@@ -79,7 +79,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .models.bootstrap import parametric_bootstrap
     from .models.power import power_simulation
     from .registry import Instrument, Registry, default_registry
-    from .report import Report, build_report
+    from .report import Report, baseline_table, build_report, model_table
     from .simulate import simulate_trial
     from .study import Study, load_study
     from .validation import ValidationReport, trial_schema, validate
@@ -112,6 +112,7 @@ __all__ = [
     "StudyDefinitionError",
     "ValidationReport",
     "__version__",
+    "baseline_table",
     "build_report",
     "classical_anova",
     "clinical_change",
@@ -131,6 +132,7 @@ __all__ = [
     "load_study",
     "load_trials",
     "meta_analysis",
+    "model_table",
     "parametric_bootstrap",
     "pool_rubin",
     "pooled_example_path",

@@ -47,6 +47,7 @@ __all__ = ["Study", "TimeColumn", "load_study", "primary_outcome", "registry_in_
 _TOP_KEYS = {
     "name", "description", "reference_arm", "primary_instrument", "ipt_arms", "problem_areas_assessed", "sessions", "read",
     "columns", "values", "constants", "reshape", "instruments", "time", "model", "primary_analysis", "mmrm", "visits",
+    "labels", "characteristics",
 }
 _MMRM_KEYS = {"visit", "covariance", "df", "method", "covariates", "baseline", "group_covariance"}
 _MODEL_KEYS = {"formula", "method"}
@@ -82,6 +83,10 @@ class Study:
     mmrm: Mapping[str, Any] = field(default_factory=dict)
     #: visit windows of the MMRM: planned visit -> (first, last) assessment time mapped to it
     visits: Mapping[float, tuple[float, float]] = field(default_factory=dict)
+    #: labels of columns for tables and text (``labels: {age: "Age, years", employment: Employment}``)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    #: further baseline characteristics for Table 1 (columns of the canonical table, after ``columns``)
+    characteristics: tuple[str, ...] = ()
     #: the mapping the study was built from (JSON-ready; kept in ``df.attrs["ipt_study"]``)
     spec: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -136,6 +141,16 @@ class Study:
                                        f"or 'mmrm' (the mixed model for repeated measures), not {primary_analysis!r}.")
         mmrm = _check_mmrm(_mapping(raw.get("mmrm"), source, "mmrm"), source)
         visits = _check_visits(_mapping(raw.get("visits"), source, "visits"), source)
+        labels = _mapping(raw.get("labels"), source, "labels")
+        for column, label in labels.items():
+            if not isinstance(label, str) or not label.strip():
+                raise StudyDefinitionError(f"{source}: labels.{column} must be a text label, not {label!r}.")
+        characteristics = raw.get("characteristics") or []
+        if isinstance(characteristics, str):
+            characteristics = [characteristics]
+        if not isinstance(characteristics, list) or not all(isinstance(c, str) and c.strip() for c in characteristics):
+            raise StudyDefinitionError(f"{source}: characteristics must be a list of column names "
+                                       "(the baseline characteristics of Table 1).")
         primary = None if raw.get("primary_instrument") is None else str(raw["primary_instrument"])
         if model and primary is not None and model["response"] != primary:
             raise StudyDefinitionError(f"{source}: model.formula is a model of {model['response']} but primary_instrument "
@@ -160,6 +175,8 @@ class Study:
             primary_analysis=primary_analysis,
             mmrm=mmrm,
             visits=visits,
+            labels={str(k): str(v).strip() for k, v in labels.items()},
+            characteristics=tuple(dict.fromkeys(c.strip() for c in characteristics)),
             spec={"source": source, "spec": _plain(raw)},
         )
         try:

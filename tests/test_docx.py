@@ -28,11 +28,20 @@ def test_word_document_reads_back(built, tmp_path):
     for paragraph in built.results["apa_text"]:
         assert paragraph in text
     assert len(doc.tables) >= 4
-    fixed = next(t for t in doc.tables if t.rows[0].cells[0].text == "term")
-    fe = built.results["fit"].fixed_effects
-    assert [c.text for c in fixed.rows[1].cells[:3]] == [fe["term"][0], f"{fe['estimate'][0]:.3f}",
-                                                         f"{fe['std_error'][0]:.3f}"]
-    assert fixed.rows[1].cells[5].text == "< .001"  # APA p
+    model = next(t for t in doc.tables if t.rows[0].cells[0].text == "Predictor")
+    expected = built.results["model_table"]
+    assert model.rows[1].cells[0].text == "Fixed effects"  # the block's merged heading row
+    first = expected.iloc[0]
+    assert [c.text for c in model.rows[2].cells] == [first["Predictor"], first["Estimate"], first["SE"], first["95% CI"],
+                                                     first["df"], first["p"]]
+    texts = [r.cells[0].text for r in model.rows]
+    assert "IPT vs TAU" in texts and "Random effects" in texts and "Residual SD (\u03c3)" in texts
+    formula = model.rows[texts.index("Formula")].cells
+    assert formula[1].text == built.results["fit"].formula
+    sens = next(t for t in doc.tables if t.rows[0].cells[0].text == "analysis")
+    p_col = [c.text for c in sens.rows[0].cells].index("p value")
+    assert all(c.cells[p_col].text in ("", "< .001") or c.cells[p_col].text.startswith(".")
+               for c in sens.rows[1:])  # APA p: no leading zero
     if static_export_available():
         assert len(doc.inline_shapes) == 3  # trajectories, observed means, forest
     else:

@@ -4,9 +4,10 @@ values counted, and no constant or duplicated characteristic."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import ipt_outcomes as ipt
-from ipt_outcomes.report.build import _baseline_table
+from ipt_outcomes.report.table_one import baseline_table as _baseline_table
 
 
 def test_table_one_by_hand():
@@ -28,3 +29,40 @@ def test_table_one_by_hand():
     assert not any(name.startswith("Format") for name in names)  # every participant individual: left out
     assert not any(name.startswith("Population") for name in names)  # the same grouping as disorder
     assert len(set(names)) == len(names)
+
+
+def test_study_characteristics_and_labels(tmp_path):
+    df = ipt.load_example()
+    ids = df["participant_id"].unique()
+    rng = np.random.default_rng(3)
+    employed = dict(zip(ids, rng.choice(["employed", "unemployed", "student"], len(ids)), strict=True))
+    income = dict(zip(ids, rng.normal(30, 8, len(ids)).round(1), strict=True))
+    df["employment"] = df["participant_id"].map(employed)
+    df["income"] = df["participant_id"].map(income)
+    df["medication"] = df["participant_id"].map(dict(zip(ids, rng.integers(0, 2, len(ids)), strict=True)))
+    df.loc[df["participant_id"] == ids[0], "employment"] = None
+    study = ipt.Study.from_mapping({"characteristics": ["employment", "income", "medication"],
+                                    "labels": {"employment": "Employment status", "income": "Income, k\u20ac",
+                                               "age": "Age at randomisation"}})
+    table = ipt.baseline_table(df, "HAMD17", "session", study=study).set_index("characteristic")
+    per = df.groupby("participant_id").first()
+    overall = f"Overall (N = {len(per)})"
+    n = int((per["employment"] == "student").sum())
+    assert table.loc["Employment status: student", overall] == f"{n} ({100 * n / len(per):.0f}%)"
+    assert table.loc["Employment status: missing", overall] == "1"
+    assert table.loc["Income, k\u20ac, mean (SD)", overall] == f"{per['income'].mean():.1f} ({per['income'].std():.1f})"
+    assert "Age at randomisation, mean (SD)" in table.index
+    m = int((per["medication"] == 1).sum())  # a 0/1 code: categories, not a mean
+    assert table.loc["Medication: 1", overall] == f"{m} ({100 * m / len(per):.0f}%)"
+    assert "Medication, mean (SD)" not in table.index
+
+
+def test_a_characteristic_the_data_lack_is_named():
+    df = ipt.load_example()
+    study = ipt.Study.from_mapping({"characteristics": ["employment"]})
+    with pytest.raises(ipt.ArgumentError, match=r"'employment'.*which the data do not have"):
+        ipt.baseline_table(df, "HAMD17", "session", study=study)
+    with pytest.raises(ipt.StudyDefinitionError, match="characteristics must be a list"):
+        ipt.Study.from_mapping({"characteristics": [1]})
+    with pytest.raises(ipt.StudyDefinitionError, match=r"labels\.age must be a text label"):
+        ipt.Study.from_mapping({"labels": {"age": 3}})

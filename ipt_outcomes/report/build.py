@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -23,11 +22,12 @@ from ..io.output import atomic_output, check_output
 from ..loading import load
 from ..missing import retention, sensitivity_analyses
 from ..models import classical_anova, fit_growth
-from ..selection import outcome_rows
 from ..study import Study, TimeColumn, load_study, primary_outcome, registry_in_force, time_column
 from ..validation import validate
+from .model_table import model_table, model_table_html
 from .page import Section, escape, figure_html, render_page, table_html
 from .provenance import package_versions, sha256_file
+from .table_one import baseline_table
 from .text import methods_paragraph, results_paragraph
 
 __all__ = ["Report", "build_report"]
@@ -185,7 +185,7 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
         data.add(table_html(report.failures[["severity", "check", "line", "participant_id", "column", "message"]].head(100),
                             caption="Validation warnings (first 100)"))
     data.add(table_html(report.missing_scores, caption="Missing scores by instrument and arm"))
-    results["baseline_table"] = _baseline_table(df, outcome, time)
+    results["baseline_table"] = baseline_table(df, outcome, time, study)
     data.add(table_html(results["baseline_table"], caption="Baseline characteristics by arm"))
     results["n_randomised"] = int(df["participant_id"].nunique())
 
@@ -206,12 +206,11 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     role = "Secondary" if sections_first else "Primary"
     primary = Section("primary", f"{role} model: {outcome} (the analysis plan's formula)" if fit.formula_model
                       is not None else f"{role} growth model: {outcome}")
-    primary.add(f"<pre>{escape(fit.summary_text())}</pre>")
-    primary.add(table_html(fit.fixed_effects, 3, "Fixed effects (Satterthwaite df)" if fit.method != "ols"
-                           else "Fixed effects (t tests on the residual df)"))
+    labels = dict(study.labels) if study is not None else {}
+    results["model_table"] = model_table(fit, labels=labels)
+    primary.add(model_table_html(results["model_table"]))
     primary.add(table_html(differences.drop(columns=["change_difference"]), 2,
                            "Arm differences at the end of treatment, with Feingold's d"))
-    primary.paragraph(_variance_explained(fit))
     try:
         anova = classical_anova(df, outcome, time=time)
         primary.add(table_html(anova.table, 3, f"Cross-check: mixed ANOVA on complete cases at {anova.time_label()} "
@@ -356,15 +355,6 @@ def _analysed_participants(fit: Any) -> set[str]:
     return set(map(str, fit._design.participant_ids)) if fit._design is not None else set()
 
 
-def _variance_explained(fit: Any) -> str:
-    r2 = fit.r_squared()
-    if "r_squared" in r2:  # a linear model
-        return f"R\u00b2 {r2['r_squared']:.3f}, adjusted {r2['adjusted_r_squared']:.3f}."
-    icc = fit.icc()
-    return (f"ICC at baseline: {', '.join(f'{r.group} {r.icc:.3f}' for r in icc.itertuples())}. "
-            f"R\u00b2 marginal {r2['marginal']:.3f}, conditional {r2['conditional']:.3f}.")
-
-
 def _compact_summary(summary: pd.DataFrame) -> pd.DataFrame:
     def interval(est: float, lo: float, hi: float, scale: float = 1.0, digits: int = 1) -> str:
         if pd.isna(est):
@@ -395,58 +385,3 @@ def _session_by_session(df: pd.DataFrame, outcome: str, time: str) -> str:
         if pairs > best_pairs or (inst == outcome and pairs == best_pairs):
             best, best_pairs = inst, pairs
     return best
-
-
-def _baseline_table(df: pd.DataFrame, outcome: str, time: str) -> pd.DataFrame:
-    """Table 1: one column per arm headed "IPT (N = 80)" and an overall column; the baseline score,
-    age and sessions attended as mean (SD), with the number missing where any is; categorical
-    characteristics as n (%), with a missing row where any is; a characteristic with one level in
-    every participant is left out (it describes the sample, not a difference between arms)."""
-    rows_of = outcome_rows(df, outcome, ["participant_id", "arm", time, "score", "age", "sessions_attended", "sex",
-                                         "disorder", "problem_area", "population", "format"])
-    per = rows_of.groupby("participant_id", sort=False).first()
-    at_baseline = pd.to_numeric(rows_of[time], errors="coerce") == 0
-    base = rows_of[at_baseline].groupby("participant_id")["score"].first().reindex(per.index)
-    arms = sorted(per["arm"].dropna().astype(str).unique())
-    groups = {f"{a} (N = {int((per['arm'].astype(str) == a).sum())})": (per["arm"].astype(str) == a).to_numpy()
-              for a in arms}
-    groups[f"Overall (N = {len(per)})"] = np.ones(len(per), dtype=bool)
-
-    def mean_sd(values: pd.Series, mask: np.ndarray) -> str:
-        v = pd.to_numeric(values[mask], errors="coerce")
-        present = v.dropna()
-        text = f"{present.mean():.1f} ({present.std(ddof=1):.1f})" if len(present) > 1 else ""
-        missing = int(v.isna().sum())
-        return f"{text}; missing {missing}" if missing and text else text
-
-    rows = [{"characteristic": f"Baseline {outcome}, mean (SD)", **{g: mean_sd(base, m) for g, m in groups.items()}}]
-    for column, label in (("age", "Age, years, mean (SD)"), ("sessions_attended", "Sessions attended, mean (SD)")):
-        if column in per.columns and per[column].notna().any():
-            rows.append({"characteristic": label, **{g: mean_sd(per[column], m) for g, m in groups.items()}})
-    shown: list[str] = []
-    for column in ("sex", "disorder", "problem_area", "population", "format"):
-        if column not in per.columns:
-            continue
-        levels = sorted(per[column].dropna().astype(str).unique())
-        if len(levels) < 2 and per[column].notna().all():
-            continue  # the same for everyone: not a characteristic that differs
-        if any(_same_partition(per[column], per[other]) for other in shown):
-            continue  # a relabelling of a row already shown (population "perinatal" = disorder "perinatal depression")
-        shown.append(column)
-        for level in levels:
-            cells = {}
-            for g, m in groups.items():
-                n = int((per.loc[m, column].astype(str) == level).sum())
-                cells[g] = f"{n} ({100 * n / max(int(m.sum()), 1):.0f}%)"
-            rows.append({"characteristic": f"{column.replace('_', ' ').capitalize()}: {level.replace('_', ' ')}", **cells})
-        if per[column].isna().any():
-            rows.append({"characteristic": f"{column.replace('_', ' ').capitalize()}: missing",
-                         **{g: str(int(per.loc[m, column].isna().sum())) for g, m in groups.items()}})
-    return pd.DataFrame(rows)
-
-
-def _same_partition(a: pd.Series, b: pd.Series) -> bool:
-    """True when two participant-level columns group the participants identically (one is a
-    relabelling of the other)."""
-    pair = pd.DataFrame({"a": a.astype(str), "b": b.astype(str)})
-    return bool(pair.groupby("a")["b"].nunique().max() == 1 and pair.groupby("b")["a"].nunique().max() == 1)

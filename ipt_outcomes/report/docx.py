@@ -39,7 +39,11 @@ def write_docx(report: Any, path: str | Path, *, title: str, force: bool = False
     if "mmrm" in results:
         tables.append(("Arm differences in least-squares means at every visit (MMRM)",
                        results["mmrm"].arm_differences(), 2))
-    tables += [("Fixed effects of the growth model", results["fit"].fixed_effects, 3),
+    model = results.get("model_table")
+    if model is not None:
+        role = "Secondary" if "mmrm" in results else "Primary"
+        tables.append((f"{role} model: {model.attrs.get('title', '')}. {model.attrs.get('note', '')}", model, 2))
+    tables += [
                ("Arm differences at the end of treatment", results["differences"].drop(columns=["change_difference"],
                                                                                       errors="ignore"), 2),
                ("Clinical significance", results.get("summary"), 1),
@@ -72,6 +76,9 @@ def write_docx(report: Any, path: str | Path, *, title: str, force: bool = False
 
 
 def _table(doc: Any, table: pd.DataFrame, digits: int) -> None:
+    if "part" in table.columns and "Predictor" in table.columns:
+        _blocked_table(doc, table)
+        return
     frame = table.reset_index(drop=True)
     grid = doc.add_table(rows=1, cols=len(frame.columns))
     grid.style = "Table Grid"
@@ -82,6 +89,33 @@ def _table(doc: Any, table: pd.DataFrame, digits: int) -> None:
         cells = grid.add_row().cells
         for i, (cell, value) in enumerate(zip(cells, row, strict=True)):
             cell.text = _p(value) if i in p_columns else _text(value, digits)
+
+
+def _blocked_table(doc: Any, table: pd.DataFrame) -> None:
+    """The model table: its text cells as they are, each block (fixed, random, model) under a row
+    merged across the table."""
+    columns = [c for c in table.columns if c != "part"]
+    grid = doc.add_table(rows=1, cols=len(columns))
+    grid.style = "Table Grid"
+    for cell, name in zip(grid.rows[0].cells, columns, strict=True):
+        cell.text = str(name)
+    part = None
+    for row in table.itertuples(index=False):
+        values = dict(zip(table.columns, row, strict=True))
+        if values["part"] != part:
+            part = values["part"]
+            cells = grid.add_row().cells
+            merged = cells[0].merge(cells[-1])
+            merged.text = str(part)
+            merged.paragraphs[0].runs[0].bold = True
+        cells = grid.add_row().cells
+        if values["Predictor"] == "Formula":
+            cells[0].text = "Formula"
+            merged = cells[1].merge(cells[-1])
+            merged.text = str(values["Estimate"])
+            continue
+        for cell, name in zip(cells, columns, strict=True):
+            cell.text = str(values[name])
 
 
 def _text(value: Any, digits: int) -> str:
