@@ -129,10 +129,17 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
         if "mmrm" in results:  # the primary analysis first, then the growth model as a secondary analysis
             from .mmrm_section import mmrm_methods, mmrm_results
 
-            texts = [mmrm_methods(results["mmrm"]) + " Secondary analyses follow.", mmrm_results(results["mmrm"])]
-        texts += [methods_paragraph(results["fit"], settings, versions),
+            registry = results["fit"].registry
+            texts = [mmrm_methods(results["mmrm"], registry) + " Secondary analyses follow.",
+                     mmrm_results(results["mmrm"], registry)]
+        secondary = "mmrm" in results
+        texts += [methods_paragraph(results["fit"], settings, versions, secondary=secondary),
                   results_paragraph(results["fit"], results["differences"], results.get("summary"),
-                                    results.get("sensitivity"), results["n_randomised"])]
+                                    results.get("sensitivity"), results["n_randomised"],
+                                    clinical_settings=results.get("clinical_settings"),
+                                    sensitivity_settings=results.get("sensitivity_settings"),
+                                    tipping=results.get("tipping"), tipping_points=results.get("tipping_points"),
+                                    secondary=secondary)]
         for text in texts:
             methods.paragraph(text, "apa")
         results["apa_text"] = texts
@@ -282,6 +289,7 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
                                 reference_arm=fit.spec.reference_arm)
     results["sensitivity_settings"] = sens.settings
     results["sensitivity"] = sens.table
+    results.update(tipping=sens.tipping, tipping_points=sens.tipping_points)
     sens_section.add(table_html(sens.table, 3, "End-of-treatment arm difference under different assumptions"))
     ret = retention(df, outcome, time=time)
     figs["retention"] = F.retention_figure(ret, outcome)

@@ -11,6 +11,7 @@ from ..figures import ls_means_figure
 from ..mmrm.options import resolve
 from ..study import Study
 from .page import Section, escape, figure_html, table_html
+from .wording import Wording, apa_p, ci, num, sentence, significant
 
 __all__ = ["mmrm_methods", "mmrm_results", "mmrm_section"]
 
@@ -26,14 +27,6 @@ DF_NAMES = {
 }
 
 
-def _p(p: float) -> str:
-    return "p < .001" if p < 0.001 else f"p = {p:.3f}".replace("0.", ".", 1)
-
-
-def _num(x: float, digits: int = 2) -> str:
-    return f"{x:.{digits}f}".replace("-", "\u2212")
-
-
 def mmrm_section(df: pd.DataFrame, outcome: str, study: Study, visit: str, reference_arm: str | None,
                  registry: Any) -> tuple[Section, Any, dict[str, Any]]:
     """Fit the study's MMRM and lay it out; returns the section, the fit and the figures."""
@@ -46,7 +39,7 @@ def mmrm_section(df: pd.DataFrame, outcome: str, study: Study, visit: str, refer
     for a in assumed:
         fit.notes.append(f"MMRM {a}; set mmrm.{a.split()[0]} in the study file to choose.")
     section = Section("mmrm", f"Primary analysis: MMRM of {outcome} (the analysis plan)")
-    section.paragraph(mmrm_methods(fit))
+    section.paragraph(mmrm_methods(fit, registry))
     figs = {"ls_means": ls_means_figure(fit, registry)}
     section.add(figure_html(figs["ls_means"], "fig-ls-means"))
     differences = fit.arm_differences()
@@ -64,27 +57,39 @@ def mmrm_section(df: pd.DataFrame, outcome: str, study: Study, visit: str, refer
     return section, fit, figs
 
 
-def mmrm_methods(fit: Any) -> str:
+def mmrm_methods(fit: Any, registry: Any = None) -> str:
     """One paragraph naming the model, the covariance structure, the estimation and the df method."""
+    w = Wording.of(fit.outcome, fit.visit, registry)
     structure = STRUCTURE_NAMES[fit.covariance_structure]
     groups = " estimated separately in each arm" if fit.group_covariance else ""
     baseline = "the baseline score and " if "baseline" in fit.formula else ""
-    return (f"The primary analysis was a mixed model for repeated measures (MMRM) of {fit.outcome} at the planned "
-            f"{fit.visit}s ({', '.join(fit.visits)}), with {baseline}arm, {fit.visit} (categorical) and their "
+    return (f"The primary analysis was a mixed model for repeated measures (MMRM) of {w.first} at the planned "
+            f"{w.units} ({', '.join(fit.visits)}), with {baseline}arm, {w.unit} (categorical) and their "
             f"interaction as fixed effects ({fit.formula}) and {structure} residual covariance over the visits{groups}, "
             f"estimated by {'restricted maximum likelihood (REML)' if fit.method == 'reml' else 'maximum likelihood'} "
             f"with {fit.reference_arm} as the reference arm; all observed post-baseline scores were analysed, which is "
             f"valid when data are missing at random. Degrees of freedom used {DF_NAMES[fit.df_method]}. "
-            "Least-squares means average other factors with weights proportional to their frequencies.")
+            "Least-squares means average other factors with weights proportional to their frequencies. The MMRM was "
+            f"fitted with the ipt_outcomes engine ({'REML' if fit.method == 'reml' else 'ML'} from sufficient statistics by "
+            "visit pattern).")
 
 
-def mmrm_results(fit: Any) -> str:
-    """The arm difference at the last planned visit, in APA style."""
+def mmrm_results(fit: Any, registry: Any = None) -> str:
+    """The arm difference at the last planned visit, in APA style, with the arm it favours."""
+    w = Wording.of(fit.outcome, fit.visit, registry)
     differences = fit.arm_differences()
     last = differences[differences[fit.visit].astype(str) == fit.visits[-1]]
     parts = []
     for r in last.itertuples(index=False):
-        parts.append(f"At {fit.visit} {fit.visits[-1]}, the MMRM difference in least-squares means ({r.contrast}) was "
-                     f"{_num(r.difference)} points, 95% CI [{_num(r.ci_lower)}, {_num(r.ci_upper)}], "
-                     f"t({_num(r.df, 1)}) = {_num(r.statistic)}, {_p(r.p_value)}.")
+        arm = str(r.contrast).removesuffix(f" - {fit.reference_arm}")
+        stats = (f"difference {num(r.difference)}, {ci(r.ci_lower, r.ci_upper)}, t({num(r.df, 1)}) = "
+                 f"{num(r.statistic)}, {apa_p(r.p_value)}")
+        text = (f"At {w.unit} {fit.visits[-1]}, the MMRM least-squares mean {w.short} score was "
+                f"{w.compare(r.difference, arm, fit.reference_arm)} ({stats})")
+        favoured = w.favoured(r.difference, arm, fit.reference_arm)
+        if not significant(r.ci_lower, r.ci_upper):
+            text += "; the confidence interval includes zero"
+        elif favoured:
+            text += f", favouring {favoured}"
+        parts.append(sentence(text))
     return " ".join(parts)
