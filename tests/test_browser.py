@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -68,11 +69,39 @@ def test_every_figure_renders_offline_without_console_errors(demo_report, browse
         time.sleep(0.5)
     assert total >= 11 and rendered == total, f"{rendered} of {total} figures rendered"
     traces = browser.execute_script(
-        "return Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => d.data.length)")
-    assert all(n > 0 for n in traces)
+        "return Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => [d.id, d.data.length, "
+        "d._fullLayout.annotations.length])")
+    # every chart has data; the CONSORT diagram is boxes (annotations) only
+    assert all(n > 0 for key, n, _ in traces if key != "fig-flow"), traces
+    assert next(boxes for key, _, boxes in traces if key == "fig-flow") >= 9
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], errors
     assert browser.title.startswith("IPT trial report")
+
+
+def test_screenshots_of_every_figure_show_a_drawing(demo_report, browser, tmp_path):
+    """Each figure photographed as Chromium draws it (kept in $IPT_SCREENSHOTS when set, to look at);
+    a picture that is blank (a failed draw) or one flat colour fails."""
+    from PIL import Image
+
+    folder = Path(os.environ.get("IPT_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.get(demo_report.as_uri())
+    deadline = time.time() + 60
+    while time.time() < deadline and browser.execute_script(
+            "return Array.from(document.querySelectorAll('.plotly-graph-div')).some(d => !d._fullLayout)"):
+        time.sleep(0.5)
+    divs = browser.find_elements("css selector", ".plotly-graph-div")
+    assert len(divs) >= 11
+    for div in divs:
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", div)
+        path = folder / f"{div.get_attribute('id')}.png"
+        div.screenshot(str(path))
+        image = Image.open(path).convert("L")
+        pixels = list(image.getdata())
+        inked = sum(1 for v in pixels if v < 200) / len(pixels)
+        assert image.width > 300 and image.height > 200, path.name
+        assert 0.005 < inked < 0.6, f"{path.name}: {inked:.1%} of pixels drawn"
 
 
 HOSTILE_ARM = '<a href="https://evil.example/">IPT</a>'

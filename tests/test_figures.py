@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
@@ -44,14 +45,48 @@ def test_trajectory_figure(example):
     assert fig.layout.xaxis.title.text == "Session"
 
 
-def test_observed_means_with_n(example):
+def test_observed_means_bin_a_variable_end_of_treatment(example):
     df, _, _ = example
     fig = F.observed_means_figure(df, "HAMD17")
     ipt_trace = next(t for t in fig.data if t.name == "IPT")
     d = df[(df["instrument"] == "HAMD17") & (df["arm"] == "IPT")].dropna(subset=["score"])
-    expected = d.groupby("session")["score"].mean()
-    np.testing.assert_allclose(ipt_trace.y, expected.to_numpy())
-    assert list(ipt_trace.customdata) == list(d.groupby("session")["score"].size())
+    # by hand: sessions before the completer threshold (12 here: 75 % of the upper quartile, 16) as they
+    # are; from session 12 on, each participant's last score, plotted at the median last session
+    early = d[d["session"] < 12].groupby("session")["score"]
+    last = d.sort_values("session").groupby("participant_id").tail(1)
+    last = last[last["session"] >= 12]
+    all_arms = df[(df["instrument"] == "HAMD17")].dropna(subset=["score"]).groupby("participant_id")["session"].max()
+    median_end = float(np.median(all_arms[all_arms >= 12]))
+    np.testing.assert_allclose(ipt_trace.y, [*early.mean(), last["score"].mean()])
+    np.testing.assert_allclose(ipt_trace.x, [*early.mean().index, median_end])
+    assert [int(n) for n in ipt_trace.customdata[:, 0]] == [*early.size(), len(last)]
+    assert ipt_trace.customdata[-1, 1] == "end of treatment (session 12\u201316)"
+    assert ipt_trace.marker.symbol[-1] == "diamond"
+    assert "End of treatment varies (session 12 to 16)" in fig.layout.title.text
+
+
+def test_observed_means_at_a_fixed_schedule_are_not_binned():
+    rows = [{"participant_id": f"P{i}", "arm": "IPT" if i % 2 else "TAU", "disorder": "depression",
+             "instrument": "HAMD17", "week": w, "score": 20 - w / 2 + i % 3} for i in range(40) for w in (0, 4, 8, 12, 16)]
+    rows.append({**rows[0], "week": 7, "score": 10})  # one off-plan assessment
+    df = pd.DataFrame(rows)
+    fig = F.observed_means_figure(df, "HAMD17", time="week")
+    tau = next(t for t in fig.data if t.name == "TAU")
+    assert list(tau.x) == [0, 4, 8, 12, 16]  # week 7 (one person) left out, the fixed end kept
+    expected = df[(df["arm"] == "TAU") & (df["week"] != 7)].groupby("week")["score"].mean()
+    np.testing.assert_allclose(tau.y, expected.to_numpy())
+    assert "1 week(s) held by fewer than 4 participants" in fig.layout.title.text
+
+
+def test_observed_means_use_the_study_visit_windows():
+    rows = [{"participant_id": f"P{i}", "arm": "IPT" if i % 2 else "TAU", "disorder": "depression",
+             "instrument": "HAMD17", "week": w + (i % 3 - 1) * (w > 0), "score": float(20 - w / 2)}
+            for i in range(30) for w in (0, 4, 8)]
+    study = ipt.study.Study.from_mapping({"visits": {4: [3, 5], 8: [7, 9]}})
+    fig = F.observed_means_figure(pd.DataFrame(rows), "HAMD17", time="week", study=study)
+    ipt_trace = next(t for t in fig.data if t.name == "IPT")
+    assert list(ipt_trace.x) == [0, 4, 8] and list(ipt_trace.y) == [20, 18, 16]
+    assert "visits: windows" in fig.layout.title.text
 
 
 def test_jacobson_and_waterfall(example):
@@ -71,21 +106,97 @@ def test_jacobson_and_waterfall(example):
     assert wf.layout.yaxis.title.text == "Change from baseline (%)"
 
 
-def test_forest_retention_flow_dose(example):
-    df, fit, _ = example
-    diffs = fit.arm_differences().assign(label="All participants")
+def test_forest_has_n_and_favours_labels(example):
+    _, fit, _ = example
+    diffs = fit.arm_differences().assign(label="All participants", n=[160])
     fig = F.forest_figure(diffs, "HAMD17")
     assert fig.data[0].x[0] == pytest.approx(diffs["difference"].iloc[0])
     assert fig.data[0].error_x.array[0] == pytest.approx(diffs["ci_upper"].iloc[0] - diffs["difference"].iloc[0])
+    assert list(fig.data[0].y) == ["All participants (n = 160)"]
+    texts = [a.text for a in fig.layout.annotations]
+    assert "\u2190 favours IPT   |   favours TAU \u2192" in texts  # HAM-D: lower is better
+    reg = ipt.default_registry().extended({"QOL": {"min": 0, "max": 100, "higher_is": "better"}})
+    flipped = F.forest_figure(diffs, "QOL", registry=reg)
+    assert "\u2190 favours TAU   |   favours IPT \u2192" in [a.text for a in flipped.layout.annotations]
+
+
+def test_retention_agrees_with_the_flow(example):
+    df, fit, _ = example
     ret = ipt.retention(df, "HAMD17")
-    fig = F.retention_figure(ret, "HAMD17")
-    assert fig.data[0].y[0] == 100
     counts = F.flow_counts(df, "HAMD17", 12, set(fit._design.participant_ids))
     assert counts["randomised"].sum() == 160 and (counts["analysed"] <= counts["randomised"]).all()
-    flow = F.flow_figure(counts)
-    assert list(flow.data[0].x) == list(counts.iloc[0, 1:])
-    dose = F.dose_response_figure(ipt.dose_response(df, "PHQ9"), "PHQ9")
+    assert (counts["completed"] + counts["not_completed"] == counts["randomised"]).all()
+    at12 = ret[ret["time"] == 12].set_index("arm")["n_retained"]
+    assert at12.to_dict() == counts.set_index("arm")["completed"].to_dict()
+    fig = F.retention_figure(ret, "HAMD17", "session", 12)
+    assert fig.data[0].y[0] == 100 and fig.layout.xaxis.title.text == "Session"
+    assert fig.layout.shapes[0].x0 == 12
+
+
+def test_flow_diagram_counts_and_reasons(example):
+    df, fit, _ = example
+    df = df.copy()
+    last = df.dropna(subset=["score"]).groupby("participant_id")["session"].max()
+    stopped = last[last < 12].index
+    df["dropout_reason"] = None
+    df.loc[df["participant_id"].isin(stopped[:3]), "dropout_reason"] = "moved <away>"
+    counts = F.flow_counts(df, "HAMD17", 12, set(fit._design.participant_ids))
+    texts = " ".join(a.text for a in F.flow_figure(counts).layout.annotations)
+    assert "<b>Randomised</b> (n = 160)" in texts
+    for r in counts.itertuples():
+        assert f"<b>Allocated to {r.arm}</b> (n = {r.randomised})" in texts
+        assert f"<b>Did not complete</b>: {r.not_completed}" in texts
+    assert counts["reasons"].str.contains("moved <away>: ").sum() >= 1
+    assert "moved &lt;away&gt;" in texts and "<away>" not in texts  # data text as text only
+    total = sum(int(part.rsplit(": ", 1)[1]) for x in counts["reasons"] for part in x.split("; "))
+    assert total == counts["not_completed"].sum()
+
+
+def test_dose_response_shows_n_and_merges_tiny_bins(example):
+    df, _, _ = example
+    table = ipt.dose_response(df, "PHQ9")
+    dose = F.dose_response_figure(table, "PHQ9", min_n=5)
     assert "not randomised" in dose.layout.title.text
+    for trace in dose.data:
+        arm = table[table["arm"] == trace.name].sort_values("sessions_attended")
+        n = [int(x) for x in trace.customdata[:, 0]]
+        assert all(k >= 5 for k in n) and [f"n={k}" for k in n] == list(trace.text)
+        assert sum(n) <= arm["n"].sum() and arm["n"].sum() - sum(n) < 5  # at most a short last range left out
+        # by hand: the first bin pools doses from the lowest until 5 participants are in it
+        cum = arm["n"].cumsum().to_numpy()
+        first = arm.iloc[: int(np.argmax(cum >= 5)) + 1]
+        expected = (first["n"] * first["percent_reliably_improved"]).sum() / first["n"].sum()
+        assert trace.y[0] == pytest.approx(expected)
+    tiny = table.assign(n=1)
+    assert "merged into ranges" in F.dose_response_figure(tiny, "PHQ9", min_n=5).layout.title.text
+
+
+def test_tipping_point_figure():
+    tipping = pd.DataFrame({"arm": "IPT", "delta": [0.0, 1.0, 2.0], "estimate": [-3.0, -2.0, -1.0],
+                            "ci_lower": [-5.0, -4.0, -3.0], "ci_upper": [-1.0, -0.1, 1.0]})
+    fig = F.tipping_point_figure(tipping, {"IPT": 1.2}, "HAMD17", "TAU", "session 16")
+    line = next(t for t in fig.data if t.mode == "lines+markers")
+    assert list(line.y) == [-3.0, -2.0, -1.0] and line.name == "IPT \u2212 TAU"
+    assert any(s.x0 == 1.2 for s in fig.layout.shapes)
+    assert any("tipping point IPT: 1.20" in a.text for a in fig.layout.annotations)
+
+
+def test_diagnostics_grid(example):
+    df, fit, _ = example
+    fig = F.diagnostics_figure(fit)
+    titles = [a.text for a in fig.layout.annotations]
+    for title in ("Residuals vs fitted", "Scale-location", "QQ of residuals", "QQ of participant effects: Intercept",
+                  "QQ of participant effects: session", "Influential participants (Cook's distance)"):
+        assert any(t.startswith(title) for t in titles), title
+    res = fit.residuals()
+    assert len(fig.data[0].x) == len(res)  # every residual (under the sampling limit)
+    cooks = next(t for t in fig.data if t.hovertemplate and "Cook" in t.hovertemplate)
+    infl = ipt.models.influence.participant_influence(fit)
+    np.testing.assert_allclose(sorted(cooks.y), sorted(infl["cooks_distance"]))
+    formula_fit = ipt.fit_growth(df, formula="HAMD17 ~ session * arm + (1 | participant_id)")
+    grid = F.diagnostics_figure(formula_fit)
+    assert any(a.text.startswith("Not available") for a in grid.layout.annotations)
+
 
 
 def test_diagnostics(example):

@@ -24,7 +24,7 @@ def test_sections_and_figures(report):
                   "Missing data and sensitivity analyses", "Model diagnostics", "Provenance"):
         assert title in html, title
     assert set(report.figures) >= {"trajectories", "observed_means", "forest", "jacobson", "waterfall",
-                                   "dose_response", "retention", "flow", "qq", "residuals", "caterpillar"}
+                                   "dose_response", "retention", "flow", "diagnostics", "tipping", "caterpillar"}
     assert html.count('class="plotly-graph-div"') == len(report.figures)
 
 

@@ -12,6 +12,10 @@ from .style import arm_colors, base_layout, outcome_label, plain, shown_note, th
 __all__ = ["dose_response_figure", "jacobson_figure", "waterfall_figure"]
 
 
+#: smallest bin the dose-response figure draws
+MIN_BIN_N = 5
+
+
 def jacobson_figure(cc: pd.DataFrame) -> go.Figure:
     """Baseline against final score, with the line of no change, the reliable-change band and the cut-off."""
     settings = cc.attrs["settings"]
@@ -66,16 +70,51 @@ def waterfall_figure(cc: pd.DataFrame) -> go.Figure:
                        "Change from baseline (%)")
 
 
-def dose_response_figure(table: pd.DataFrame, outcome: str) -> go.Figure:
-    """Mean change and share reliably improved by sessions attended (descriptive, not causal)."""
+def _merged_bins(d: pd.DataFrame, min_n: int) -> tuple[pd.DataFrame, int]:
+    """Consecutive doses merged until each bin holds ``min_n`` participants (exact: shares and means
+    are n-weighted); a last bin still short of ``min_n`` is left out. Returns the bins and the
+    number of participants left out."""
+    bins, acc = [], []
+    for r in d.sort_values("sessions_attended").itertuples():
+        acc.append(r)
+        n = sum(a.n for a in acc)
+        if n >= min_n:
+            lo, hi = acc[0].sessions_attended, acc[-1].sessions_attended
+            bins.append({"x": sum(a.n * a.sessions_attended for a in acc) / n, "n": n,
+                         "label": f"{lo}" if lo == hi else f"{lo}\u2013{hi}",
+                         "percent": sum(a.n * a.percent_reliably_improved for a in acc) / n,
+                         "mean_change": sum(a.n * a.mean_change for a in acc) / n})
+            acc = []
+    return pd.DataFrame(bins, columns=["x", "n", "label", "percent", "mean_change"]), sum(a.n for a in acc)
+
+
+def dose_response_figure(table: pd.DataFrame, outcome: str, min_n: int = MIN_BIN_N) -> go.Figure:
+    """Share reliably improved by sessions attended and arm (descriptive, not causal), n written at
+    each point. Doses with fewer than ``min_n`` participants are merged with the next ones into a
+    range (a share of one or two people is noise, and can identify them); a last range still too
+    small is not drawn, and the subtitle says how many participants that leaves out."""
     colors = arm_colors(table["arm"].astype(str).unique())
     fig = go.Figure()
+    left_out = merged = 0
     for arm, d in table.groupby(table["arm"].astype(str)):
-        fig.add_trace(go.Scatter(x=d["sessions_attended"], y=d["percent_reliably_improved"], mode="lines+markers",
-                                 name=plain(arm), line={"color": colors[arm]}, marker={"size": 4 + 2 * np.sqrt(d["n"])},
-                                 customdata=np.c_[d["n"], d["mean_change"]],
-                                 hovertemplate="sessions %{x}<br>%{y:.0f}% reliably improved<br>n = %{customdata[0]}"
-                                 "<br>mean change %{customdata[1]:.1f}<extra>" + plain(arm) + "</extra>"))
-    fig.update_yaxes(range=[0, 100])
-    return base_layout(fig, f"{plain(outcome)}: reliably improved by sessions attended (marker size ~ n; not randomised)",
-                       "Sessions attended", "Reliably improved (%)")
+        bins, out = _merged_bins(d, min_n)
+        left_out += out
+        merged += int(bins["label"].str.contains("\u2013").sum())
+        fig.add_trace(go.Scatter(x=bins["x"], y=bins["percent"], mode="lines+markers+text",
+                                 name=plain(arm), line={"color": colors[arm]}, marker={"size": 4 + 2 * np.sqrt(bins["n"])},
+                                 text=[f"n={n}" for n in bins["n"]], textposition="top center", textfont={"size": 9},
+                                 customdata=np.c_[bins["n"], bins["mean_change"], bins["label"]],
+                                 hovertemplate="sessions %{customdata[2]}<br>%{y:.0f}% reliably improved<br>n = "
+                                 "%{customdata[0]}<br>mean change %{customdata[1]:.1f}<extra>" + plain(arm) + "</extra>"))
+    fig.update_yaxes(range=[0, 105])
+    notes = []
+    if merged:
+        notes.append(f"doses with fewer than {min_n} participants merged into ranges (plotted at their mean dose)")
+    if left_out:
+        notes.append(f"{left_out} participant(s) in a last range of fewer than {min_n} not drawn")
+    sub = f"<br><sup>{'; '.join(notes).capitalize()}</sup>" if notes else ""
+    fig = base_layout(fig, f"{plain(outcome)}: reliably improved by sessions attended (not randomised; marker size and "
+                           f"label: n){sub}", "Sessions attended", "Reliably improved (%)")
+    if sub:
+        fig.update_layout(margin={"t": 90})
+    return fig

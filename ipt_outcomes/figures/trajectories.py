@@ -10,8 +10,9 @@ from scipy import stats
 from ..models import GrowthFit
 from ..registry import Registry
 from ..selection import outcome_rows
-from ..study import registry_in_force, time_column
+from ..study import Study, registry_in_force, time_column
 from .style import arm_colors, base_layout, outcome_label, plain, with_alpha
+from .visits import planned_visits
 
 __all__ = ["observed_means_figure", "trajectory_figure"]
 
@@ -54,21 +55,34 @@ def trajectory_figure(df: pd.DataFrame, fit: GrowthFit, max_participants: int | 
 
 
 def observed_means_figure(df: pd.DataFrame, outcome: str, time: str | None = None, level: float = 0.95,
-                          registry: Registry | None = None) -> go.Figure:
-    """Observed mean score by arm and time with a t-based confidence interval; n at each point in the
-    hover text and as labels."""
+                          registry: Registry | None = None, study: Study | None = None,
+                          complete_from: float | None = None) -> go.Figure:
+    """Observed mean score by arm at each planned visit with a t-based confidence interval and n.
+
+    A variable end of treatment is one point and off-plan times are left out
+    (:func:`ipt_outcomes.figures.visits.planned_visits`); the subtitle says what was done.
+    """
     time = time_column(df, time).column
-    data = outcome_rows(df, outcome, ["arm", "score", time]).dropna(subset=["score"])
-    colors = arm_colors(data["arm"].astype(str).unique())
-    summary = data.groupby([data["arm"].astype(str), time])["score"].agg(["mean", "std", "count"]).reset_index()
+    study = study if study is not None else Study.from_attrs(df.attrs.get("ipt_study"))
+    visits = planned_visits(df, outcome, time, study, complete_from)
+    data = visits.data
+    colors = arm_colors(data["arm"].unique())
+    summary = data.groupby(["arm", "x", "visit"])["score"].agg(["mean", "std", "count"]).reset_index()
     crit = stats.t.ppf(0.5 + level / 2, (summary["count"] - 1).clip(lower=1))
     summary["half"] = crit * summary["std"] / np.sqrt(summary["count"])
     fig = go.Figure()
     for arm, s in summary.groupby("arm"):
-        fig.add_trace(go.Scatter(x=s[time], y=s["mean"], mode="lines+markers", name=plain(arm),
-                                 line={"color": colors[arm]}, error_y={"type": "data", "array": s["half"].fillna(0)},
-                                 customdata=s["count"], text=[f"n={n}" for n in s["count"]],
-                                 hovertemplate=plain(time) + " %{x}<br>mean %{y:.2f}<br>n = %{customdata}<extra>"
+        s = s.sort_values("x")
+        symbols = ["diamond" if visits.end is not None and x == visits.end[0] else "circle" for x in s["x"]]
+        fig.add_trace(go.Scatter(x=s["x"], y=s["mean"], mode="lines+markers", name=plain(arm),
+                                 line={"color": colors[arm]}, marker={"symbol": symbols, "size": 8},
+                                 error_y={"type": "data", "array": s["half"].fillna(0)},
+                                 customdata=np.c_[s["count"], [plain(v) for v in s["visit"]]],
+                                 hovertemplate="%{customdata[1]}<br>mean %{y:.2f}<br>n = %{customdata[0]}<extra>"
                                  + plain(arm) + "</extra>"))
-    return base_layout(fig, f"{plain(outcome)}: observed means with 95% CI (n in hover)", plain(time.capitalize()),
-                       outcome_label(outcome, registry_in_force(df, registry)))
+    sub = f"<br><sup>{plain(visits.note[0].upper() + visits.note[1:])}</sup>" if visits.note else ""
+    fig = base_layout(fig, f"{plain(outcome)}: observed means with {level:.0%} CI (n in hover){sub}",
+                      plain(time.capitalize()), outcome_label(outcome, registry_in_force(df, registry)))
+    if sub:
+        fig.update_layout(margin={"t": 90})
+    return fig

@@ -227,12 +227,13 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     if _has_time(fit):
         figs["trajectories"] = F.trajectory_figure(df, fit)
         primary.add(figure_html(figs["trajectories"], "fig-trajectories"))
-    figs["observed_means"] = F.observed_means_figure(df, outcome, time)
+    figs["observed_means"] = F.observed_means_figure(df, outcome, time, study=study)
     primary.add(figure_html(figs["observed_means"], "fig-observed-means"))
 
     step("moderators")
     moderators = Section("moderators", "Moderators: problem area and disorder")
-    forest_rows = [differences.assign(label="All participants")]
+    forest_rows = [differences.assign(label="All participants", n=[_n_in(df, outcome, [r.arm, r.reference_arm])
+                                                                    for r in differences.itertuples()])]
     for moderator in ("problem_area", "disorder"):
         try:
             mfit = fit_growth(df, outcome=outcome, time=time, reference_arm=fit.spec.reference_arm,
@@ -241,7 +242,9 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
             moderators.paragraph(f"{moderator}: not analysed ({exc})")
             continue
         by = mfit.arm_differences(by=moderator)
-        forest_rows.append(by.assign(label=[f"{moderator}: {v}" for v in by[moderator]]))
+        forest_rows.append(by.assign(label=[f"{moderator.replace('_', ' ')}: {v}" for v in by[moderator]],
+                                     n=[_n_in(df, outcome, [r.arm, r.reference_arm], moderator, getattr(r, moderator))
+                                        for r in by.itertuples()]))
         three_way = mfit.fixed_effects[mfit.fixed_effects["term"].str.count(":") == 2]
         moderators.add(table_html(three_way, 3, f"Moderation of the arm x time effect by {moderator}"))
     forest = pd.concat(forest_rows, ignore_index=True)
@@ -291,13 +294,19 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     results["sensitivity"] = sens.table
     results.update(tipping=sens.tipping, tipping_points=sens.tipping_points)
     sens_section.add(table_html(sens.table, 3, "End-of-treatment arm difference under different assumptions"))
+    if len(sens.tipping):
+        figs["tipping"] = F.tipping_point_figure(sens.tipping, sens.tipping_points, outcome, fit.spec.reference_arm,
+                                                 f"{time} {sens.settings['at']:g}")
+        sens_section.add(figure_html(figs["tipping"], "fig-tipping"))
     ret = retention(df, outcome, time=time)
-    figs["retention"] = F.retention_figure(ret, outcome)
+    figs["retention"] = F.retention_figure(ret, outcome, time, sens.settings["complete_from"])
     analysed = _analysed_participants(fit)
     counts = F.flow_counts(df, outcome, sens.settings["complete_from"], analysed, time=time)
+    results["flow"] = counts
     figs["flow"] = F.flow_figure(counts)
     sens_section.add(figure_html(figs["flow"], "fig-flow"))
-    sens_section.add(table_html(counts, 0, "Participant flow"))
+    flow_table = counts if counts["reasons"].astype(bool).any() else counts.drop(columns=["reasons"])
+    sens_section.add(table_html(flow_table, 0, "Participant flow"))
     sens_section.add(figure_html(figs["retention"], "fig-retention"))
 
     choices = [reference.statement, chosen_time.statement, sens.settings["completer_rule"]]
@@ -306,9 +315,8 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
 
     step("diagnostics")
     diag = Section("diagnostics", "Model diagnostics")
-    figs["qq"] = F.qq_figure(fit)
-    figs["residuals"] = F.residual_fitted_figure(fit)
-    keys = ["qq", "residuals"]
+    figs["diagnostics"] = F.diagnostics_figure(fit)
+    keys = ["diagnostics"]
     if _participant_effects(fit):
         figs["caterpillar"] = F.caterpillar_figure(fit)
         keys.append("caterpillar")
@@ -339,6 +347,14 @@ def _primary_fit(df: pd.DataFrame, outcome: str, time: str, reference_arm: str |
         raise ArgumentError(f"the study's model.formula ({model['formula']}) has no arm term; the report compares arms. "
                             "Add arm to the fixed part, or analyse this model with ipt-outcomes fit --formula.")
     return fit
+
+
+def _n_in(df: pd.DataFrame, outcome: str, arms: list[str], column: str | None = None, level: Any = None) -> int:
+    """Participants with a score of ``outcome`` in the compared arms (and the subgroup)."""
+    rows = df[(df["instrument"].astype(str) == outcome) & df["arm"].astype(str).isin(arms) & df["score"].notna()]
+    if column is not None:
+        rows = rows[rows[column].astype(str) == str(level)]
+    return int(rows["participant_id"].nunique())
 
 
 def _has_time(fit: Any) -> bool:
