@@ -38,12 +38,15 @@ def test_word_document_reads_back(built, tmp_path):
     assert "IPT vs TAU" in texts and "Random effects" in texts and "Residual SD (\u03c3)" in texts
     formula = model.rows[texts.index("Formula")].cells
     assert formula[1].text == built.results["fit"].formula
+    clinical = next(t for t in doc.tables if t.rows[0].cells[0].text == "outcome")
+    assert [c.text for c in clinical.rows[0].cells] == list(built.results["summary_table"].columns)
+    assert clinical.rows[1].cells[2].text == built.results["summary_table"].iloc[0]["n (%)"]
     sens = next(t for t in doc.tables if t.rows[0].cells[0].text == "analysis")
     p_col = [c.text for c in sens.rows[0].cells].index("p value")
     assert all(c.cells[p_col].text in ("", "< .001") or c.cells[p_col].text.startswith(".")
                for c in sens.rows[1:])  # APA p: no leading zero
     if static_export_available():
-        assert len(doc.inline_shapes) == 3  # trajectories, observed means, forest
+        assert len(doc.inline_shapes) == 5  # trajectories, observed means, forest, flow, tipping point
     else:
         assert "figure not included" in text
 

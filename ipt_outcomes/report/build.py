@@ -260,7 +260,8 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
     clinical.paragraph(f"Jacobson-Truax: reliability {st['reliability']:.2f} ({st['reliability_source']}); SD at "
                        f"baseline {st['sd_baseline']:.2f}; reliable change {st['reliable_change']:.2f} points; cut-off "
                        f"{st['cutoff_type']} = {st['cutoff']:.2f}.")
-    clinical.add(table_html(_compact_summary(summary), 2, f"Outcomes by arm (compared with {summary.attrs['reference_arm']}; "
+    results["summary_table"] = _compact_summary(summary)
+    clinical.add(table_html(results["summary_table"], 2, f"Outcomes by arm (compared with {summary.attrs['reference_arm']}; "
                                                           "RD with Newcombe's interval, OR with Woolf's, NNT with Altman's)"))
     figs["jacobson"] = F.jacobson_figure(cc)
     figs["waterfall"] = F.waterfall_figure(cc)

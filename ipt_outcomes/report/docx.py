@@ -20,7 +20,9 @@ __all__ = ["write_docx"]
 FIGURES = (("ls_means", "Least-squares means by visit (MMRM)"),
            ("trajectories", "Individual courses and model-implied means"),
            ("observed_means", "Observed means by planned visit"),
-           ("forest", "Arm differences at the end of treatment, overall and by moderator"))
+           ("forest", "Arm differences at the end of treatment, overall and by moderator"),
+           ("flow", "Participant flow (CONSORT)"),
+           ("tipping", "Tipping-point analysis of the end-of-treatment difference"))
 
 
 def write_docx(report: Any, path: str | Path, *, title: str, force: bool = False,
@@ -46,7 +48,8 @@ def write_docx(report: Any, path: str | Path, *, title: str, force: bool = False
     tables += [
                ("Arm differences at the end of treatment", results["differences"].drop(columns=["change_difference"],
                                                                                       errors="ignore"), 2),
-               ("Clinical significance", results.get("summary"), 1),
+               ("Clinical significance (risk differences with Newcombe's interval, NNT with Altman's)",
+                results.get("summary_table", results.get("summary")), 1),
                ("Sensitivity analyses", results.get("sensitivity"), 2)]
     doc.add_heading("Tables", level=1)
     for caption, table, digits in tables:
