@@ -28,6 +28,15 @@ def test_sections_and_figures(report):
     assert html.count('class="plotly-graph-div"') == len(report.figures)
 
 
+def test_forest_rows_carry_their_n(report):
+    df = ipt.load(ipt.example_path(), study=ipt.example_study_path())
+    scored = df[(df["instrument"] == "HAMD17") & df["score"].notna()].drop_duplicates("participant_id")
+    labels = list(report.figures["forest"].data[0].y)
+    assert f"All participants (n = {len(scored)})" in labels
+    for level, n in scored["disorder"].value_counts().items():
+        assert f"disorder: {level} (n = {n})" in labels
+
+
 def test_numbers_come_from_the_library(report):
     fit = report.results["fit"]
     d = fit.arm_differences().iloc[0]

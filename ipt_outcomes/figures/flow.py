@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -41,34 +42,33 @@ def flow_counts(df: pd.DataFrame, outcome: str, complete_from: float, analysed: 
     """Counts per arm: randomised, with a baseline score, with a score after baseline, completed
     (observed at or after ``complete_from``), not completed, analysed in the primary model; and
     ``reasons``: the non-completers' reasons ("moved away: 3; not recorded: 2") when the data have a
-    reason column (:data:`REASON_COLUMNS`), else empty."""
+    reason column (:data:`REASON_COLUMNS`), else empty. One pass over the rows (integer codes)."""
     from ..study import time_column
 
     time = time_column(df, time).column
     reason_col = next((c for c in REASON_COLUMNS if c in df.columns), None)
     data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time, *([reason_col] if reason_col else [])])
-    scored = data.dropna(subset=["score"])
-    t = pd.to_numeric(scored[time], errors="coerce")
-    pid = scored["participant_id"].astype(str)
-    reasons = None
+    codes, ids = pd.factorize(data["participant_id"])
+    t = pd.to_numeric(data[time], errors="coerce").to_numpy(float)
+    t = np.where(pd.to_numeric(data["score"], errors="coerce").notna().to_numpy(), t, np.nan)
+    per = pd.DataFrame({"arm": data["arm"].astype(str).to_numpy(), "c": codes}).groupby("c")["arm"].first().to_frame()
+    per["baseline"] = pd.Series(t == 0).groupby(codes).any()
+    per["any_post_baseline"] = pd.Series(t > 0).groupby(codes).any()
+    per["completed"] = pd.Series(t >= complete_from).groupby(codes).any()
+    per["analysed"] = pd.Index(ids.astype(str)).isin(list(analysed))[per.index]
     if reason_col:
-        reasons = data.dropna(subset=[reason_col]).groupby(data["participant_id"].astype(str))[reason_col].first()
+        given = data[reason_col].where(data[reason_col].notna(), None)
+        per["reason"] = pd.Series(given.to_numpy(dtype=object)).groupby(codes).first()
     rows = []
-    for arm, ids in data.groupby(data["arm"].astype(str))["participant_id"].unique().items():
-        ids = set(map(str, ids))
-        in_arm = pid.isin(ids)
-        completed = set(pid[in_arm & (t >= complete_from)])
-        stopped = sorted(ids - completed)
+    for arm, g in per.groupby("arm"):
         text = ""
-        if reasons is not None:
-            given = reasons.reindex(stopped)
-            tally = given.fillna("not recorded").astype(str).value_counts()
+        if reason_col:
+            tally = g.loc[~g["completed"], "reason"].fillna("not recorded").astype(str).value_counts()
             text = "; ".join(f"{why}: {n}" for why, n in tally.items())
-        rows.append({"arm": arm, "randomised": len(ids),
-                     "baseline": pid[in_arm & (t == 0)].nunique(),
-                     "any_post_baseline": pid[in_arm & (t > 0)].nunique(),
-                     "completed": len(completed), "not_completed": len(stopped),
-                     "analysed": len(ids & analysed), "reasons": text})
+        rows.append({"arm": arm, "randomised": len(g), "baseline": int(g["baseline"].sum()),
+                     "any_post_baseline": int(g["any_post_baseline"].sum()), "completed": int(g["completed"].sum()),
+                     "not_completed": int((~g["completed"]).sum()), "analysed": int(g["analysed"].sum()),
+                     "reasons": text})
     out = pd.DataFrame(rows)
     out.attrs["complete_from"], out.attrs["time"], out.attrs["reason_column"] = complete_from, time, reason_col
     return out

@@ -67,7 +67,8 @@ def observed_means_figure(df: pd.DataFrame, outcome: str, time: str | None = Non
     visits = planned_visits(df, outcome, time, study, complete_from)
     data = visits.data
     colors = arm_colors(data["arm"].unique())
-    summary = data.groupby(["arm", "x", "visit"])["score"].agg(["mean", "std", "count"]).reset_index()
+    summary = data.groupby(["arm", "x"])["score"].agg(["mean", "std", "count"]).reset_index()
+    summary["visit"] = summary["x"].map(visits.label)
     crit = stats.t.ppf(0.5 + level / 2, (summary["count"] - 1).clip(lower=1))
     summary["half"] = crit * summary["std"] / np.sqrt(summary["count"])
     fig = go.Figure()

@@ -232,7 +232,8 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
 
     step("moderators")
     moderators = Section("moderators", "Moderators: problem area and disorder")
-    forest_rows = [differences.assign(label="All participants", n=[_n_in(df, outcome, [r.arm, r.reference_arm])
+    people = _scored_participants(df, outcome, ["problem_area", "disorder"])
+    forest_rows = [differences.assign(label="All participants", n=[_n_in(people, [r.arm, r.reference_arm])
                                                                     for r in differences.itertuples()])]
     for moderator in ("problem_area", "disorder"):
         try:
@@ -243,7 +244,7 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
             continue
         by = mfit.arm_differences(by=moderator)
         forest_rows.append(by.assign(label=[f"{moderator.replace('_', ' ')}: {v}" for v in by[moderator]],
-                                     n=[_n_in(df, outcome, [r.arm, r.reference_arm], moderator, getattr(r, moderator))
+                                     n=[_n_in(people, [r.arm, r.reference_arm], moderator, getattr(r, moderator))
                                         for r in by.itertuples()]))
         three_way = mfit.fixed_effects[mfit.fixed_effects["term"].str.count(":") == 2]
         moderators.add(table_html(three_way, 3, f"Moderation of the arm x time effect by {moderator}"))
@@ -350,12 +351,21 @@ def _primary_fit(df: pd.DataFrame, outcome: str, time: str, reference_arm: str |
     return fit
 
 
-def _n_in(df: pd.DataFrame, outcome: str, arms: list[str], column: str | None = None, level: Any = None) -> int:
-    """Participants with a score of ``outcome`` in the compared arms (and the subgroup)."""
-    rows = df[(df["instrument"].astype(str) == outcome) & df["arm"].astype(str).isin(arms) & df["score"].notna()]
+def _scored_participants(df: pd.DataFrame, outcome: str, columns: list[str]) -> pd.DataFrame:
+    """One row per participant with a score of ``outcome``: arm and the (participant-level) ``columns``."""
+    from ..selection import outcome_rows
+
+    rows = outcome_rows(df, outcome, ["participant_id", "arm", "score", *columns])
+    rows = rows[rows["score"].notna()].drop_duplicates("participant_id")
+    return rows.drop(columns="score").astype({c: str for c in rows.columns if c not in ("participant_id", "score")})
+
+
+def _n_in(people: pd.DataFrame, arms: list[str], column: str | None = None, level: Any = None) -> int:
+    """Participants (from :func:`_scored_participants`) in the compared arms and the subgroup."""
+    rows = people[people["arm"].isin([str(a) for a in arms])]
     if column is not None:
-        rows = rows[rows[column].astype(str) == str(level)]
-    return int(rows["participant_id"].nunique())
+        rows = rows[rows[column] == str(level)]
+    return len(rows)
 
 
 def _has_time(fit: Any) -> bool:
