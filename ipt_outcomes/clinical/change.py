@@ -145,7 +145,8 @@ def clinical_change(
         times = scored["_t"]
         raise ArgumentError(f"no {outcome} score at {time} {at:g}: at= must be a time at which participants were "
                             f"assessed ({time} {times.min():g} to {times.max():g} in these data).")
-    last = post.sort_values("_t").groupby("participant_id").tail(1).set_index("participant_id")
+    # each participant's latest score (stable sort, then the last row of each: O(rows), no per-group work)
+    last = post.sort_values("_t", kind="stable").drop_duplicates("participant_id", keep="last").set_index("participant_id")
     r_xx, r_source = _reliability(inst, reliability)
     sd0 = float(base.std(ddof=1)) if sd_baseline is None else float(sd_baseline)
     if not sd0 > 0:
@@ -157,9 +158,9 @@ def clinical_change(
     remit = remission if remission is not None else inst.cutoffs.get("remission")
 
     out = pd.DataFrame({"participant_id": participants.index.astype(str), "arm": participants.to_numpy()})
-    out["baseline"] = out["participant_id"].map(base).astype(float)
-    out["final"] = out["participant_id"].map(last["score"]).astype(float)
-    out["final_time"] = out["participant_id"].map(last["_t"]).astype(float)
+    out["baseline"] = base.reindex(participants.index).to_numpy(dtype=float)
+    out["final"] = last["score"].reindex(participants.index).to_numpy(dtype=float)
+    out["final_time"] = last["_t"].reindex(participants.index).to_numpy(dtype=float)
     out["change"] = out["final"] - out["baseline"]
     with np.errstate(divide="ignore", invalid="ignore"):
         out["percent_change"] = np.where(out["baseline"] != 0, 100 * out["change"] / out["baseline"], np.nan)

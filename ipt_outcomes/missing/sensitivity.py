@@ -236,9 +236,10 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = N
     imputations = np.column_stack([_impute(has_base, patterns, rng).to_numpy() for _ in range(n_imputations)])
     dropouts = ~has_base["completer"]
     arms_cmp = sorted(set(has_base["arm"]) - {ref})
-    mi = {}
+    mi, models = {}, {}
     for arm in arms_cmp:
-        mi[arm] = _pooled(imputations, has_base, ref, arm, 0.0, dropouts, worse_sign, level)
+        models[arm] = _ShiftedAncova(imputations, has_base, ref, arm, dropouts, worse_sign)
+        mi[arm] = models[arm].pooled(0.0, level)
         rows.append({"analysis": "multiple imputation (MAR)", "arm": arm, "reference_arm": ref, **_pick(mi[arm]),
                      "n": len(has_base), "note": f"{n_imputations} imputations, Rubin's rules"
                      + (f"; {'; '.join(sorted(notes))}" if notes else "")})
@@ -254,7 +255,7 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = N
             return bool(res["ci_upper"] >= 0) if below else bool(res["ci_lower"] <= 0)
 
         def overturned(delta: float, arm: str = arm) -> bool:
-            return lost(_pooled(imputations, has_base, ref, arm, delta, dropouts, worse_sign, level))
+            return lost(models[arm].pooled(delta, level))
 
         if deltas is not None:
             grid = np.asarray(deltas, float)
@@ -265,7 +266,7 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = N
             grid = np.linspace(0, hi, 21)
         point = None
         for delta in grid:
-            res = _pooled(imputations, has_base, ref, arm, float(delta), dropouts, worse_sign, level)
+            res = models[arm].pooled(float(delta), level)
             turned = lost(res) if significant_at_zero else bool(res["ci_lower"] <= 0 <= res["ci_upper"])
             tipping_rows.append({"arm": arm, "delta": float(delta), **_pick(res), "overturned": turned})
             if point is None and significant_at_zero and turned:
@@ -331,25 +332,49 @@ def _pooled(imputations: np.ndarray | list[pd.Series], per: pd.DataFrame, ref: s
             dropouts: pd.Series, worse_sign: float, level: float) -> dict[str, float]:
     """Rubin-pooled ANCOVA of the imputed end scores (one column, or one Series, per imputation)
     with the dropouts of ``arm`` shifted by ``delta`` towards a worse outcome."""
-    if not isinstance(imputations, np.ndarray):
-        imputations = np.column_stack([np.asarray(end, dtype=float) for end in imputations])
-    shift = np.where(dropouts & (per["arm"] == arm), worse_sign * delta, 0.0)
-    ends = imputations + shift[:, None]
-    estimates, variances, dof = _ancova_columns(ends, per["arm"].to_numpy(), per["baseline"].to_numpy(), ref, arm)
-    return pool_rubin(list(estimates), list(variances), df_complete=dof, level=level)
+    return _ShiftedAncova(imputations, per, ref, arm, dropouts, worse_sign).pooled(delta, level)
 
 
-def _ancova_columns(ends: np.ndarray, arm: np.ndarray, baseline: np.ndarray, reference: str, target: str
-                    ) -> tuple[np.ndarray, np.ndarray, float]:
-    """:func:`ancova`'s estimate and variance of ``target`` for every column of ``ends`` at once (the
-    imputations share the design, so ``(X'X)^-1 X'`` is formed once: O(rows x imputations))."""
-    levels = [reference] + sorted(set(arm.tolist()) - {reference})
-    X = np.column_stack([np.ones(len(ends)), *[(arm == lv).astype(float) for lv in levels[1:]], baseline])
-    dof = len(ends) - X.shape[1]
-    if dof <= 0:
-        raise AnalysisError("too few participants for an ANCOVA of end-of-treatment scores.")
-    inverse = np.linalg.inv(X.T @ X)
-    beta = inverse @ (X.T @ ends)
-    sigma2 = np.sum((ends - X @ beta) ** 2, axis=0) / dof
-    i = levels.index(target)
-    return beta[i], sigma2 * inverse[i, i], float(dof)
+class _ShiftedAncova:
+    """:func:`ancova`'s estimate and variance of ``arm`` against ``ref`` for every imputation at once,
+    and for any shift ``delta`` of ``arm``'s dropouts.
+
+    The imputations share the design ``X``, so ``(X'X)^-1 X'`` is formed once (O(rows x
+    imputations)). A shift adds ``delta * s * d`` to every column of the end scores (``d``: the
+    shifted participants, ``s``: the sign of a worse outcome), so the estimates move by
+    ``delta * s * [(X'X)^-1 X'd]_i`` and each residual sum of squares becomes
+    ``RSS + 2 delta s r'Md + delta^2 d'Md`` (``M = I - X(X'X)^-1 X'``, ``r`` the unshifted residuals):
+    each delta of the tipping-point search then costs O(imputations), not O(rows x imputations)."""
+
+    def __init__(self, imputations: np.ndarray | list[pd.Series], per: pd.DataFrame, ref: str, arm: str,
+                 dropouts: pd.Series, worse_sign: float) -> None:
+        ends = imputations if isinstance(imputations, np.ndarray) else \
+            np.column_stack([np.asarray(end, dtype=float) for end in imputations])
+        arms = per["arm"].to_numpy()
+        levels = [ref] + sorted(set(arms.tolist()) - {ref})
+        X = np.column_stack([np.ones(len(ends)), *[(arms == lv).astype(float) for lv in levels[1:]],
+                             per["baseline"].to_numpy(dtype=float)])
+        self.dof = len(ends) - X.shape[1]
+        if self.dof <= 0:
+            raise AnalysisError("too few participants for an ANCOVA of end-of-treatment scores.")
+        i = levels.index(arm)
+        inverse = np.linalg.inv(X.T @ X)
+        beta = inverse @ (X.T @ ends)
+        residuals = ends - X @ beta
+        d = (np.asarray(dropouts, dtype=bool) & (arms == arm)).astype(float)
+        d_beta = inverse @ (X.T @ d)
+        d_resid = d - X @ d_beta  # M d
+        self.estimate0 = beta[i]
+        self.rss0 = np.sum(residuals ** 2, axis=0)
+        self.cross = residuals.T @ d_resid  # r'Md, one per imputation
+        self.dmd = float(d @ d_resid)
+        self.d_estimate = float(d_beta[i])
+        self.unit_variance = float(inverse[i, i])
+        self.sign = float(worse_sign)
+
+    def pooled(self, delta: float, level: float) -> dict[str, float]:
+        shift = self.sign * float(delta)
+        estimates = self.estimate0 + shift * self.d_estimate
+        rss = self.rss0 + 2 * shift * self.cross + shift ** 2 * self.dmd
+        variances = rss / self.dof * self.unit_variance
+        return pool_rubin(list(estimates), list(variances), df_complete=float(self.dof), level=level)

@@ -78,7 +78,7 @@ def baseline_table(df: pd.DataFrame, outcome: str | None = None, time: str | Non
         if column not in per.columns or column in ("participant_id", "arm"):
             continue
         values = per[column]
-        numbers = pd.to_numeric(values, errors="coerce") if not isinstance(values.dtype, pd.CategoricalDtype) else None
+        numbers = _as_numbers(values)
         if numbers is not None and numbers.notna().sum() == values.notna().sum() and \
                 numbers.nunique() >= CONTINUOUS_LEVELS:
             rows.append({"characteristic": f"{_label(column, labels)}, mean (SD)",
@@ -90,16 +90,33 @@ def baseline_table(df: pd.DataFrame, outcome: str | None = None, time: str | Non
         if column not in extra and any(_same_partition(values, per[other]) for other in shown):
             continue  # a relabelling of a row already shown
         shown.append(column)
+        present = values.notna().to_numpy()
+        text = values[present].astype(str)  # once per characteristic, not once per level and arm
+        counts = {g: text[m[present]].value_counts() for g, m in groups.items()}
         for level in levels:
             cells = {}
             for g, m in groups.items():
-                n = int((values[m].astype(str) == level).sum())
+                n = int(counts[g].get(level, 0))
                 cells[g] = f"{n} ({100 * n / max(int(m.sum()), 1):.0f}%)"
             rows.append({"characteristic": f"{_label(column, labels)}: {level.replace('_', ' ')}", **cells})
         if values.isna().any():
             rows.append({"characteristic": f"{_label(column, labels)}: missing",
                          **{g: str(int(values[m].isna().sum())) for g, m in groups.items()}})
     return pd.DataFrame(rows)
+
+
+def _as_numbers(values: pd.Series) -> pd.Series | None:
+    """The column as numbers when it is numeric (or text of numbers), else None. Text is parsed
+    through its distinct values, so a text column of a million participants costs one pass."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return None
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype(float)
+    distinct = pd.Series(pd.unique(values.dropna()))
+    parsed = pd.to_numeric(distinct, errors="coerce")
+    if parsed.isna().any():
+        return None  # some value is not a number: the column is categorical
+    return values.map(dict(zip(distinct, parsed, strict=True))).astype(float)
 
 
 def _level_order(level: str) -> tuple[int, float, str]:
