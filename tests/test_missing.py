@@ -140,3 +140,18 @@ def test_shifted_pooled_ancova_equals_ols_of_the_shifted_scores(delta, sign):
     total = u.mean() + (1 + 1 / m) * q.var(ddof=1)
     assert got["estimate"] == pytest.approx(q.mean(), abs=1e-10)
     assert got["std_error"] == pytest.approx(np.sqrt(total), rel=1e-10)
+
+
+def test_sensitivity_of_a_fit_is_the_sensitivity_analysis_and_refuses_other_models():
+    """The report fits its primary model once and hands it on: the result must be the one
+    sensitivity_analyses gives from the data, and a model with other settings is refused."""
+    from ipt_outcomes.missing.sensitivity import sensitivity_of_fit
+
+    trial = ipt.simulate_trial(n_participants=120, seed=5, instruments=["PHQ9"])
+    direct = ipt.sensitivity_analyses(trial, "PHQ9", n_imputations=5, seed=3)
+    fit = ipt.fit_growth(trial, outcome="PHQ9")
+    handed = sensitivity_of_fit(trial, fit, n_imputations=5, seed=3)
+    pd.testing.assert_frame_equal(handed.table, direct.table)
+    assert handed.tipping_points == direct.tipping_points
+    with pytest.raises(ipt.ArgumentError, match="default growth model"):
+        sensitivity_of_fit(trial, ipt.fit_growth(trial, outcome="PHQ9", random="intercept"), n_imputations=5)

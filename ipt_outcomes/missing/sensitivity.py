@@ -34,9 +34,10 @@ import pandas as pd
 from scipy import stats
 
 from ..arguments import checked, each, frame, level, number, optional, seed, text, whole
-from ..errors import AnalysisError, SingularFitWarning
-from ..models import fit_growth
+from ..errors import AnalysisError, ArgumentError, SingularFitWarning
+from ..models import GrowthFit, fit_growth
 from ..models.derived import end_of_treatment
+from ..models.design import GrowthSpec
 from ..selection import outcome_rows
 from ..study import Study, registry_in_force, time_column
 from .rubin import pool_rubin
@@ -208,7 +209,23 @@ def sensitivity_analyses(df: pd.DataFrame, outcome: str, *, time: str | None = N
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularFitWarning)
         fit = fit_growth(df, outcome=outcome, time=time, reference_arm=reference_arm, check=check)
-    ref = fit.spec.reference_arm
+    return sensitivity_of_fit(df, fit, at=at, complete_from=complete_from, n_imputations=n_imputations, seed=seed,
+                              deltas=deltas, level=level)
+
+
+def sensitivity_of_fit(df: pd.DataFrame, fit: GrowthFit, *, at: float | None = None, complete_from: float | None = None,
+                       n_imputations: int = 50, seed: int = 1, deltas: Sequence[float] | None = None,
+                       level: float = 0.95) -> SensitivityResult:
+    """:func:`sensitivity_analyses` around a growth model already fitted to ``df`` with the default
+    settings (what :func:`sensitivity_analyses` fits), so that a report fits its primary model once."""
+    spec = fit.spec
+    default = GrowthSpec(outcome=spec.outcome, time=spec.time, reference_arm=spec.reference_arm)
+    if fit.formula_model is not None or any(getattr(spec, f) != getattr(default, f) for f in
+                                            ("shape", "random", "method", "covariates", "moderators", "baseline",
+                                             "therapist", "breakpoints")):
+        raise ArgumentError("sensitivity_of_fit() needs the default growth model of the outcome (linear, random "
+                            "slopes, REML, no covariates or moderators); use sensitivity_analyses() otherwise.")
+    outcome, time, ref = spec.outcome, spec.time, spec.reference_arm
     at = end_of_treatment(fit) if at is None else float(at)
     study = Study.from_attrs(df.attrs.get("ipt_study"))
     complete_from, completer_rule = completer_threshold(df, outcome, time, study, complete_from)

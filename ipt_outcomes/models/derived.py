@@ -362,9 +362,15 @@ def residuals(fit: GrowthFit) -> pd.DataFrame:
     if v is not None:
         fitted = fitted + v[design.therapist]
     return pd.DataFrame({"participant_id": design.participant_ids[design.participant],
-                         "arm": design.data["arm"].astype(str).to_numpy(), "time": design.data[fit.spec.time].to_numpy(float),
+                         "arm": _as_text(design.data["arm"]), "time": design.data[fit.spec.time].to_numpy(float),
                          "observed": design.y, "fitted_marginal": marginal, "fitted": fitted,
                          "residual": design.y - fitted})
+
+
+def _as_text(values: pd.Series) -> np.ndarray:
+    """``values.astype(str)`` through the distinct values (one hash pass, not one str() per row)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray([str(u) for u in uniques], dtype=object)[codes]
 
 
 def random_effect_intervals(fit: GrowthFit, level: float = 0.95, group: str | None = None) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
 from ..io.output import atomic_output, check_output
 from ..loading import load
 from ..missing import retention, sensitivity_analyses
+from ..missing.sensitivity import sensitivity_of_fit
 from ..models import classical_anova, fit_growth
 from ..study import Study, TimeColumn, load_study, primary_outcome, registry_in_force, time_column
 from ..validation import validate
@@ -290,8 +291,11 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
 
     step("sensitivity")
     sens_section = Section("sensitivity", "Missing data and sensitivity analyses")
-    sens = sensitivity_analyses(df, outcome, n_imputations=n_imputations, seed=seed, check=False, time=time,
-                                reference_arm=fit.spec.reference_arm)
+    if fit.formula_model is None:  # the primary model is the one the sensitivity analyses start from: fit once
+        sens = sensitivity_of_fit(df, fit, n_imputations=n_imputations, seed=seed)
+    else:
+        sens = sensitivity_analyses(df, outcome, n_imputations=n_imputations, seed=seed, check=False, time=time,
+                                    reference_arm=fit.spec.reference_arm)
     results["sensitivity_settings"] = sens.settings
     results["sensitivity"] = sens.table
     results.update(tipping=sens.tipping, tipping_points=sens.tipping_points)
