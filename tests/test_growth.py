@@ -156,6 +156,19 @@ def test_classical_anova_two_occasions_equals_t_test_on_change(trial):
     assert res.n_excluded == trial.loc[trial["instrument"] == "HAMD17", "participant_id"].nunique() - len(wide)
 
 
+def test_classical_anova_default_occasions_are_the_last_time_half_are_seen_at(trial):
+    """Default occasions: baseline and the latest time at which at least half of the participants
+    with a baseline score have a score (counted here with a pivot table)."""
+    d = trial[trial["instrument"] == "HAMD17"].dropna(subset=["score"])
+    wide = d.pivot_table(index="participant_id", columns="session", values="score")
+    with_base = wide[wide[0].notna()]
+    seen = with_base.notna().sum()
+    expected = float(seen[(seen.index > 0) & (seen >= len(with_base) / 2)].index.max())
+    res = ipt.classical_anova(trial, "HAMD17")
+    assert res.occasions == (0.0, expected)
+    assert res.n_participants == int(wide[[0, expected]].notna().all(axis=1).sum())
+
+
 def test_fit_does_not_modify_input(trial):
     before = trial.copy()
     ipt.fit_growth(trial, outcome="HAMD17", baseline="covariate")

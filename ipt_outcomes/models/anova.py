@@ -11,10 +11,12 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ..arguments import checked, each, frame, number, optional, text
 from ..errors import AnalysisError, ArgumentError
+from ..selection import outcome_mask
 
 __all__ = ["ClassicalAnova", "classical_anova"]
 
@@ -70,30 +72,36 @@ def classical_anova(df: pd.DataFrame, outcome: str, time: str | None = None,
 
     time = time_column(df, time).column
 
-    data = df[(df["instrument"].astype(str) == outcome)] if "instrument" in df.columns else df
-    data = data[["participant_id", "arm", time, "score"]].dropna()
+    data = df.loc[outcome_mask(df, outcome), ["participant_id", "arm", time, "score"]] if "instrument" in df.columns \
+        else df[["participant_id", "arm", time, "score"]]
+    data = data.dropna()
     data = data.assign(score=pd.to_numeric(data["score"]), **{time: pd.to_numeric(data[time])})
     if data.empty:
         raise AnalysisError(f"no {outcome} scores for a classical ANOVA.")
+    # participants as integer codes: every per-participant question is a bincount (O(rows))
+    person, ids = pd.factorize(data["participant_id"])
+    t = data[time].to_numpy(float)
     if occasions is None:
-        # masks from per-participant transforms: isin() with a set of a million ids is slow on Arrow text
-        has_base = data[time].eq(0).groupby(data["participant_id"], sort=False).transform("any").to_numpy(bool)
-        n_base = data.loc[has_base, "participant_id"].nunique()
-        counts = data[has_base].groupby(time)["participant_id"].nunique()
-        later = counts[(counts.index > 0) & (counts >= n_base / 2)]
+        with_base = np.bincount(person[t == 0], minlength=len(ids)) > 0
+        has_base = with_base[person]
+        seen = pd.DataFrame({"p": person[has_base], "t": t[has_base]}).drop_duplicates()
+        counts = seen.groupby("t").size()
+        later = counts[(counts.index > 0) & (counts >= int(with_base.sum()) / 2)]
         if later.empty:
             raise AnalysisError("no occasion after baseline has half of the participants; give occasions=.")
         occasions = [0.0, float(later.index.max())]
     occasions = tuple(float(o) for o in occasions)
     if len(occasions) < 2:
         raise ArgumentError("a mixed ANOVA needs at least two occasions.")
-    sub = data[data[time].isin(occasions)]
-    complete = sub.groupby("participant_id", sort=False)[time].transform("nunique").to_numpy() == len(occasions)
-    all_ids = data["participant_id"].nunique()
-    sub = sub[complete]
-    keep = sub["participant_id"].unique()
-    if sub.duplicated(["participant_id", time]).any():
+    at = np.isin(t, occasions)
+    pairs = pd.DataFrame({"p": person[at], "t": t[at]})
+    twice = pairs.duplicated().to_numpy()
+    complete_person = np.bincount(pairs["p"].to_numpy()[~twice], minlength=len(ids)) == len(occasions)
+    if complete_person[pairs["p"].to_numpy()[twice]].any():
         raise AnalysisError("some participants have two scores at the same occasion; validate the data first.")
+    sub = data[at & complete_person[person]]
+    keep = ids[complete_person]
+    all_ids = len(ids)
     if sub["arm"].nunique() < 2 or len(keep) < 4:
         raise AnalysisError("too few complete cases in at least two arms for a mixed ANOVA.")
     with warnings.catch_warnings():  # pingouin's own use of a pandas keyword pandas now deprecates
