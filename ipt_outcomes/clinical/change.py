@@ -135,32 +135,39 @@ def clinical_change(
     data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time])
     if len(data) == 0:
         raise AnalysisError(f"no rows for outcome {outcome!r}.")
-    data = data.assign(score=pd.to_numeric(data["score"], errors="coerce"),
-                       _t=pd.to_numeric(data[time], errors="coerce"))
-    scored = data.dropna(subset=["score", "_t"])
-    participants = data.groupby("participant_id", sort=True)["arm"].first()
-    base = scored[scored["_t"] == 0].groupby("participant_id")["score"].first()
-    post = scored[scored["_t"] > 0] if at is None else scored[scored["_t"] == at]
-    if at is not None and post.empty:
-        times = scored["_t"]
+    # participants as integer codes (sorted ids, as a sorted groupby): one hash pass over the rows
+    person, ids = pd.factorize(data["participant_id"], sort=True)
+    score = pd.to_numeric(data["score"], errors="coerce").to_numpy(dtype=float)
+    t = pd.to_numeric(data[time], errors="coerce").to_numpy(dtype=float)
+    arm_values = data["arm"].to_numpy(dtype=object)
+    arm = np.full(len(ids), np.nan, dtype=object)
+    first = _first_row(person, pd.notna(arm_values) & (person >= 0), len(ids))  # first arm recorded
+    arm[first >= 0] = arm_values[first[first >= 0]]
+    scored = ~np.isnan(score) & ~np.isnan(t) & (person >= 0)
+    base = _pick(score, _first_row(person, scored & (t == 0), len(ids)))
+    post = scored & ((t > 0) if at is None else (t == at))
+    if at is not None and not post.any():
+        times = t[scored]
         raise ArgumentError(f"no {outcome} score at {time} {at:g}: at= must be a time at which participants were "
                             f"assessed ({time} {times.min():g} to {times.max():g} in these data).")
-    # each participant's latest score (stable sort, then the last row of each: O(rows), no per-group work)
-    last = post.sort_values("_t", kind="stable").drop_duplicates("participant_id", keep="last").set_index("participant_id")
+    # each participant's latest score after baseline (of two at the same latest time, the later row)
+    latest = pd.Series(np.where(post, t, -np.inf)).groupby(person).max().reindex(range(len(ids))).to_numpy()
+    final_row = _last_row(person, post & (t == latest[np.maximum(person, 0)]), len(ids))
+    final, final_time = _pick(score, final_row), _pick(t, final_row)
+    present = base[~np.isnan(base)]
     r_xx, r_source = _reliability(inst, reliability)
-    sd0 = float(base.std(ddof=1)) if sd_baseline is None else float(sd_baseline)
+    sd0 = float(np.std(present, ddof=1)) if sd_baseline is None and len(present) > 1 else \
+        (math.nan if sd_baseline is None else float(sd_baseline))
     if not sd0 > 0:
         raise AnalysisError(f"the SD of {outcome} baseline scores is {sd0}; the RCI needs a positive SD (give sd_baseline).")
     s_diff = math.sqrt(2.0) * sd0 * math.sqrt(1.0 - r_xx)
-    cut, cut_type = _cutoff(inst, cutoff, float(base.mean()), sd0)
+    cut, cut_type = _cutoff(inst, cutoff, float(present.mean()) if len(present) else math.nan, sd0)
     sign = -1.0 if inst.higher_is == "worse" else 1.0  # sign of an improvement
     resp = float(response_percent if response_percent is not None else inst.cutoffs.get("response_percent", 50))
     remit = remission if remission is not None else inst.cutoffs.get("remission")
 
-    out = pd.DataFrame({"participant_id": participants.index.astype(str), "arm": participants.to_numpy()})
-    out["baseline"] = base.reindex(participants.index).to_numpy(dtype=float)
-    out["final"] = last["score"].reindex(participants.index).to_numpy(dtype=float)
-    out["final_time"] = last["_t"].reindex(participants.index).to_numpy(dtype=float)
+    out = pd.DataFrame({"participant_id": pd.Index(ids).astype(str), "arm": arm})
+    out["baseline"], out["final"], out["final_time"] = base, final, final_time
     out["change"] = out["final"] - out["baseline"]
     with np.errstate(divide="ignore", invalid="ignore"):
         out["percent_change"] = np.where(out["baseline"] != 0, 100 * out["change"] / out["baseline"], np.nan)
@@ -194,6 +201,27 @@ def clinical_change(
     if df.attrs.get("ipt_study") is not None:  # the study's reference arm reaches summarise_change
         out.attrs["ipt_study"] = df.attrs["ipt_study"]
     return out
+
+
+def _first_row(person: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """For each of ``n`` participants the position of their first row where ``mask`` holds, else -1."""
+    return _row_of(person, mask, n, "min")
+
+
+def _last_row(person: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """For each of ``n`` participants the position of their last row where ``mask`` holds, else -1."""
+    return _row_of(person, mask, n, "max")
+
+
+def _row_of(person: np.ndarray, mask: np.ndarray, n: int, how: str) -> np.ndarray:
+    rows = np.flatnonzero(mask)
+    chosen = pd.Series(rows).groupby(person[rows]).agg(how)  # integer keys: one hash pass
+    return chosen.reindex(range(n), fill_value=-1).to_numpy(dtype=np.int64)
+
+
+def _pick(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values`` at ``rows``, NaN where a row is -1."""
+    return np.where(rows >= 0, values[np.maximum(rows, 0)], np.nan)
 
 
 def _reliability(inst: Instrument, given: float | None) -> tuple[float, str]:

@@ -39,7 +39,8 @@ def dose_response(df: pd.DataFrame, outcome: str, *, reliability: float | None =
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         cc = clinical_change(df, outcome, reliability=reliability, time=time)
-    doses = df.groupby("participant_id")[dose].first()
+    given = df[["participant_id", dose]]
+    doses = given[given[dose].notna()].drop_duplicates("participant_id").set_index("participant_id")[dose]  # first given
     cc = cc.assign(sessions_attended=cc["participant_id"].map(doses)).dropna(subset=["change", "sessions_attended"])
     cc["improved"] = cc["reliable_improvement"].astype(bool)
     cc["recovered"] = cc["category"] == "recovered"
