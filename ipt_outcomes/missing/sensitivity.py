@@ -220,9 +220,12 @@ def sensitivity_of_fit(df: pd.DataFrame, fit: GrowthFit, *, at: float | None = N
     settings (what :func:`sensitivity_analyses` fits), so that a report fits its primary model once."""
     spec = fit.spec
     default = GrowthSpec(outcome=spec.outcome, time=spec.time, reference_arm=spec.reference_arm)
-    if fit.formula_model is not None or any(getattr(spec, f) != getattr(default, f) for f in
-                                            ("shape", "random", "method", "covariates", "moderators", "baseline",
-                                             "therapist", "breakpoints")):
+    # what was asked for, not what was fitted: a default request may fall back to a random intercept
+    asked = {f: getattr(spec, f) for f in ("shape", "method", "covariates", "moderators", "baseline", "therapist",
+                                           "breakpoints")}
+    asked.update({f: tuple(v) if isinstance(v, list) else v for f, v in fit._options.items() if f in asked})
+    if fit.formula_model is not None or fit._options.get("random", spec.random) not in (None, default.random) or any(
+            asked[f] != getattr(default, f) for f in asked):
         raise ArgumentError("sensitivity_of_fit() needs the default growth model of the outcome (linear, random "
                             "slopes, REML, no covariates or moderators); use sensitivity_analyses() otherwise.")
     outcome, time, ref = spec.outcome, spec.time, spec.reference_arm
