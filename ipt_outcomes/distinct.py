@@ -90,14 +90,17 @@ def _remember_codes(series: pd.Series, values: list[Any], positions: np.ndarray)
     if data is None or len(positions) < 10_000:  # small columns are hashed in no time
         return
     remap, uniques = pd.factorize(np.array(values, dtype=object), use_na_sentinel=True)
-    codes = np.append(remap, -1)[positions]
-    small = np.int8 if len(uniques) < 127 else np.int16 if len(uniques) < 32_767 else np.int32
+    small = np.int8 if len(values) < 127 else np.int16 if len(values) < 32_767 else np.int32
+    if len(uniques) == len(values) and (remap == np.arange(len(values))).all():  # no value merged or dropped
+        codes = positions.astype(small)
+    else:
+        codes = np.append(remap, -1).astype(small)[positions]
     # numbered in order of first appearance, as pandas.factorize numbers them (a file read by Arrow
     # usually is: each new value takes the next number)
     running = np.maximum.accumulate(codes)
     if running[-1] == len(uniques) - 1 and (np.diff(running, prepend=-1) <= 1).all():
         order = np.arange(len(uniques))
-        coded = codes.astype(small)
+        coded = codes
     else:
         present = np.flatnonzero(codes >= 0)
         first = np.full(len(uniques), len(codes), dtype=np.int64)

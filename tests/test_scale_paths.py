@@ -30,6 +30,7 @@ FILES = {
     "missing codes": HEADER + "T1,002,TAU,MDD,HAM-D,NA,0,,n/a\nT1,002,TAU,MDD,HAM-D,-,3,.,\n",
     "space after delimiter": HEADER.replace(",", ", ") + "T1, 003, IPT, depression, HAMD17,  NA, 0, 2024-01-02, x y\n",
     "quoted": HEADER + 'T1,"004",IPT,depression,HAMD17,"12",0,2024-01-02,"a, ""b""\nc"\n',
+    "quoted after a space": HEADER + 'T1, "014",IPT,depression,HAMD17, "12",0,2024-01-02, "a, b"\n',
     "not numbers": HEADER + "T1,005,IPT,depression,HAMD17,12a,0,2024-13-40,z\nT1,005,IPT,depression,HAMD17, 7 ,1,2024-01-09,\n",
     "blank lines": HEADER + "\nT1,006,IPT,depression,HAMD17,3,0,2024-01-02,\n\n",
     "formula": HEADER + "T1,007,IPT,depression,HAMD17,3,0,2024-01-02,'=1+2\n",
@@ -46,6 +47,14 @@ def test_arrow_reader_and_careful_reader_give_the_same_table(tmp_path, name):
     careful = ipt.load(path, study=CAREFUL)
     fast.attrs.pop("ipt_study", None), careful.attrs.pop("ipt_study", None)
     pd.testing.assert_frame_equal(fast, careful, check_dtype=True)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(b'', False), (b'"a"', False), (b'a, b', False), (b' "a"', True),
+                                             (b'x,"a",b\n1, "2"\n', True), (b'x," a"', False), (b'"', False)])
+def test_space_before_a_quote_is_found_anywhere(raw, expected):
+    from ipt_outcomes.io.readers import _space_before_quote
+
+    assert _space_before_quote(raw) is expected
 
 
 def test_semicolon_and_decimal_comma_read_alike(tmp_path):

@@ -227,7 +227,8 @@ def _read_text_arrow(p: Path, raw: bytes, options: Mapping[str, Any]) -> RawTabl
     header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
     if not header or any("\n" in h or "\r" in h or not h.strip() for h in header):
         return None
-    if b' "' in raw:  # a quoted value after a space: the careful reader skips the space as pandas does
+    quoted = b'"' in raw
+    if quoted and _space_before_quote(raw):  # the careful reader skips the space as pandas does
         return None
     names = [f"c{i}" for i in range(len(header))]
     na_values = [str(v) for v in options.get("na_values") or []] + NA_STRINGS
@@ -236,7 +237,7 @@ def _read_text_arrow(p: Path, raw: bytes, options: Mapping[str, Any]) -> RawTabl
         table = pacsv.read_csv(
             pa.py_buffer(raw),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in raw),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, text),
                                                  null_values=na_values, strings_can_be_null=True),
         )
@@ -255,13 +256,25 @@ def _read_text_arrow(p: Path, raw: bytes, options: Mapping[str, Any]) -> RawTabl
     return RawTable(frame, p, 2, "line", {"delimiter": delimiter, "encoding": "utf-8", "decimal": decimal})
 
 
+def _space_before_quote(raw: bytes) -> bool:
+    """Whether a quote follows a space anywhere in ``raw`` (a quoted value after a space). One pass
+    of numpy over the bytes: Python's search for the two-byte pattern is ten times slower."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    after = np.flatnonzero(data[1:] == ord('"'))
+    return bool((data[after] == ord(" ")).any())
+
+
 def _categorical(column: Any, na_values: set[str]) -> pd.Categorical:
     """An Arrow dictionary column as a pandas Categorical (positions into the distinct values), with
     spaces after the delimiter skipped as ``pandas.read_csv(skipinitialspace=True)`` does: a value
     that is then a missing-value code is missing."""
-    codes = column.indices.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+    import pyarrow.compute as pc
+
+    indices, n = column.indices, len(column.dictionary)
+    small = np.int8 if n < 127 else np.int16 if n < 32_767 else np.int32  # Arrow indices are int32
+    codes = (indices.fill_null(-1) if indices.null_count else indices).to_numpy().astype(small)
     values = column.dictionary.to_numpy(zero_copy_only=False).astype(object)
-    if any(v[:1] == " " for v in values):
+    if n and pc.any(pc.starts_with(column.dictionary, " ")).as_py():
         stripped = [v.lstrip(" ") for v in values]
         remap, values = pd.factorize(np.array([None if v in na_values else v for v in stripped], dtype=object))
         codes = np.where(codes >= 0, np.append(remap, -1)[codes], -1)

@@ -74,7 +74,7 @@ class CodedTable:
         """Codes under which values equal as text are one value (``1`` and ``"1"``); -1 when missing."""
         if column not in self._keys:
             positions, values = self.codes(column)
-            if all(isinstance(v, str) for v in values):
+            if pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty"):  # every value a str
                 self._keys[column] = positions, list(values)
             else:
                 remap, texts = pd.factorize(np.array([str(v) for v in values], dtype=object))
@@ -147,8 +147,10 @@ def _dense(ids: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     if size <= _lookup_limit(len(ids)):
         seen = np.zeros(size, dtype=bool)
         seen[ids] = True
-        rank = np.cumsum(seen, dtype=np.int64) - 1
-        return rank[ids], int(rank[-1]) + 1 if size else 0
+        rank = np.cumsum(seen, dtype=np.int32 if size < 2**31 else np.int64)  # 1 + the rank of each seen id
+        dense = rank[ids].astype(np.int64)
+        dense -= 1
+        return dense, int(rank[-1]) if size else 0
     uniques, codes = np.unique(ids, return_inverse=True)
     return codes.astype(np.int64, copy=False).reshape(-1), len(uniques)
 

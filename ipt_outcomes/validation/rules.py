@@ -336,7 +336,7 @@ def _participant_constant(column: str, t: Tables) -> Rule:
         value = table.keys(column)
         person = table.participant()
         ok = (person >= 0) & (value >= 0)
-        if _one_value_each(person[ok], value[ok]):  # nothing to find
+        if _one_value_each(*((person, value) if ok.all() else (person[ok], value[ok]))):  # nothing to find
             return np.ones(len(frame), dtype=bool)
         mode = _modal_codes(table, column)
         return (value < 0) | (mode < 0) | (value == mode)
@@ -518,10 +518,12 @@ def _time_order(ctx: ValidationContext, t: Tables) -> Rule:
         sorted_within = not np.any(same & ((d[1:] < d[:-1]) | ((d[1:] == d[:-1]) & (v[1:] < v[:-1]))))
         starts = _run_starts(k)
         contiguous = int(starts.sum()) == np.count_nonzero(np.bincount(k)) if len(k) else True  # one run a group
+        bad = np.zeros(len(frame), dtype=bool)
+        if sorted_within and contiguous and not np.any(same & (v[1:] < v[:-1])):
+            return bad  # in date order and the times never fall within a group: nothing below a running maximum
         order = np.arange(len(rows)) if sorted_within and contiguous else np.lexsort((v, d, k))
         k, v = k[order], v[order]
         running = _group_cummax(v, _run_starts(k))
-        bad = np.zeros(len(frame), dtype=bool)
         bad[rows[order]] = v < running
         return bad
 
