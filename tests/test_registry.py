@@ -73,3 +73,14 @@ def test_study_declares_and_overrides_instruments():
 def test_bad_declared_instrument(spec, match):
     with pytest.raises(RegistryError, match=match):
         ipt.default_registry().extended({"X": spec})
+
+
+@pytest.mark.parametrize("name", ["canonical.yaml", "instruments.yaml"])
+def test_shipped_yaml_reads_as_the_pure_python_safe_loader_reads_it(name):
+    """The shipped schema and registry are parsed by libyaml's loader for speed: it must give what
+    PyYAML's reference safe loader gives."""
+    import yaml
+
+    from ipt_outcomes.resources import read_yaml_resource, schema_file
+
+    assert read_yaml_resource(name) == yaml.safe_load(schema_file(name).read_text(encoding="utf-8"))

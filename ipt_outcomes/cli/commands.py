@@ -140,14 +140,14 @@ def _import_in_background(*modules: str) -> None:
 def cmd_fit(args: argparse.Namespace) -> int:
     import json
 
-    from ..models import classical_anova, fit_growth
-
     if args.formula:
         return _fit_formula(args)
     _import_in_background("scipy.optimize", *(["pingouin"] if args.anova else []))
     df, report = _load_valid(args)
     if df is None:
         return 1
+    from ..models import classical_anova, fit_growth  # after the read: scipy came in the background meanwhile
+
     outcome = primary_outcome(df, args.outcome)
     fit = fit_growth(df, outcome=outcome, time=args.time, random=args.random, method=args.method,
                      reference_arm=args.reference_arm, covariates=_names(args.covariates),
