@@ -57,6 +57,17 @@ def test_space_before_a_quote_is_found_anywhere(raw, expected):
     assert _space_before_quote(raw) is expected
 
 
+@pytest.mark.parametrize("at", [(1 << 24) - 1, 1 << 24, (1 << 24) + 5])
+def test_space_before_a_quote_is_found_across_the_scan_blocks(at):
+    from ipt_outcomes.io.readers import _space_before_quote
+
+    raw = bytearray(b"a" * ((1 << 24) + 64))
+    raw[at:at + 2] = b' "'
+    assert _space_before_quote(bytes(raw))
+    raw[at] = ord("b")
+    assert not _space_before_quote(bytes(raw))
+
+
 def test_semicolon_and_decimal_comma_read_alike(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("participant_id;arm;disorder;instrument;score;session\n01;IPT;depression;PHQ9;7,5;0\n")

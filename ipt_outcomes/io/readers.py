@@ -260,8 +260,12 @@ def _space_before_quote(raw: bytes) -> bool:
     """Whether a quote follows a space anywhere in ``raw`` (a quoted value after a space). One pass
     of numpy over the bytes: Python's search for the two-byte pattern is ten times slower."""
     data = np.frombuffer(raw, dtype=np.uint8)
-    after = np.flatnonzero(data[1:] == ord('"'))
-    return bool((data[after] == ord(" ")).any())
+    block = 1 << 24  # 16 MB at a time: the comparison's temporary stays small however large the file
+    for start in range(0, max(len(data) - 1, 0), block):
+        window = data[start:start + block + 1]
+        if ((window[1:] == ord('"')) & (window[:-1] == ord(" "))).any():
+            return True
+    return False
 
 
 def _categorical(column: Any, na_values: set[str]) -> pd.Categorical:
