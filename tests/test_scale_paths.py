@@ -184,3 +184,62 @@ def test_importing_the_package_leaves_the_analysis_libraries_unloaded():
             "if m in sys.modules]; assert not heavy, heavy; assert callable(ipt.fit_growth) and 'validate' in dir(ipt); "
             "assert ipt.models.GrowthFit is ipt.GrowthFit")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_rules_evaluated_by_two_threads_find_what_one_thread_finds(monkeypatch):
+    """Large tables have their rules run by pandera's thread and a helper together: the report must
+    be the one a single thread gives, row for row, with problems of many kinds."""
+    import importlib
+
+    validation = importlib.import_module("ipt_outcomes.validation.validate")  # the module, not the function
+    df = ipt.simulate_trial(4500, seed=4)
+    assert validation._PARALLEL_ROWS[0] <= len(df) <= validation._PARALLEL_ROWS[1]
+    df.loc[df.index[::97], "score"] = 99.0                                   # out of range
+    df.loc[df.index[5], "arm"] = "ipt"                                       # spelling variant
+    df.loc[df.index[301], "assessment_date"] = pd.Timestamp("2001-01-01")    # out of time order
+    df.loc[df.index[402], "participant_id"] = pd.NA                          # empty identifier
+    df.loc[df.index[503], "disorder"] = "ptsd"                               # not constant in a participant
+    df = pd.concat([df, df.iloc[[200]]], ignore_index=True)                  # a duplicated key
+    parallel = ipt.validate(df)
+    monkeypatch.setattr(validation, "_PARALLEL_ROWS", (len(df) + 1, len(df) + 1))
+    serial = ipt.validate(df)
+    assert set(parallel.failures["check"]) >= {"score_range", "spelling_variants", "unique_key", "not_null",
+                                                "participant_constant"}
+    pd.testing.assert_frame_equal(parallel.failures, serial.failures)
+    pd.testing.assert_frame_equal(parallel.counts, serial.counts)
+
+
+def test_helper_thread_leaves_unstarted_rules_and_failures_to_the_caller():
+    """A rule the helper has not begun is run by the caller; a rule that raised in the helper is
+    run again by the caller, so that the error surfaces where pandera catches it."""
+    import threading
+
+    from ipt_outcomes.validation.rules import Rule
+    from ipt_outcomes.validation.schema import RulesAhead
+
+    gate = threading.Event()
+    callers: dict[str, str] = {}
+
+    def ok(name, wait=False):
+        def passes(frame):
+            if wait:
+                gate.wait(5)
+            callers.setdefault(name, threading.current_thread().name)
+            return np.ones(len(frame), dtype=bool)
+        return passes
+
+    def broken(frame):
+        callers.setdefault("broken", threading.current_thread().name)
+        raise ValueError("rule bug")
+
+    frame = pd.DataFrame({"x": [1, 2]})
+    first = Rule("first", "x", "error", ok("first"), lambda f, p: [])
+    bad = Rule("bad", "x", "error", broken, lambda f, p: [])
+    last = Rule("last", "x", "error", ok("last", wait=True), lambda f, p: [])
+    ahead = RulesAhead([first, bad, last], frame)  # the helper starts with the last rule and waits there
+    assert ahead.passes(first).all() and callers["first"] == threading.current_thread().name
+    gate.set()
+    assert ahead.passes(last).all() and callers["last"].startswith("ipt-rules")
+    with pytest.raises(ValueError, match="rule bug"):
+        ahead.passes(bad)
+    ahead.close()

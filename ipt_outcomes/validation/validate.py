@@ -19,9 +19,12 @@ from .context import ValidationContext
 from .findings import Findings
 from .report import FAILURE_COLUMNS, ValidationReport
 from .rules import Rule, build_rules
-from .schema import REQUIRED_CHECK, build_schema, failing_positions
+from .schema import REQUIRED_CHECK, build_schema, failing_positions, schema_with_helper
 
 __all__ = ["trial_schema", "validate"]
+
+#: tables with this many rows (from, to) have their rules evaluated by two threads
+_PARALLEL_ROWS = (50_000, 5_000_000)
 
 
 def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | None = None) -> ValidationReport:
@@ -95,7 +98,8 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
     coded = CodedTable(frame)
     coded.prefetch([c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)])
     rules = list(build_rules(frame, ctx, coded))
-    schema = build_schema(rules, required, bound=frame)
+    # a second thread for the rules where that pays and the results (a bool per row and rule) stay small
+    schema, ahead = schema_with_helper(rules, required, frame, parallel=_PARALLEL_ROWS[0] <= len(frame) <= _PARALLEL_ROWS[1])
     try:
         # inplace: no deep copy of the table. On a shallow copy, because pandera registers the schema
         # on the object it validates, and a registration still alive at exit prints a traceback.
@@ -103,6 +107,9 @@ def validate(df: pd.DataFrame, study: str | Path | Study | Mapping[str, Any] | N
         failure_cases = None
     except pa.errors.SchemaErrors as exc:
         failure_cases = exc.failure_cases
+    finally:
+        if ahead is not None:
+            ahead.close()
     found: list[tuple[Rule, np.ndarray]] = []
     if failure_cases is not None:
         for name in failure_cases.loc[failure_cases["check"] == REQUIRED_CHECK, "failure_case"]:
