@@ -243,3 +243,46 @@ def test_helper_thread_leaves_unstarted_rules_and_failures_to_the_caller():
     with pytest.raises(ValueError, match="rule bug"):
         ahead.passes(bad)
     ahead.close()
+
+
+def _unique_key_rule(frame):
+    from ipt_outcomes.validation.context import ValidationContext
+    from ipt_outcomes.validation.rules import build_rules
+
+    ctx = ValidationContext.build(frame, None, None, True)
+    table = CodedTable(frame)
+    return next(r for r in build_rules(frame, ctx, table) if r.check == "unique_key"), table
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["T1", "T2"]), st.sampled_from(["1", "2", "01", None]),
+                          st.sampled_from(["HAMD17", "PHQ9"]), st.sampled_from([0, 1, 2.0, None])),
+                min_size=1, max_size=30), st.booleans())
+def test_unique_key_in_any_row_order_is_what_pandas_finds(rows, sort):
+    """The sorted-export shortcut of the unique-key rule and its grouping agree with pandas'
+    duplicated() over the key, sorted or not."""
+    from ipt_outcomes.validation.rules import _in_strict_key_order
+
+    frame = pd.DataFrame(rows, columns=["trial_id", "participant_id", "instrument", "session"])
+    if sort:
+        frame = frame.sort_values(["trial_id", "participant_id", "instrument", "session"], na_position="first",
+                                  ignore_index=True)
+    frame["participant_id"] = frame["participant_id"].astype(object)
+    rule, table = _unique_key_rule(frame)
+    keyed = frame.astype(object).where(frame.notna(), "<missing>").astype(str)
+    duplicated = keyed.duplicated(keep=False).to_numpy() & frame["participant_id"].notna().to_numpy()
+    assert np.array_equal(~rule.passes(frame), duplicated)
+    if _in_strict_key_order(table, ("session",)):
+        assert not duplicated.any()
+
+
+def test_sorted_export_takes_the_shortcut_and_an_adjacent_copy_does_not():
+    from ipt_outcomes.validation.rules import _in_strict_key_order
+
+    df = ipt.simulate_trial(40, seed=6).sort_values(["participant_id", "instrument", "session"], ignore_index=True)
+    assert _in_strict_key_order(CodedTable(df), ("session",))
+    assert "unique_key" not in set(ipt.validate(df).failures["check"])
+    copied = pd.concat([df.iloc[:8], df.iloc[[7]], df.iloc[8:]], ignore_index=True)  # row 7 twice, adjacent
+    assert not _in_strict_key_order(CodedTable(copied), ("session",))
+    found = ipt.validate(copied).failures
+    assert sorted(found.loc[found["check"] == "unique_key", "row"]) == [7, 8]
