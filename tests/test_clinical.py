@@ -252,3 +252,27 @@ def test_sudden_gain_reversal_at_half_the_gain(later, reversed_):
     g = ipt.sudden_gains(df, "BDI2", threshold=7).iloc[0]
     assert bool(g["reversed"]) is reversed_
     assert (g["reversal_session"] == 9) if reversed_ else pd.isna(g["reversal_session"])
+
+
+def test_final_score_is_the_latest_assessment_after_baseline_whatever_the_row_order():
+    """By hand: the final score is each participant's score at their latest time after baseline
+    (rows in any order; of two rows at that time, the later row); the baseline is the score at 0;
+    at= takes the score at that time instead; the arm is the first one recorded."""
+    rows = [  # participant, arm, session, score
+        ("A", "IPT", 0, 20), ("A", "IPT", 4, 15), ("A", "IPT", 8, 11), ("A", "IPT", 12, 9),
+        ("B", "TAU", 12, 17), ("B", "TAU", 0, 21), ("B", "TAU", 4, 19),      # latest row first in the file
+        ("C", "IPT", 0, 18), ("C", "IPT", 8, 12), ("C", "IPT", 8, 10),       # two rows at the latest time
+        ("D", "TAU", 4, 16), ("D", "TAU", 0, 22), ("D", "TAU", 8, None),     # latest time without a score
+    ]
+    df = pd.DataFrame([{"participant_id": p, "arm": a, "disorder": "depression", "instrument": "PHQ9",
+                        "score": s, "session": t} for p, a, t, s in rows])
+    cc = ipt.clinical_change(df, "PHQ9", reliability=0.9, cutoff=10, sd_baseline=5).set_index("participant_id")
+    assert cc["baseline"].to_dict() == {"A": 20, "B": 21, "C": 18, "D": 22}
+    assert cc["final"].to_dict() == {"A": 9, "B": 17, "C": 10, "D": 16}
+    assert cc["final_time"].to_dict() == {"A": 12, "B": 12, "C": 8, "D": 4}
+    assert cc["change"].to_dict() == {"A": -11, "B": -4, "C": -8, "D": -6}
+    assert cc["arm"].to_dict() == {"A": "IPT", "B": "TAU", "C": "IPT", "D": "TAU"}
+    with pytest.warns(ipt.DataWarning):  # C has no score at 4
+        at4 = ipt.clinical_change(df, "PHQ9", reliability=0.9, cutoff=10, sd_baseline=5, at=4).set_index("participant_id")
+    assert at4["final"].dropna().to_dict() == {"A": 15, "B": 19, "D": 16}
+    assert math.isnan(at4.loc["C", "final"])
