@@ -276,3 +276,22 @@ def test_final_score_is_the_latest_assessment_after_baseline_whatever_the_row_or
         at4 = ipt.clinical_change(df, "PHQ9", reliability=0.9, cutoff=10, sd_baseline=5, at=4).set_index("participant_id")
     assert at4["final"].dropna().to_dict() == {"A": 15, "B": 19, "D": 16}
     assert math.isnan(at4.loc["C", "final"])
+
+
+def test_dose_response_by_hand_with_the_dose_on_some_rows_only():
+    """Sessions attended are a participant's: taken from whichever row records them (here only the
+    final row of B and D). Change (final - baseline) by arm and dose, by hand."""
+    rows = [  # participant, arm, session, score, sessions_attended
+        ("A", "IPT", 0, 20, 12), ("A", "IPT", 12, 8, 12),
+        ("B", "IPT", 0, 22, None), ("B", "IPT", 12, 12, 12),
+        ("C", "TAU", 0, 19, 6), ("C", "TAU", 12, 17, 6),
+        ("D", "TAU", 0, 21, None), ("D", "TAU", 12, 20, 6),
+        ("E", "TAU", 0, 18, None), ("E", "TAU", 12, 16, None),      # no dose recorded: left out
+    ]
+    df = pd.DataFrame([{"participant_id": p, "arm": a, "disorder": "depression", "instrument": "PHQ9",
+                        "score": s, "session": t, "sessions_attended": d} for p, a, t, s, d in rows])
+    table = ipt.dose_response(df, "PHQ9", reliability=0.9).set_index(["arm", "sessions_attended"])
+    assert table["n"].to_dict() == {("IPT", 12): 2, ("TAU", 6): 2}
+    assert table.loc[("IPT", 12), "mean_change"] == pytest.approx((-12 - 10) / 2)
+    assert table.loc[("TAU", 6), "mean_change"] == pytest.approx((-2 - 1) / 2)
+    assert table.loc[("TAU", 6), "sd_change"] == pytest.approx(math.sqrt(0.5))
