@@ -155,3 +155,5 @@ def test_sensitivity_of_a_fit_is_the_sensitivity_analysis_and_refuses_other_mode
     assert handed.tipping_points == direct.tipping_points
     with pytest.raises(ipt.ArgumentError, match="default growth model"):
         sensitivity_of_fit(trial, ipt.fit_growth(trial, outcome="PHQ9", random="intercept"), n_imputations=5)
+    with pytest.raises(ipt.ArgumentError, match="default growth model"):
+        sensitivity_of_fit(trial, ipt.fit_growth(trial, outcome="PHQ9", covariates=["age"]), n_imputations=5)

@@ -221,10 +221,9 @@ def sensitivity_of_fit(df: pd.DataFrame, fit: GrowthFit, *, at: float | None = N
     spec = fit.spec
     default = GrowthSpec(outcome=spec.outcome, time=spec.time, reference_arm=spec.reference_arm)
     # what was asked for, not what was fitted: a default request may fall back to a random intercept
-    asked = {f: getattr(spec, f) for f in ("shape", "method", "covariates", "moderators", "baseline", "therapist",
-                                           "breakpoints")}
-    asked.update({f: tuple(v) if isinstance(v, list) else v for f, v in fit._options.items() if f in asked})
-    if fit.formula_model is not None or fit._options.get("random", spec.random) not in (None, default.random) or any(
+    asked = {f: fit._options.get(f, getattr(spec, f)) for f in ("shape", "random", "method", "covariates",
+                                                              "moderators", "baseline", "therapist", "breakpoints")}
+    if fit.formula_model is not None or asked.pop("random") not in (None, default.random) or any(
             asked[f] != getattr(default, f) for f in asked):
         raise ArgumentError("sensitivity_of_fit() needs the default growth model of the outcome (linear, random "
                             "slopes, REML, no covariates or moderators); use sensitivity_analyses() otherwise.")

@@ -61,8 +61,8 @@ class RulesAhead:
 def _bound_check(rule: Rule, frame: pd.DataFrame, ahead: RulesAhead | None = None) -> pa.Check:
     """A check on the rule's column that sees the whole of ``frame``: pandera then lists one failure
     case per failing row (a frame-level check would list every cell of the row)."""
-    passes = (lambda r: ahead.passes(r)) if ahead is not None else (lambda r: r.passes(frame))
-    return pa.Check(lambda s, r=rule: pd.Series(passes(r), index=s.index), error=rule.key, name=rule.check,
+    compute = ahead.passes if ahead is not None else (lambda r: r.passes(frame))
+    return pa.Check(lambda s, r=rule: pd.Series(compute(r), index=s.index), error=rule.key, name=rule.check,
                     ignore_na=False)
 
 
