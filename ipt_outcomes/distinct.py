@@ -98,7 +98,9 @@ def _remember_codes(series: pd.Series, values: list[Any], positions: np.ndarray)
     # numbered in order of first appearance, as pandas.factorize numbers them (a file read by Arrow
     # usually is: each new value takes the next number)
     running = np.maximum.accumulate(codes)
-    if running[-1] == len(uniques) - 1 and (np.diff(running, prepend=-1) <= 1).all():
+    # the running maximum starts at -1 or 0 and climbs one at a time: as many rises as its height
+    if int(running[0]) <= 0 and int(running[-1]) == len(uniques) - 1 \
+            and np.count_nonzero(running[1:] != running[:-1]) == int(running[-1]) - int(running[0]):
         order = np.arange(len(uniques))
         coded = codes
     else:

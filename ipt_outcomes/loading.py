@@ -131,8 +131,11 @@ def _canonical_column(column: str, series: pd.Series, study: Study | None, regis
     if numeric:
         numbers = _numbers_of(values, decimal)
         if numbers is not None:
-            return _integers_where_whole(column, pd.Series(spread(numbers, positions, np.nan, "float64"),
-                                                           index=series.index))
+            if column in INTEGER_COLUMNS and _all_integral(pd.Series(numbers)):  # judged once per distinct value
+                whole = pd.arrays.IntegerArray(np.append(np.nan_to_num(numbers), 0).astype(np.int64)[positions],
+                                               np.append(np.isnan(numbers), True)[positions])
+                return pd.Series(whole, index=series.index)
+            return pd.Series(spread(numbers, positions, np.nan, "float64"), index=series.index)
         if column in NUMERIC_COLUMNS or any(not isinstance(v, str) for v in values if v is not None):
             return pd.Series(spread(values, positions, None, object), index=series.index)  # validation reports it
         return text_column(values, positions, series.index)

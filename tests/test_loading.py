@@ -183,6 +183,8 @@ def test_bad_study_files(tmp_path, small, study, match):
 @pytest.mark.parametrize(("name", "content", "match"), [
     ("missing.csv", None, "file not found"),
     ("empty.csv", b"", "the file is empty"),
+    ("blank.csv", b" \r\n\t" * 30_000, "the file is empty"),
+    ("late_nul.csv", b"participant_id,score\n" + b"A,1\n" * 50_000 + b"A,\x002\n", "line 50002 contains a NUL"),
     ("binary.csv", b"\x00\x01\x02\x00garbage", "binary data"),
     ("broken.parquet", b"not parquet at all", "cannot be read as a PARQUET"),
     ("broken.xlsx", b"PK\x03\x04 broken zip", "cannot be read as a XLSX"),
@@ -256,3 +258,18 @@ def test_text_codes_made_by_load_agree_with_pandas_and_never_go_stale(tmp_path):
     report = ipt.validate(changed)
     assert "unique_key" in set(report.errors["check"])
     assert ipt.validate(loaded).ok  # the original is untouched and still coded as loaded
+
+
+@pytest.mark.parametrize("encoding", [None, "cp1252"])  # the Arrow reader and the careful one
+def test_session_counts_become_whole_numbers_with_missing_cells_missing(tmp_path, encoding):
+    path = tmp_path / "d.csv"
+    path.write_text("participant_id,session,sessions_attended,score\n"
+                    "A,0,12,1.5\nA,,NA,2\nA,3.0,,\nA,-,4,7\n", encoding="utf-8")
+    loaded = ipt.load(path, study={"read": {"encoding": encoding}} if encoding else None)
+    assert loaded["session"].dtype == "Int64" and loaded["sessions_attended"].dtype == "Int64"
+    assert loaded["session"].tolist() == [0, pd.NA, 3, pd.NA]
+    assert loaded["sessions_attended"].tolist() == [12, pd.NA, pd.NA, 4]
+    assert loaded["score"].dtype == "float64" and loaded["score"].isna().tolist() == [False, False, True, False]
+    halves = tmp_path / "h.csv"
+    halves.write_text("participant_id,session\nA,0\nA,1.5\n", encoding="utf-8")
+    assert ipt.load(halves)["session"].tolist() == [0.0, 1.5]  # not whole: kept as numbers

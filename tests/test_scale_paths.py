@@ -286,3 +286,39 @@ def test_sorted_export_takes_the_shortcut_and_an_adjacent_copy_does_not():
     assert not _in_strict_key_order(CodedTable(copied), ("session",))
     found = ipt.validate(copied).failures
     assert sorted(found.loc[found["check"] == "unique_key", "row"]) == [7, 8]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.floats(0, 0.5), st.booleans(), st.booleans())
+def test_codes_a_text_column_remembers_are_those_of_pandas_factorize(seed, n, missing, in_order, merged):
+    """The codes load hands to validation (text_column) number the values in order of first
+    appearance, as pandas.factorize does, whether the positions arrive in that order or not, and
+    when two values merged into one (an alias) or a value became missing."""
+    from ipt_outcomes.distinct import factorized, text_column
+
+    rng = np.random.default_rng(seed)
+    values = [f"v{i}" for i in range(n)]
+    if merged and n > 2:
+        values[1], values[2] = values[0], None
+    positions = rng.integers(0, n, size=12_000)
+    if in_order:  # relabel so that each value first appears after the ones before it
+        _, first = np.unique(positions, return_index=True)
+        order = np.unique(positions)[np.argsort(first)]
+        relabel = np.empty(n, dtype=np.int64)
+        relabel[order] = np.arange(len(order))
+        positions = relabel[positions]
+    positions[rng.random(len(positions)) < missing] = -1
+    series = text_column(values, positions, pd.RangeIndex(len(positions)))
+    codes, uniques = factorized(series)
+    cells = np.array([None if p < 0 else values[p] for p in positions], dtype=object)
+    expected_codes, expected_uniques = pd.factorize(cells, use_na_sentinel=True)
+    assert np.array_equal(codes, expected_codes)
+    assert list(uniques) == list(expected_uniques)
+
+
+def test_codes_of_a_text_column_whose_first_row_holds_a_later_value():
+    from ipt_outcomes.distinct import factorized, text_column
+
+    series = text_column(["a", "b", "c"], np.array([1, 2, 0] * 5_000), pd.RangeIndex(15_000))
+    codes, uniques = factorized(series)
+    assert list(uniques) == ["b", "c", "a"] and codes[:3].tolist() == [0, 1, 2]
