@@ -66,7 +66,7 @@ def text_column(values: list[Any], positions: np.ndarray, index: pd.Index) -> pd
     where the position is -1 or the value is None; built by Arrow's ``take``, no Python object per row."""
     import pyarrow as pa
 
-    dictionary = pa.array(values, type=pa.string())
+    dictionary = pa.array(values, type=pa.large_string())  # pandas' own type: no cast of every row
     taken = dictionary.take(pa.array(positions, mask=positions < 0))
     series = pd.Series(pd.arrays.ArrowStringArray(taken), index=index)
     _remember_codes(series, values, positions)
@@ -89,11 +89,11 @@ def _remember_codes(series: pd.Series, values: list[Any], positions: np.ndarray)
     data = _arrow_data(series)
     if data is None or len(positions) < 10_000:  # small columns are hashed in no time
         return
-    remap, uniques = pd.factorize(np.array(values, dtype=object), use_na_sentinel=True)
     small = np.int8 if len(values) < 127 else np.int16 if len(values) < 32_767 else np.int32
-    if len(uniques) == len(values) and (remap == np.arange(len(values))).all():  # no value merged or dropped
-        codes = positions.astype(small)
+    if None not in values and len(set(values)) == len(values):  # no value merged or dropped
+        codes, uniques = positions.astype(small), values
     else:
+        remap, uniques = pd.factorize(np.array(values, dtype=object), use_na_sentinel=True)
         codes = np.append(remap, -1).astype(small)[positions]
     # numbered in order of first appearance, as pandas.factorize numbers them (a file read by Arrow
     # usually is: each new value takes the next number)

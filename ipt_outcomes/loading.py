@@ -118,6 +118,9 @@ def _canonical_column(column: str, series: pd.Series, study: Study | None, regis
                 and not isinstance(series.dtype, pd.CategoricalDtype):
             return _integers_where_whole(column, series.astype("float64"))
     positions, uniques = factorized(series)
+    if not numeric and column != "assessment_date" and (study is None or column not in study.values) \
+            and _normaliser(column, registry) is None and pd.api.types.infer_dtype(uniques, skipna=False) == "string":
+        return text_column([v.strip() or None for v in uniques], positions, series.index)  # ids: one pass
     values: list[Any] = [None if isinstance(v, str) and not v.strip() else v for v in uniques]
     if study is not None and column in study.values:
         lookup = _value_lookup(study.values[column])

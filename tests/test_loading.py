@@ -273,3 +273,13 @@ def test_session_counts_become_whole_numbers_with_missing_cells_missing(tmp_path
     halves = tmp_path / "h.csv"
     halves.write_text("participant_id,session\nA,0\nA,1.5\n", encoding="utf-8")
     assert ipt.load(halves)["session"].tolist() == [0.0, 1.5]  # not whole: kept as numbers
+
+
+@pytest.mark.parametrize("encoding", [None, "cp1252"])  # the Arrow reader and the careful one
+def test_identifiers_lose_surrounding_spaces_and_blank_ones_are_missing(tmp_path, encoding):
+    path = tmp_path / "d.csv"
+    path.write_text('participant_id,therapist_id,score\nP1 ,T1,1\n"   ",T2 ,2\n" P2",,3\n', encoding="utf-8")
+    loaded = ipt.load(path, study={"read": {"encoding": encoding}} if encoding else None)
+    assert loaded["participant_id"].tolist() == ["P1", pd.NA, "P2"]
+    assert loaded["therapist_id"].tolist() == ["T1", "T2", pd.NA]
+    assert loaded["participant_id"].dtype == "string"
