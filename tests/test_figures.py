@@ -292,3 +292,25 @@ def test_browser_driver_log_stays_off_the_terminal(caplog):
     assert not caplog.records
     pipe.error("after the figure")
     assert [r.getMessage() for r in caplog.records] == ["after the figure"]
+
+
+def test_normal_qq_at_r_ppoints_and_at_the_points_shown():
+    """R: qqnorm(x) plots qnorm(ppoints(n)), (i - 1/2) / n for n > 10, against sort(x); the
+    quantiles here from the standard library's NormalDist, the first by hand: qnorm(0.025) = -1.959964."""
+    from statistics import NormalDist
+
+    from ipt_outcomes.figures.diagnostics import normal_qq
+
+    values = np.r_[np.arange(20.0)[::-1], np.nan]  # the missing value is left out
+    q, z = normal_qq(values)
+    assert len(q) == 20
+    np.testing.assert_allclose(q[[0, 9, 19]], [-1.959964, -0.06270678, 1.959964], atol=1e-6)
+    np.testing.assert_allclose(z, (np.arange(20.0) - 9.5) / np.arange(20.0).std(ddof=1), rtol=1e-12)
+    n = 10_001  # more than a figure shows: evenly spaced order statistics, both ends kept
+    shuffled = np.random.default_rng(4).permutation(n).astype(float)
+    q, z = normal_qq(shuffled)
+    assert len(q) < n
+    order = np.round(z * shuffled.std(ddof=1) + shuffled.mean()).astype(int)  # the value is its order here
+    assert order[0] == 0 and order[-1] == n - 1 and np.all(np.diff(order) > 0)
+    expected = [NormalDist().inv_cdf((i + 0.5) / n) for i in order]
+    np.testing.assert_allclose(q, expected, rtol=1e-10, atol=1e-12)

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from scipy import stats
 
 from ..errors import AnalysisError
 from ..models import GrowthFit
 from ..models.influence import participant_influence
+from .diagnostics import normal_qq
 from .style import MAX_POINTS, plain, thinned
 
 __all__ = ["diagnostics_figure"]
@@ -30,15 +30,6 @@ def _binned_mean(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
     frame = pd.DataFrame({"b": which, "x": x, "y": y}).groupby("b").mean()
     return frame["x"].to_numpy(), frame["y"].to_numpy()
-
-
-def _qq(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    v = np.sort(values[np.isfinite(values)])
-    sd = v.std(ddof=1) if len(v) > 1 else 1.0
-    z = (v - v.mean()) / (sd if sd > 0 else 1.0)
-    q = stats.norm.ppf((np.arange(1, len(v) + 1) - 0.5) / len(v))
-    keep = thinned(len(v), evenly=True)
-    return q[keep], z[keep]
 
 
 def diagnostics_figure(fit: GrowthFit) -> go.Figure:
@@ -76,7 +67,7 @@ def diagnostics_figure(fit: GrowthFit) -> go.Figure:
     panels = [(1, 3, std_resid, "residuals")] + [(2, i + 1, effects[t].to_numpy(float), plain(t))
                                                  for i, t in enumerate(terms)]
     for r, c, values, what in panels:
-        q, z = _qq(values)
+        q, z = normal_qq(values)
         fig.add_trace(go.Scatter(x=q, y=z, mode="markers", showlegend=False, marker={"size": 3, "color": BLUE},
                                    hovertemplate="normal %{x:.2f}<br>" + what + " %{y:.2f}<extra></extra>"), row=r, col=c)
         if len(q):
