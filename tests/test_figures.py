@@ -314,3 +314,16 @@ def test_normal_qq_at_r_ppoints_and_at_the_points_shown():
     assert order[0] == 0 and order[-1] == n - 1 and np.all(np.diff(order) > 0)
     expected = [NormalDist().inv_cdf((i + 0.5) / n) for i in order]
     np.testing.assert_allclose(q, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_binned_means_of_the_residual_panels_by_hand():
+    """x = 0..99 in 20 bins of equal count: bin k holds 5k..5k+4, whose mean is m = 5k + 2, and the
+    mean of their squares is m^2 + 2; in any row order."""
+    from ipt_outcomes.figures.check_model import _binned_mean
+
+    x = np.random.default_rng(5).permutation(100).astype(float)
+    bx, by = _binned_mean(x, x**2)
+    m = 5.0 * np.arange(20) + 2
+    np.testing.assert_allclose(bx, m, rtol=1e-12)
+    np.testing.assert_allclose(by, m**2 + 2, rtol=1e-12)
+    assert _binned_mean(x[:39], x[:39])[0].size == 0  # fewer than two rows per bin: no line

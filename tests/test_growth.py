@@ -230,3 +230,14 @@ def test_pattern_moments_equal_per_participant_algebra():
         lam = fast._lambda(np.array([1.2, 0.02, 0.07]) if Z.shape[1] == 2 else np.array([0.9]), Z.shape[1])
         for a, b in zip(fast._quadratic_forms(data.stats, lam), fast._quadratic_forms(per, lam), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+def test_residual_rows_carry_their_participant_arm_time_and_score(trial, fit):
+    """Each row of residuals() is a row of the data: the same (participant, arm, session, score)."""
+    res = fit.residuals()
+    rows = trial[(trial["instrument"] == fit.outcome) & trial["score"].notna()]
+    got = sorted(zip(res["participant_id"], res["arm"], res["time"], res["observed"], strict=True))
+    expected = sorted(zip(rows["participant_id"], rows["arm"], rows["session"].astype(float), rows["score"],
+                          strict=True))
+    assert got == expected
+    assert str(res["participant_id"].dtype) == str(pd.Series(["a"]).dtype)  # the text type pandas gives

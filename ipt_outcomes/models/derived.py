@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..distinct import row_texts
 from ..errors import AnalysisError, ArgumentError
 from . import formula_levels, formula_means
 from .design import time_columns
@@ -361,16 +362,16 @@ def residuals(fit: GrowthFit) -> pd.DataFrame:
     fitted = marginal + np.sum(design.Z * u[design.participant], axis=1)
     if v is not None:
         fitted = fitted + v[design.therapist]
-    return pd.DataFrame({"participant_id": design.participant_ids[design.participant],
+    return pd.DataFrame({"participant_id": row_texts(design.participant_ids, design.participant),
                          "arm": _as_text(design.data["arm"]), "time": design.data[fit.spec.time].to_numpy(float),
                          "observed": design.y, "fitted_marginal": marginal, "fitted": fitted,
                          "residual": design.y - fitted})
 
 
-def _as_text(values: pd.Series) -> np.ndarray:
+def _as_text(values: pd.Series) -> Any:
     """``values.astype(str)`` through the distinct values (one hash pass, not one str() per row)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return np.asarray([str(u) for u in uniques], dtype=object)[codes]
+    return row_texts([str(u) for u in uniques], codes)
 
 
 def random_effect_intervals(fit: GrowthFit, level: float = 0.95, group: str | None = None) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..distinct import row_texts
 from ..errors import AnalysisError
 
 __all__ = ["participant_influence"]
@@ -89,4 +90,5 @@ def participant_influence(fit) -> pd.DataFrame:
             except np.linalg.LinAlgError:
                 pass
     d = np.einsum("ni,ij,nj->n", delta, A, delta) / p
-    return pd.DataFrame({"participant_id": design.participant_ids[ids], "n_obs": counts, "cooks_distance": d})
+    return pd.DataFrame({"participant_id": row_texts(design.participant_ids, ids), "n_obs": counts,
+                         "cooks_distance": d})
