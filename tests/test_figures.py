@@ -327,3 +327,11 @@ def test_binned_means_of_the_residual_panels_by_hand():
     np.testing.assert_allclose(bx, m, rtol=1e-12)
     np.testing.assert_allclose(by, m**2 + 2, rtol=1e-12)
     assert _binned_mean(x[:39], x[:39])[0].size == 0  # fewer than two rows per bin: no line
+
+
+def test_flow_counts_the_analysed_participants_of_each_arm(example):
+    df, _, _ = example
+    arms = df.drop_duplicates("participant_id").set_index("participant_id")["arm"]
+    chosen = set(arms[arms == "IPT"].index[:10]) | set(arms[arms == "TAU"].index[:3]) | {"not in the data"}
+    counts = F.flow_counts(df, "HAMD17", 12, chosen).set_index("arm")["analysed"]
+    assert counts.to_dict() == {"IPT": 10, "TAU": 3}

@@ -37,7 +37,10 @@ def _binned_mean(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def diagnostics_figure(fit: GrowthFit) -> go.Figure:
     """The grid of checks for a growth (or formula) model; influence where the model allows it."""
     res = fit.residuals()
-    fitted, resid = res["fitted"].to_numpy(float), res["residual"].to_numpy(float)
+    fitted, resid = res["fitted"].to_numpy(float, copy=True), res["residual"].to_numpy(float, copy=True)  # not views
+    keep = thinned(len(resid))
+    pid = [plain(p) for p in res["participant_id"].iloc[keep]]
+    del res  # the table of every row is not kept while influence is worked out (13 million rows in a registry)
     sd = resid.std(ddof=1) if len(resid) > 1 else 1.0
     std_resid = resid / (sd if sd > 0 else 1.0)
     try:
@@ -53,9 +56,7 @@ def diagnostics_figure(fit: GrowthFit) -> go.Figure:
               "QQ of residuals (points on the line)", *[f"QQ of participant effects: {plain(t)}" for t in terms],
               "Influential participants (Cook's distance)"]
     fig = make_subplots(rows=2, cols=3, subplot_titles=titles, horizontal_spacing=0.08, vertical_spacing=0.16)
-    keep = thinned(len(resid))
     shown = "" if len(keep) == len(resid) else f" (points: {len(keep):,} of {len(resid):,} residuals, random sample)"
-    pid = [plain(p) for p in res["participant_id"].to_numpy()[keep]]
     for col, y, name in ((1, resid, "residual"), (2, np.sqrt(np.abs(std_resid)), "\u221a|standardised residual|")):
         fig.add_trace(go.Scatter(x=fitted[keep], y=y[keep], mode="markers", showlegend=False, text=pid,
                                    marker={"size": 3, "color": BLUE, "opacity": 0.35},
