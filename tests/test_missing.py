@@ -157,3 +157,27 @@ def test_sensitivity_of_a_fit_is_the_sensitivity_analysis_and_refuses_other_mode
         sensitivity_of_fit(trial, ipt.fit_growth(trial, outcome="PHQ9", random="intercept"), n_imputations=5)
     with pytest.raises(ipt.ArgumentError, match="default growth model"):
         sensitivity_of_fit(trial, ipt.fit_growth(trial, outcome="PHQ9", covariates=["age"]), n_imputations=5)
+
+
+def test_participants_take_the_first_recorded_arm_baseline_end_and_last_score_by_hand():
+    """_participants, the table every sensitivity analysis starts from, by hand: the arm first recorded
+    in file order (a missing arm skipped), the baseline at time 0, the end score (the last at or after
+    complete_from) and the last score before it, whatever the order of the scores' rows."""
+    from ipt_outcomes.missing.sensitivity import _participants
+
+    rows = [("P1", None, 0, 20.0), ("P1", "IPT", 4, 15.0), ("P1", "TAU", 8, 12.0), ("P1", "IPT", 12, 9.0),
+            ("P1", "TAU", 14, 8.0), ("P2", "TAU", 0, 22.0), ("P2", "TAU", 6, 21.0), ("P3", None, 0, 18.0)]
+    df = pd.DataFrame(rows, columns=["participant_id", "arm", "session", "score"])
+    df = pd.concat([df.iloc[:1], df.iloc[1:].sample(frac=1, random_state=2)])  # P1's first arm stays first
+    first_recorded = df.loc[df["participant_id"] == "P1", "arm"].dropna().iloc[0]
+    df["instrument"] = "HAMD17"
+    df["arm"] = df["arm"].astype("string")
+    per, wide = _participants(df, "HAMD17", "session", 12)
+    assert per.loc["P1", "arm"] == first_recorded and per.loc["P2", "arm"] == "TAU"
+    assert df.loc[df["participant_id"] == "P1", "arm"].dropna().iloc[-1] != first_recorded  # a break shows
+    assert per.loc["P3", "arm"] not in ("IPT", "TAU")  # no arm recorded: not another participant's
+    assert per["baseline"].tolist() == [20.0, 22.0, 18.0] and per.loc["P1", "end"] == 8.0
+    assert per.loc["P1", "last_score"] == 12.0 and per.loc["P1", "last_time"] == 8
+    assert per["completer"].tolist() == [True, False, False] and per.loc["P2", "last_score"] == 21.0
+    np.testing.assert_array_equal(wide.to_numpy(), [[20, 15, np.nan, 12], [22, np.nan, 21, np.nan],
+                                                    [18, np.nan, np.nan, np.nan]])  # times 0, 4, 6, 8

@@ -87,11 +87,16 @@ def _participants(df: pd.DataFrame, outcome: str, time: str, complete_from: floa
     codes of the participants, not by their texts."""
     data = outcome_rows(df, outcome, ["participant_id", "arm", "score", time])
     code, ids = pd.factorize(data["participant_id"], sort=True)
-    data = pd.DataFrame({"_p": code, "arm": data["arm"].to_numpy(), "score": pd.to_numeric(data["score"], errors="coerce"),
+    arm_code, arm_names = pd.factorize(data["arm"])  # codes, not a Python text per row (13M in a registry)
+    data = pd.DataFrame({"_p": code, "_a": np.where(arm_code >= 0, arm_code, np.nan),
+                         "score": pd.to_numeric(data["score"], errors="coerce"),
                          "_t": pd.to_numeric(data[time], errors="coerce")}).loc[code >= 0]
     scored = data.dropna(subset=["score"]).sort_values(["_p", "_t"])
     index = pd.Index(ids, name="participant_id")
-    per = pd.DataFrame({"arm": data.groupby("_p")["arm"].first().reindex(range(len(ids))).to_numpy()}, index=index)
+    first_arm = data.groupby("_p")["_a"].first().reindex(range(len(ids))).to_numpy()  # the first recorded
+    arm_texts = np.append(np.asarray([str(a) for a in arm_names], dtype=object), "nan")  # "nan": none recorded
+    per = pd.DataFrame({"arm": arm_texts[np.where(np.isnan(first_arm), len(arm_names), first_arm).astype(np.int64)]},
+                       index=index)
     per["arm"] = per["arm"].astype(str)
     per["baseline"] = scored[scored["_t"] == 0].groupby("_p")["score"].first().reindex(range(len(ids))).to_numpy()
     end_rows = scored[scored["_t"] >= complete_from]
