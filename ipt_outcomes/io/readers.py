@@ -214,7 +214,9 @@ def _mapped(p: Path) -> Any:
     """The file's bytes, mapped read-only rather than copied (a 128 MB copy costs 0.08 s, most of it
     in faults on fresh memory; the mapping shares the pages the system has cached). Only searched
     with ``find`` (``in`` would compare byte by byte) and read; an empty file, or one the system
-    cannot map, is read into memory."""
+    cannot map, is read into memory. As with Polars and Arrow's own memory-mapped reading, a file that
+    another program truncates during the read can stop the process; write exports to a new file
+    and rename it when complete."""
     import mmap
 
     with open(p, "rb") as handle:
