@@ -169,12 +169,17 @@ def _sniff_delimiter(text: str) -> str:
 
 def _read_text(p: Path, options: Mapping[str, Any]) -> RawTable:
     try:
-        fast = _read_text_arrow(p, _mapped(p), options)
-        if fast is not None:
-            return fast
+        mapped = _mapped(p)
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot be opened ({exc.strerror or exc}); check permissions.") from None
+    fast = _read_text_arrow(p, mapped, options)
+    if fast is not None:
+        return fast
+    del mapped
+    try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise InputFileError(f"{p}: cannot be opened ({exc.strerror}); check permissions.") from None
+        raise InputFileError(f"{p}: cannot be opened ({exc.strerror or exc}); check permissions.") from None
     try:
         text, encoding = _decode(raw, options.get("encoding"))
     except InputFileError as exc:
