@@ -235,11 +235,12 @@ def _has(raw: Any, needle: bytes) -> bool:
     return raw.find(needle) >= 0
 
 
-def _read_text_arrow(p: Path, raw: bytes, options: Mapping[str, Any]) -> RawTable | None:
+def _read_text_arrow(p: Path, raw: Any, options: Mapping[str, Any]) -> RawTable | None:
     """The usual file (UTF-8, one value per field, no space after the delimiter) read by Arrow's
     multithreaded CSV reader with every cell as text: as fast as ``pandas.read_csv``. None when the
     file needs the careful reader below (another encoding, NUL bytes, rows of the wrong width, an
-    unclosed quote, ...), which then reads it again and explains what is wrong with it."""
+    unclosed quote, ...), which then reads it again and explains what is wrong with it. ``raw``: the
+    file's bytes or their read-only mapping (:func:`_mapped`)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -289,7 +290,7 @@ def _read_text_arrow(p: Path, raw: bytes, options: Mapping[str, Any]) -> RawTabl
     return RawTable(frame, p, 2, "line", {"delimiter": delimiter, "encoding": "utf-8", "decimal": decimal})
 
 
-def _space_before_quote(raw: bytes) -> bool:
+def _space_before_quote(raw: Any) -> bool:
     """Whether a quote follows a space anywhere in ``raw`` (a quoted value after a space). One pass
     of numpy over the bytes: Python's search for the two-byte pattern is ten times slower."""
     data = np.frombuffer(raw, dtype=np.uint8)
