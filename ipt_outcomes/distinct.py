@@ -74,13 +74,14 @@ def text_column(values: list[Any], positions: np.ndarray, index: pd.Index) -> pd
 
 
 def row_texts(texts: Any, positions: np.ndarray) -> Any:
-    """``texts[positions]`` (positions all present) as pandas holds a column of texts (its Arrow-backed ``str`` from pandas 3,
-    Python objects before), built by Arrow's take: no Python object per row, so a column of 13 million
-    participant ids takes 0.15 s rather than 1 s and no array of 13 million references."""
+    """``texts[positions]`` (every position present) as pandas holds a column of texts: its
+    Arrow-backed ``str`` from pandas 3, Python objects before. Built by Arrow's take, with no Python
+    object per row: 13 million participant ids take 0.15 s rather than 1 s. Values that are not all
+    texts (ids as numbers) are spread as objects."""
     import pyarrow as pa
 
     inferred = pd.Series(["a"]).dtype
-    if pd.api.types.is_object_dtype(inferred) or pd.api.types.infer_dtype(texts, skipna=False) != "string":  # ids as numbers stay
+    if pd.api.types.is_object_dtype(inferred) or pd.api.types.infer_dtype(texts, skipna=False) != "string":
         return np.asarray(texts, dtype=object)[positions]
     taken = pa.array(list(texts), type=pa.large_string()).take(pa.array(positions))
     return pd.array(taken, dtype=inferred)
