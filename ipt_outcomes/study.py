@@ -49,7 +49,7 @@ _TOP_KEYS = {
     "columns", "values", "constants", "reshape", "instruments", "time", "model", "primary_analysis", "mmrm", "visits",
     "labels", "characteristics",
 }
-_MMRM_KEYS = {"visit", "covariance", "df", "method", "covariates", "baseline", "group_covariance"}
+_MMRM_KEYS = {"visit", "covariance", "df", "method", "covariates", "baseline", "group_covariance", "baseline_visit"}
 _MODEL_KEYS = {"formula", "method"}
 _READ_KEYS = {"delimiter", "decimal", "encoding", "sheet", "date_format", "dayfirst", "na_values"}
 _RESHAPE_KEYS = {"separator", "measures", "occasions", "id_columns"}
@@ -423,7 +423,7 @@ def _check_model(model: Mapping[Any, Any], source: str) -> dict[str, Any]:
 
 def _check_mmrm(mmrm: Mapping[Any, Any], source: str) -> dict[str, Any]:
     """``mmrm: {visit: week, covariance: us, df: kenward-roger, method: reml, covariates: [sex],
-    baseline: covariate, group_covariance: arm}``, every key optional."""
+    baseline: covariate, baseline_visit: screening, group_covariance: arm}``, every key optional."""
     from .mmrm.options import DF_METHODS, STRUCTURES
 
     _no_unknown(mmrm, _MMRM_KEYS, source, "mmrm.")
@@ -438,8 +438,11 @@ def _check_mmrm(mmrm: Mapping[Any, Any], source: str) -> dict[str, Any]:
             out[key] = value
     if out.get("df") == "kenward-roger" and out.get("method") == "ml":
         raise StudyDefinitionError(f"{source}: mmrm.df kenward-roger is defined for REML fits; set mmrm.method to reml.")
-    if mmrm.get("visit") is not None:
-        out["visit"] = str(mmrm["visit"])
+    for key in ("visit", "baseline_visit"):
+        if mmrm.get(key) is not None:
+            if not isinstance(mmrm[key], str | int | float) or isinstance(mmrm[key], bool):
+                raise StudyDefinitionError(f"{source}: mmrm.{key} must be a name, not {mmrm[key]!r}.")
+            out[key] = mmrm[key] if isinstance(mmrm[key], str) else f"{mmrm[key]:g}"
     covariates = mmrm.get("covariates")
     if covariates is not None:
         if isinstance(covariates, str):

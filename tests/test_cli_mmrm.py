@@ -71,5 +71,5 @@ def test_refusals_are_clear_and_exit_codes_right(tmp_path):
     off = tmp_path / "off.csv"
     df.to_csv(off, index=False)
     result = run("mmrm", str(off), "--outcome", "HAMD17")
-    assert result.returncode == 1 and "week 5 has fewer than 12 participants" in result.stderr
+    assert result.returncode == 1 and "week 5 is held by fewer than 12 participants" in result.stderr
     assert "Traceback" not in result.stderr

@@ -73,7 +73,7 @@ def test_visit_windows_map_assessments_and_refuse_the_rest():
         ipt.fit_mmrm(moved, "HAMD17", visit="week", reference_arm="TAU", covariance="cs")
     stray = moved.copy()
     stray.loc[late[0], "week"] = 10.0
-    with pytest.raises(ipt.AnalysisError, match=r"fall in no visit window \(participant .*, week 10\)"):
+    with pytest.raises(ipt.AnalysisError, match=r"fall in no visit window of visit_windows \(participant .*, week 10\)"):
         ipt.fit_mmrm(stray, "HAMD17", visit="week", reference_arm="TAU", covariance="cs", visit_windows=windows)
 
 

@@ -230,3 +230,15 @@ def test_no_participant_id_anywhere_is_reported_not_a_crash():
     df["participant_id"] = None
     report = ipt.validate(df)
     assert not report.ok and set(report.errors["check"]) == {"not_null"}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_missing_scores_by_instrument_and_arm_match_a_count_by_hand_on_shuffled_rows(example_df, seed):
+    """Each (instrument, arm) row carries its own counts whatever the row order (the groups were once
+    labelled in row order and counted in code order: HAMD17/TAU got PHQ9's count)."""
+    df = example_df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    got = ipt.validate(df).missing_scores.set_index(["instrument", "arm"])
+    for (instrument, arm), rows in df.groupby([df["instrument"].astype(str), df["arm"].astype(str)]):
+        assert got.loc[(instrument, arm), "n_rows"] == len(rows), (instrument, arm)
+        assert got.loc[(instrument, arm), "n_missing"] == int(rows["score"].isna().sum()), (instrument, arm)
+    assert len(got) == df.groupby(["instrument", "arm"], observed=True).ngroups

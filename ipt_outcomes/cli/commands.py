@@ -199,6 +199,9 @@ def _fit_formula(args: argparse.Namespace) -> int:
     if given:
         raise ArgumentError(f"--formula states the whole model; {', '.join(given)} cannot be given with it (write "
                             "covariates as '+ age', a therapist intercept as '+ (1 | therapist_id)').")
+    from ..formula import parse_formula
+
+    parse_formula(args.formula)  # a formula that cannot be read is refused before the data are loaded
     df, report = _load_valid(args)
     if df is None:
         return 1

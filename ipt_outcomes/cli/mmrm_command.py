@@ -37,6 +37,9 @@ def add_mmrm(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--covariates", default=None, help="comma-separated covariate columns (default: the study's)")
     p.add_argument("--baseline", choices=("covariate", "none"), default=None,
                    help="the visit-0 score as a covariate (default), or analyse every visit as a response")
+    p.add_argument("--baseline-visit", default=None,
+                   help="the visit holding the baseline score (default: the study's mmrm.baseline_visit, else the visit "
+                        "numbered 0)")
     p.add_argument("--group-covariance", choices=("arm",), default=None, help="one covariance per arm")
     p.add_argument("--json", action="store_true", help="print all results as JSON")
     p.set_defaults(handler=cmd_mmrm)
@@ -56,7 +59,7 @@ def cmd_mmrm(args: argparse.Namespace) -> int:
     outcome = primary_outcome(df, args.outcome)
     visit = time_column(df, args.visit or plan.get("visit"))
     given = {"covariance": args.covariance, "df_method": args.df_method, "method": args.method,
-             "baseline": args.baseline, "group_covariance": args.group_covariance,
+             "baseline": args.baseline, "group_covariance": args.group_covariance, "baseline_visit": args.baseline_visit,
              "covariates": None if args.covariates is None else _names(args.covariates)}
     options, assumed = resolve(plan, given)
     fit = fit_mmrm(df, outcome, visit=visit.column, reference_arm=args.reference_arm, **options)

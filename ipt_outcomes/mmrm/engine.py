@@ -60,8 +60,10 @@ class MmrmData:
         mask[participant, visit] = True
         pgroup = np.zeros(n_part, np.int64)
         pgroup[participant] = group
-        key = pgroup * (1 << m) + (mask * (1 << np.arange(m))).sum(axis=1)
-        keys, pattern = np.unique(key, return_inverse=True)
+        # a pattern is the group and the visits observed: bytes of the group and the packed mask (any m)
+        key = np.concatenate([pgroup.astype("<i8").view(np.uint8).reshape(n_part, 8), np.packbits(mask, axis=1)], axis=1)
+        key = np.ascontiguousarray(key).view(np.dtype((np.void, key.shape[1]))).reshape(-1)
+        _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
         pattern = pattern.reshape(-1)
         Yw = np.zeros((n_part, m))
         Yw[participant, visit] = y
@@ -69,11 +71,11 @@ class MmrmData:
         Xw[participant, visit] = X
         by_size: dict[int, list[tuple]] = {}
         members_of = np.split(np.argsort(pattern, kind="stable"), np.cumsum(np.bincount(pattern))[:-1])
-        for kv, members in zip(keys, members_of, strict=True):
-            v = np.flatnonzero(mask[members[0]])
+        for one, members in zip(first, members_of, strict=True):
+            v = np.flatnonzero(mask[one])
             Xp, Yp = Xw[members][:, v], Yw[members][:, v]
             by_size.setdefault(len(v), []).append((
-                v, int(kv // (1 << m)), float(len(members)), np.einsum("iap,ibr->abpr", Xp, Xp),
+                v, int(pgroup[one]), float(len(members)), np.einsum("iap,ibr->abpr", Xp, Xp),
                 np.einsum("iap,ib->abp", Xp, Yp), Yp.T @ Yp))
         stacks = [PatternStack(*(np.array(column) for column in zip(*patterns, strict=True)))
                   for _, patterns in sorted(by_size.items())]

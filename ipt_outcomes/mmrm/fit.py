@@ -29,6 +29,7 @@ from .covariance import STRUCTURES, covariance_matrix, start
 from .engine import MmrmData, evaluate, gradient
 from .inference import covariance_inference
 from .options import DF_METHODS
+from .visits import apply_windows, baseline_label, off_plan, order_visits, staggered_note
 
 __all__ = ["DF_METHODS", "MmrmFit", "fit_mmrm"]
 
@@ -104,26 +105,18 @@ class MmrmFit:
         return self.summary()
 
 
-def _visit_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:
-    """Visits as text labels in time order (numbers without a trailing .0)."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all():
-        order = sorted(numeric.unique())
-        label = {v: (f"{v:g}") for v in order}
-        return numeric.map(label), [label[v] for v in order]
-    text = values.astype(str)
-    return text, sorted(text.unique())
-
-
 def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm: str | None = None,
              covariates: Sequence[str] = (), baseline: str = "covariate", covariance: str = "us",
              method: str = "reml", df_method: str = "satterthwaite", group_covariance: str | None = None,
-             level: float = 0.95, visit_windows: Mapping[float, tuple[float, float]] | None = None) -> MmrmFit:
+             level: float = 0.95, visit_windows: Mapping[float, tuple[float, float]] | None = None,
+             baseline_visit: str | None = None) -> MmrmFit:
     """Fit the MMRM ``outcome ~ baseline + covariates + arm * visit`` (see the module docstring).
 
     ``visit_windows`` maps each planned visit to the window ``(first, last)`` of assessment times
     that count as that visit (default: the ``visits:`` of the study the table was loaded with, if
-    any); an assessment in no window (other than the baseline, 0) is an error naming it."""
+    any); an assessment in no window (other than the baseline, 0) is an error naming it.
+    ``baseline_visit``: the visit holding the baseline score (default: the visit numbered 0); the
+    visits' order and which visits are planned follow :mod:`.visits`."""
     from ..models.growth import _reference
 
     if covariance not in STRUCTURES:
@@ -158,39 +151,36 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
         if study is not None and study.visits:
             windows, origin = study.visits, f"the visits: of {study.source}"
     if windows:
-        rows[visit], moved = _apply_windows(rows, visit, windows)
+        rows[visit], moved = apply_windows(rows, visit, windows, origin)
         spans = ", ".join(f"{v:g} [{lo:g}, {hi:g}]" for v, (lo, hi) in sorted(windows.items()))
         notes.append(f"visits: {moved} assessment(s) mapped to their planned {visit} by the windows of {origin} "
                      f"({spans}).")
+    order = order_visits(rows[visit], visit)
+    labels = order.labels
+    if not pd.api.types.is_numeric_dtype(rows[visit]):
+        notes.append(f"visits: {order.how} ({', '.join(order.order)}).")
+    visits_order = list(order.order)
     if baseline == "covariate":
-        time = pd.to_numeric(rows[visit], errors="coerce")
-        if time.isna().any():
-            raise ArgumentError(f"baseline='covariate' needs a numeric {visit!r} with 0 at baseline.")
-        is_base = (time == 0).to_numpy()
+        base_label = baseline_label(order, visit, baseline_visit)
+        is_base = (labels == base_label).to_numpy()
         if not is_base.any():
-            raise AnalysisError(f"no {outcome} score at {visit} 0: baseline='covariate' needs each participant's "
-                                "baseline; give baseline='none' to analyse the visits as they are.")
+            raise AnalysisError(f"no {outcome} score at {visit} {base_label}: baseline='covariate' needs each "
+                                "participant's baseline; give baseline='none' to analyse the visits as they are.")
         base = rows.loc[is_base].dropna(subset=["score"]).groupby("participant_id", observed=True)["score"].first()
-        rows = rows.loc[~is_base].copy()
+        rows, labels = rows.loc[~is_base].copy(), labels.loc[~is_base]
         rows["baseline"] = rows["participant_id"].map(base).astype(float)
-        notes.append(f"baseline: the {outcome} score at {visit} 0 of each participant, as a covariate; participants "
-                     "without it are left out.")
-    labels, order = _visit_labels(rows[visit])
-    rows[visit] = pd.Categorical(labels, categories=order)
+        visits_order.remove(base_label)
+        notes.append(f"baseline: the {outcome} score at {visit} {base_label} of each participant, as a covariate; "
+                     "participants without it are left out.")
+    rows[visit] = pd.Categorical(labels, categories=visits_order)
     rows["instrument"] = outcome
     scored = rows.dropna(subset=["score"])
     per_visit = scored.groupby(visit, observed=False)["participant_id"].nunique()
-    # a planned visit is held by most participants; a value held by under 10 % of the busiest visit's
-    # participants (or by fewer than 2) is an assessment off the plan, not a visit to estimate
-    floor = max(2.0, 0.1 * float(per_visit.max()))
-    thin = [str(v) for v, k in per_visit.items() if k < floor]
-    if thin:
-        first = scored.loc[scored[visit].astype(str).isin(thin)].head(3)
-        who = "; ".join(f"row {i + 2}, participant {r['participant_id']}" for i, r in first.iterrows())
-        raise AnalysisError(f"{visit} {', '.join(thin)} has fewer than {floor:.0f} participants ({who or 'no scored row'}), "
-                            f"under 10 % of the busiest {visit}: not a planned visit? An MMRM estimates a mean and a "
-                            "variance at every visit. Map such assessments to the planned visits (a study file's "
-                            "visits: with windows, e.g. visits: {4: [3, 5]}) or drop them.")
+    per_visit = per_visit[per_visit > 0]
+    off_plan(per_visit, visit, scored)
+    staggered = staggered_note(scored, visit, [v for v in visits_order if v in per_visit.index], order.numbers)
+    if staggered:
+        notes.append(staggered)
     fixed = " + ".join([*(["baseline"] if baseline == "covariate" else []), *covariates, f"arm * {visit}"])
     formula = f"{outcome} ~ {fixed}"
     design = build_formula_design(rows, parse_formula(formula), visit, reference.arm, {})
@@ -200,9 +190,12 @@ def fit_mmrm(df: pd.DataFrame, outcome: str, visit: str = "week", reference_arm:
     duplicated = data.duplicated(["participant_id", visit])
     if duplicated.any():
         first = data.loc[duplicated].iloc[0]
-        raise AnalysisError(f"participant {first['participant_id']} has {int(duplicated.sum())} repeated {visit} "
-                            f"value(s) (first: {first[visit]}); an MMRM needs one score per participant and visit. "
-                            "Map assessments to planned visits first (a study file's visits: with windows).")
+        mine = int((data.loc[duplicated, "participant_id"] == first["participant_id"]).sum())
+        people = data.loc[duplicated, "participant_id"].nunique()
+        raise AnalysisError(f"participant {first['participant_id']} has {mine} repeated {visit} value(s) (first: "
+                            f"{first[visit]}; {people} participant(s) in all); an MMRM needs one score per participant "
+                            "and visit. Keep one assessment per participant and visit, or map them to planned visits "
+                            "with windows (the study file's visits:) that hold one assessment each.")
     visits = list(data[visit].cat.categories)
     m = len(visits)
     pid = pd.factorize(data["participant_id"])[0]
@@ -275,26 +268,6 @@ def _between_within_df(X: np.ndarray, participant: np.ndarray) -> np.ndarray:
     ddf_between = n_part - rank(between)
     ddf_within = len(X) - n_part - rank(~between)
     return np.where(between, float(ddf_between), float(ddf_within))
-
-
-def _apply_windows(rows: pd.DataFrame, visit: str, windows: Mapping[float, tuple[float, float]]) -> tuple[pd.Series, int]:
-    """Each assessment time replaced by the planned visit whose window holds it; the baseline (0)
-    stays. An assessment in no window is refused, with its participant and value."""
-    time = pd.to_numeric(rows[visit], errors="coerce")
-    if time.isna().any():
-        raise ArgumentError(f"visit windows need a numeric {visit!r}; {int(time.isna().sum())} value(s) are not numbers.")
-    mapped = time.copy()
-    placed = time == 0
-    for planned, (lo, hi) in windows.items():
-        inside = (time >= lo) & (time <= hi)
-        mapped[inside] = float(planned)
-        placed |= inside
-    if not placed.all():
-        off = rows.loc[~placed.to_numpy()].head(3)
-        who = "; ".join(f"participant {r['participant_id']}, {visit} {float(r[visit]):g}" for _, r in off.iterrows())
-        raise AnalysisError(f"{int((~placed).sum())} assessment(s) fall in no visit window ({who}); widen the windows "
-                            "of the study file's visits: or drop those assessments.")
-    return mapped, int((mapped != time).sum())
 
 
 def _optimise(mm: MmrmData, structure: str, m: int, sds: np.ndarray, reml: bool) -> tuple[np.ndarray, bool, int]:

@@ -9,9 +9,9 @@ STRUCTURES = ("us", "toeplitz", "ar1", "cs", "adh", "toeph", "ar1h", "csh")
 DF_METHODS = ("satterthwaite", "residual", "kenward-roger", "between-within")
 
 DEFAULTS = {"covariance": "us", "df_method": "satterthwaite", "method": "reml", "baseline": "covariate",
-            "covariates": (), "group_covariance": None}
+            "covariates": (), "group_covariance": None, "baseline_visit": None}
 _STUDY_KEYS = {"covariance": "covariance", "df": "df_method", "method": "method", "baseline": "baseline",
-               "covariates": "covariates", "group_covariance": "group_covariance"}
+               "covariates": "covariates", "group_covariance": "group_covariance", "baseline_visit": "baseline_visit"}
 
 
 def resolve(study_mmrm: dict | None, given: dict) -> tuple[dict, list[str]]:

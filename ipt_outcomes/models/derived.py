@@ -113,15 +113,26 @@ def end_of_treatment(fit: GrowthFit) -> float:
     return float(fit._design.data[fit.spec.time].max())
 
 
+WEIGHTS = ("proportional", "equal")
+
+
+def _check_weights(weights: str) -> None:
+    if weights not in WEIGHTS:
+        raise ArgumentError(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}.")
+
+
 def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str | None = None,
-                 level: float = 0.95) -> pd.DataFrame:
+                 level: float = 0.95, weights: str = "proportional") -> pd.DataFrame:
     """Model-implied mean trajectory of each arm (and moderator level) with confidence bands.
 
     Returns columns ``arm``, [``by``], ``time``, ``estimate``, ``std_error``, ``df``, ``ci_lower``,
-    ``ci_upper``.
+    ``ci_upper``. Moderators and covariates: see :func:`arm_differences`.
     """
+    _check_weights(weights)
     if fit.formula_model is not None:
-        return formula_means.trajectories(fit, times=times, by=by, level=level)
+        return formula_means.trajectories(fit, times=times, by=by, level=level, weights=weights)
+    if weights == "equal":
+        return formula_means.trajectories(fit._as_formula_fit(), times=times, by=by, level=level, weights=weights)
     design = fit._design
     require_rows(fit, "trajectories()")
     if times is None:
@@ -153,11 +164,15 @@ def baseline_sd(fit: GrowthFit) -> float:
     return float(values.std(ddof=1))
 
 
-def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95, by: str | None = None
-                    ) -> pd.DataFrame:
+def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95, by: str | None = None,
+                    weights: str = "proportional") -> pd.DataFrame:
     """Difference of each arm from the reference arm at time ``at`` (default: end of treatment).
 
-    With ``by`` (a moderator of the model), one row per arm and moderator level.
+    With ``by`` (a moderator of the model), one row per arm and moderator level. Moderators and
+    categorical covariates not in ``by`` are averaged with ``weights``: ``"proportional"`` (the
+    default, for keyword and formula fits alike: their observed frequencies, the trial population's
+    average) or ``"equal"`` (emmeans' default); numeric covariates are held at their mean. The
+    result's ``attrs["notes"]`` says which.
 
     Returns columns ``arm``, [``by``], ``reference_arm``, ``time``, ``difference``, ``std_error``, ``df``,
     ``statistic``, ``p_value``, ``ci_lower``, ``ci_upper``, ``change_difference`` (difference in
@@ -175,8 +190,11 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     Feingold A (2009). Effect sizes for growth-modeling analysis for controlled clinical trials in
     the same metric as for classical analysis. Psychol Methods 14:43-53. doi:10.1037/a0014699
     """
+    _check_weights(weights)
     if fit.formula_model is not None:
-        return formula_means.arm_differences(fit, at=at, level=level, by=by)
+        return formula_means.arm_differences(fit, at=at, level=level, by=by, weights=weights)
+    if weights == "equal":
+        return formula_means.arm_differences(fit._as_formula_fit(), at=at, level=level, by=by, weights=weights)
     design = fit._design
     require_rows(fit, "arm_differences()")
     at = end_of_treatment(fit) if at is None else observed_time(fit, at, "at")
@@ -195,7 +213,11 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
                      "p_value": diff["p_value"], "ci_lower": diff["ci_lower"], "ci_upper": diff["ci_upper"],
                      "change_difference": change["estimate"], "effect_size_d": change["estimate"] / sd,
                      "d_ci_lower": change["ci_lower"] / sd, "d_ci_upper": change["ci_upper"] / sd})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    held = [m for m in (*fit.spec.moderators, *fit.spec.covariates) if m != by]
+    out.attrs["notes"] = [f"{', '.join(held)} held at the observed proportions (categorical) or mean (numeric): "
+                          "proportional weights"] if held else []
+    return out
 
 
 def observed_time(fit: GrowthFit, value: Any, name: str) -> float:

@@ -1,16 +1,21 @@
-"""Model matrices of a formula model: the fixed part through formulaic, the random part bar by bar.
+"""Model matrices of a formula model: the fixed part and each random bar, from the parsed formula.
 
-Names follow the data model: formulaic's ``arm[T.IPT]`` is ``arm[IPT]``, ``C(arm, Treatment('TAU'))[T.IPT]``
-is ``arm[IPT]``, and interactions join with ``:`` (``session:arm[IPT]``). Reference levels: the arm
-given by ``reference_arm`` (or chosen as for any growth model), other categorical columns the level
-in ``reference_levels``, else the first in sorted order; a ``C(x, Treatment(...))`` in the formula
-takes precedence. ``baseline`` in a formula is the instrument's baseline score (the score at time 0)
-as a covariate, the baseline rows leaving the response, unless the data have a column of that name.
+The formula is read by the project's grammar (:mod:`ipt_outcomes.formula`); every factor's values are
+computed by our code and formulaic only codes the terms. Names follow the data model: ``arm[IPT]``,
+interactions joined with ``:`` (``session:arm[IPT]``). Reference levels: the arm given by
+``reference_arm`` (or chosen as for any growth model), other categorical columns the level in
+``reference_levels``, else the first level (a categorical column's own order, else sorted); a
+``C(x, Treatment(reference = ...))`` in the formula takes precedence. ``baseline`` in a formula is
+the instrument's baseline score (the score at time 0) as a covariate, the baseline rows leaving the
+response, unless the data have a column of that name.
+
+Bounds (refused before the matrices are built, with the number needed): at most
+:data:`~ipt_outcomes.formula.MAX_COLUMNS` fixed-effect columns, and a design whose matrices would
+not fit in the memory available now.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,19 +23,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, ArgumentError
+from ..formula import MAX_COLUMNS, FactorState, ParsedFormula, build_term_matrix, design_columns, fit_factor, term_name
 from ..selection import outcome_rows
-from .formula import ParsedFormula
 from .structure import Block, Factor, RandomStructure
 
 __all__ = ["FormulaDesign", "build_formula_design", "term_name"]
-
-_TREATMENT = re.compile(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(?:,[^\[\]]*)?\)\[(?:T\.)?")
-
-
-def term_name(column: str) -> str:
-    """formulaic's column name in the data model's words: ``arm[T.IPT]`` -> ``arm[IPT]``."""
-    out = _TREATMENT.sub(lambda m: f"{m.group(1)}[", column)
-    return out.replace("[T.", "[")
 
 
 @dataclass(frozen=True)
@@ -39,7 +36,7 @@ class FormulaDesign:
     y: np.ndarray
     X: np.ndarray
     terms: list[str]
-    model_spec: Any                 # formulaic ModelSpec of the fixed part (for new data: marginal means)
+    model_spec: Any                 # the fixed part's TermMatrix (get_model_matrix of new rows: marginal means)
     structure: RandomStructure | None
     Zs: list[np.ndarray]
     codes: list[np.ndarray]
@@ -49,22 +46,54 @@ class FormulaDesign:
     reference_arm: str | None
 
 
-def _variables(text: str) -> set[str]:
-    from formulaic import Formula
+def _fit_states(parsed: ParsedFormula, data: pd.DataFrame, reference_arm: str | None,
+                reference_levels: dict[str, str]) -> dict[str, FactorState]:
+    """Every factor of the formula fitted on the analysed rows; categorical columns of ``data`` become
+    categoricals with the fitted levels (reference first), which the reference grids read."""
+    states: dict[str, FactorState] = {}
+    for label, factor in parsed.factors.items():
+        column = factor.expr.name if factor.kind in ("column", "C") else None  # type: ignore[union-attr]
+        ref = reference_arm if column == "arm" else reference_levels.get(column) if column else None
+        states[label] = fit_factor(factor, data, ref)
+    numeric_use = {c for s in states.values() if not s.categorical for c in s.factor.columns}
+    for state in states.values():
+        if state.categorical and state.factor.expr.name not in numeric_use:  # type: ignore[union-attr]
+            data[state.factor.expr.name] = state.apply(data)  # type: ignore[union-attr]
+    return states
 
-    try:
-        return {str(v) for v in Formula(text).required_variables}
-    except Exception as exc:  # formulaic's parser raises its own types
-        raise ArgumentError(f"formula part {text!r} cannot be read: {exc}") from None
+
+def _memory_guard(parsed: ParsedFormula, states: dict[str, FactorState], n_rows: int) -> None:
+    """Refuse, before building anything, a design with too many columns or that would not fit in memory."""
+    from ..io.files import available_memory
+
+    p = design_columns(parsed.fixed_terms, states)
+    if p > MAX_COLUMNS:
+        raise ArgumentError(f"the fixed part of {parsed.text!r} would have up to {p:,} columns; at most {MAX_COLUMNS:,} "
+                            "are fitted. A categorical variable with many levels in an interaction? Use it as a "
+                            "grouping factor of a random term, or merge its levels.")
+    q = sum(design_columns(bar.spec, states) for bar in parsed.bars)
+    need = 8 * n_rows * (p + q) * 4  # the matrices, formulaic's table of them and the engine's working copies
+    available = available_memory()
+    if available is not None and need > available:
+        raise AnalysisError(f"the design of {parsed.text!r} ({n_rows:,} rows x {p + q:,} columns) needs about "
+                            f"{need / 2**30:.1f} GiB of memory; {available / 2**30:.1f} GiB are available. Simplify "
+                            "the model, or fit it from a partitioned Parquet folder.")
+
+
+def _describer(data: pd.DataFrame, time: str):
+    def describe(i: int) -> str:
+        parts = []
+        if "participant_id" in data:
+            parts.append(f"participant {data['participant_id'].iloc[i]}")
+        if time in data:
+            parts.append(f"{time} {data[time].iloc[i]}")
+        return ", ".join(parts) or f"analysed row {i + 1}"
+    return describe
 
 
 def build_formula_design(df: pd.DataFrame, parsed: ParsedFormula, time: str, reference_arm: str | None,
                          reference_levels: dict[str, str]) -> FormulaDesign:
-    from formulaic import model_matrix
-
-    used = _variables(parsed.fixed)
-    for bar in parsed.bars:
-        used |= _variables(bar.terms) | set(bar.group)
+    used = set(parsed.variables)
     baseline_covariate = "baseline" in used and "baseline" not in df.columns
     columns = sorted((used - {"baseline"}) | {"participant_id", time} if baseline_covariate
                      else used | {"participant_id"})
@@ -90,24 +119,22 @@ def build_formula_design(df: pd.DataFrame, parsed: ParsedFormula, time: str, ref
     data = data.loc[complete].reset_index(drop=True)
     if len(data) == 0:
         raise AnalysisError(f"no {parsed.response} row has every variable of the formula ({', '.join(needed)}).")
-    data = _categories(data, used, reference_arm, reference_levels)
-    try:
-        X = model_matrix(parsed.fixed, data, na_action="raise")
-    except Exception as exc:  # formulaic's errors
-        raise ArgumentError(f"the fixed part {parsed.fixed!r} cannot be built: {exc}") from None
-    terms = [term_name(c) for c in X.columns]
-    Xv = np.asarray(X, float)
+    states = _fit_states(parsed, data, reference_arm, reference_levels)
+    _memory_guard(parsed, states, len(data))
+    describe = _describer(data, time)
+    Xv, fixed = build_term_matrix(parsed.fixed_terms, states, data, describe)
+    terms = fixed.columns
     if Xv.shape[1] == 0:
         raise ArgumentError(f"formula {parsed.text!r} has no fixed effect; keep at least the intercept.")
     rank = np.linalg.matrix_rank(Xv.T @ Xv)
     if rank < Xv.shape[1]:
         raise AnalysisError(f"the fixed effects of {parsed.fixed!r} are not estimable (design rank {rank} < {Xv.shape[1]} "
                             f"columns: {', '.join(_aliased(Xv, terms))} depend on the others); drop or merge terms.")
-    structure, Zs, codes, labels = _random_part(data, parsed)
+    structure, Zs, codes, labels = _random_part(data, parsed, states, describe)
     if structure is not None:  # a linear model has no random part
         _variance_identifiable(structure, Zs, codes, Xv, terms)
     arm = data["arm"].cat.categories[0] if "arm" in data and isinstance(data["arm"].dtype, pd.CategoricalDtype) else None
-    return FormulaDesign(data=data, y=data["score"].to_numpy(float), X=Xv, terms=terms, model_spec=X.model_spec,
+    return FormulaDesign(data=data, y=data["score"].to_numpy(float), X=Xv, terms=terms, model_spec=fixed,
                          structure=structure, Zs=Zs, codes=codes, level_names=labels, n_dropped=n_dropped,
                          baseline_covariate=baseline_covariate, reference_arm=arm)
 
@@ -149,52 +176,22 @@ def _aliased(X: np.ndarray, terms: list[str]) -> list[str]:
     return out
 
 
-def _categories(data: pd.DataFrame, used: set[str], reference_arm: str | None,
-                reference_levels: dict[str, str]) -> pd.DataFrame:
-    """Text columns as categoricals with the reference level first (formulaic's reference)."""
-    for column in sorted(used):
-        if column not in data.columns or column == "baseline":
-            continue
-        values = data[column]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            continue
-        text = values.astype(str)
-        if isinstance(values.dtype, pd.CategoricalDtype):  # its own order (visits in time order), unused levels out
-            present = set(text.unique())
-            levels = [str(c) for c in values.cat.categories if str(c) in present]
-        else:
-            levels = sorted(text.unique())
-        ref = reference_arm if column == "arm" else reference_levels.get(column)
-        if ref is not None:
-            if ref not in levels:
-                raise ArgumentError(f"reference level {ref!r} of {column!r} is not in the analysed rows; levels: "
-                                    f"{', '.join(levels)}.")
-            levels = [ref] + [lv for lv in levels if lv != ref]
-        data[column] = pd.Categorical(text, categories=levels)
-    return data
-
-
-def _random_part(data: pd.DataFrame, parsed: ParsedFormula
+def _random_part(data: pd.DataFrame, parsed: ParsedFormula, states: dict[str, FactorState], describe
                  ) -> tuple[RandomStructure | None, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    from formulaic import model_matrix
-
     if not parsed.bars:
         return None, [], [], []
     order: list[str] = []
     per: dict[str, list[tuple[list[str], np.ndarray]]] = {}
     group_of: dict[str, tuple[str, ...]] = {}
     for bar in parsed.bars:
-        try:
-            Zb = model_matrix(bar.terms, data, na_action="raise")
-        except Exception as exc:  # formulaic's errors
-            raise ArgumentError(f"the random term ({bar.terms} | {bar.group_name}) cannot be built: {exc}") from None
+        Zb, matrix = build_term_matrix(bar.spec, states, data, describe)
         if Zb.shape[1] == 0:
             raise ArgumentError(f"the random term ({bar.terms} | {bar.group_name}) has no column.")
         name = bar.group_name
         if name not in per:
             order.append(name)
             per[name], group_of[name] = [], bar.group
-        per[name].append(([term_name(c) for c in Zb.columns], np.asarray(Zb, float)))
+        per[name].append((matrix.columns, Zb))
     factors, Zs, codes, labels = [], [], [], []
     n = len(data)
     for name in order:

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-from .formula_design import _variables
 
 if TYPE_CHECKING:
     from .growth import GrowthFit
@@ -43,7 +42,7 @@ ADJUST = ("none", "bonferroni")
 def _fixed_variables(fit: GrowthFit) -> list[str]:
     from .formula import parse_formula
 
-    names = _variables(parse_formula(fit.formula).fixed)
+    names = set(parse_formula(fit.formula).fixed_variables)
     return [c for c in fit.formula_model.data.columns if c in names]
 
 
@@ -239,7 +238,7 @@ def end_of_treatment(fit: GrowthFit) -> float:
 
 
 def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str | None = None,
-                 level: float = 0.95, weights: str = "equal") -> pd.DataFrame:
+                 level: float = 0.95, weights: str = "proportional") -> pd.DataFrame:
     """Model-implied mean of each arm over time (marginal means at each time), as the keyword fits'
     ``trajectories``: columns ``arm``, [``by``], ``time``, ``estimate``, ``std_error``, ``df``,
     ``ci_lower``, ``ci_upper``."""
@@ -272,7 +271,7 @@ def _arm_rank(fit: GrowthFit) -> dict[str, int]:
 
 
 def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95, by: str | None = None,
-                    weights: str = "equal") -> pd.DataFrame:
+                    weights: str = "proportional") -> pd.DataFrame:
     """Each arm against the reference arm at time ``at`` (default: end of treatment), the keyword fits'
     columns: ``arm``, [``by``], ``reference_arm``, ``time``, ``difference``, ``std_error``, ``df``,
     ``statistic``, ``p_value``, ``ci_lower``, ``ci_upper``, ``change_difference``, ``effect_size_d``,
@@ -282,6 +281,11 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     and the baseline score as a covariate, e.g. an ANCOVA of the post-treatment score, the adjusted
     difference itself; without a baseline covariate it is not defined). ``effect_size_d`` divides it
     by the SD of the baseline scores (Feingold 2009).
+
+    Other factors of the model (moderators, categorical covariates) are averaged with ``weights``:
+    ``"proportional"`` (the default, as the keyword fits and the MMRM: the observed frequencies, the
+    trial population's average) or ``"equal"`` (emmeans' default); numeric covariates are held at
+    their mean. ``attrs["notes"]`` states both.
     """
     if not _arm_in_model(fit):
         raise ArgumentError(f"the fixed part of {fit.formula} has no arm term: there is no arm difference to estimate.")
@@ -290,7 +294,10 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     groups = _by_levels(fit, by)
     if time is not None:
         at = end_of_treatment(fit) if at is None else float(at)
-    frame, L, _, _ = reference_rows(fit, ["arm"], {time: [at]} if time else {}, weights, groups)
+    elif at is not None:
+        raise ArgumentError(f"at={at!r}, but the model {fit.formula} has no time variable to set: give time= (the "
+                            "numeric column of the formula that holds time) when fitting, or leave at= out.")
+    frame, L, _, notes = reference_rows(fit, ["arm"], {time: [at]} if time else {}, weights, groups)
     L0 = reference_rows(fit, ["arm"], {time: [0.0]}, weights, groups)[1] if time else None
     arms = [str(a) for a in design.data["arm"].cat.categories]
     ref = arms[0]
@@ -318,7 +325,9 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
                          "p_value": d["p_value"], "ci_lower": d["ci_lower"], "ci_upper": d["ci_upper"],
                          "change_difference": change[0], "effect_size_d": change[0] / sd,
                          "d_ci_lower": change[1] / sd, "d_ci_upper": change[2] / sd})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["notes"] = [n for n in notes if not n.startswith(f"{time} at ")] if time else notes
+    return out
 
 
 def _baseline_sd(fit: GrowthFit) -> float:

@@ -9,10 +9,10 @@ from ..errors import ArgumentError
 from ..study import time_column
 from .design import GrowthSpec
 from .formula import parse_formula
-from .formula_design import _variables, build_formula_design
+from .formula_design import build_formula_design
 from .formula_fit import fit_formula_design
 
-__all__ = ["fit_formula"]
+__all__ = ["fit_formula", "formula_time"]
 
 
 def fit_formula(df: pd.DataFrame, formula: str, *, outcome: str | None, time: str | None, method: str,
@@ -22,18 +22,16 @@ def fit_formula(df: pd.DataFrame, formula: str, *, outcome: str | None, time: st
     parsed = parse_formula(formula)
     if outcome is not None and outcome != parsed.response:
         raise ArgumentError(f"outcome={outcome!r} but the formula's left side is {parsed.response!r}; give one of them.")
-    used = _variables(parsed.fixed)
-    for bar in parsed.bars:
-        used |= _variables(bar.terms) | set(bar.group)
+    used = set(parsed.variables)
     notes: list[str] = []
     needs_time = "baseline" in used and "baseline" not in df.columns
-    chosen = time_column(df, time) if (needs_time or time is not None) else None
-    time_name = chosen.column if chosen is not None else "session"
+    time_name, statement = formula_time(df, parsed, time, needs_time)
+    if statement:
+        notes.append(statement)
     if needs_time:
         notes.append(f"baseline: the {parsed.response} score at {time_name} 0 of each participant, as a covariate; "
                      "baseline rows left the response.")
-        if chosen is not None and chosen.how == "default":
-            notes.append(chosen.statement + ".")
+    time_name = time_name or "session"
     reference = None
     if "arm" in used:
         reference = _reference(df, parsed.response, reference_arm)
@@ -70,6 +68,43 @@ def fit_formula(df: pd.DataFrame, formula: str, *, outcome: str | None, time: st
     fit._options = dict(formula=formula, time=time, method=method, reference_arm=reference_arm,
                         reference_levels=dict(reference_levels), level=level)
     return fit
+
+
+def formula_time(df: pd.DataFrame, parsed, given: str | None, needed: bool) -> tuple[str | None, str | None]:
+    """The time variable of a formula model (what ``arm_differences(at=)`` and trajectories move) and a
+    statement when it was not given: ``time=``; else the study's time, ``session`` or ``week`` when the
+    fixed part uses it; else the one numeric column that enters a term with ``arm`` (``month * arm``);
+    else, when the baseline score is needed, the time-column rule; else none."""
+    if given is not None:
+        return time_column(df, given).column, None
+    fixed = set(parsed.fixed_variables)
+    from ..study import Study
+
+    study = Study.from_attrs(df.attrs.get("ipt_study"))
+    for name in ([study.time] if study is not None and study.time else []) + ["session", "week"]:
+        if name in fixed and name in df.columns:
+            return name, None
+    with_arm = []
+    for term in parsed.fixed_terms.terms:
+        if "arm" not in term:
+            continue
+        for label in term:
+            factor = parsed.factors[label]
+            if factor.kind == "C":
+                continue
+            for column in factor.columns:
+                values = df[column] if column in df.columns else None
+                if (values is not None and column != "arm" and pd.api.types.is_numeric_dtype(values)
+                        and not pd.api.types.is_bool_dtype(values)):
+                    with_arm.append(column)
+    with_arm = list(dict.fromkeys(with_arm))
+    if len(with_arm) == 1:
+        return with_arm[0], (f"time: {with_arm[0]}, the numeric variable that enters the formula with arm (give time= "
+                             "to choose another).")
+    if needed:
+        chosen = time_column(df, None)
+        return chosen.column, (chosen.statement + "." if chosen.how == "default" else None)
+    return None, None
 
 
 def simulate_response(fit, rng: np.random.Generator) -> np.ndarray:

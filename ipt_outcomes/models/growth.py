@@ -78,13 +78,17 @@ class GrowthFit:
         return fit_growth(self._source, **{**self._options, "check": False, **changes})  # data checked already
 
     def trajectories(self, times: Sequence[float] | None = None, by: str | None = None,
-                     level: float = 0.95) -> pd.DataFrame:
-        """Model-implied mean trajectories with confidence bands (see :func:`.derived.trajectories`)."""
-        return derived.trajectories(self, times=times, by=by, level=level)
+                     level: float = 0.95, weights: str = "proportional") -> pd.DataFrame:
+        """Model-implied mean trajectories with confidence bands (see :func:`.derived.trajectories`);
+        other factors averaged with ``weights`` (``"proportional"``, the default, or ``"equal"``)."""
+        return derived.trajectories(self, times=times, by=by, level=level, weights=weights)
 
-    def arm_differences(self, at: float | None = None, level: float = 0.95, by: str | None = None) -> pd.DataFrame:
-        """Arm differences at a time with CIs and Feingold's d (see :func:`.derived.arm_differences`)."""
-        return derived.arm_differences(self, at=at, level=level, by=by)
+    def arm_differences(self, at: float | None = None, level: float = 0.95, by: str | None = None,
+                        weights: str = "proportional") -> pd.DataFrame:
+        """Arm differences at a time with CIs and Feingold's d (see :func:`.derived.arm_differences`);
+        moderators and categorical covariates averaged with ``weights``: ``"proportional"`` (the
+        default: their observed frequencies) or ``"equal"`` (emmeans' default)."""
+        return derived.arm_differences(self, at=at, level=level, by=by, weights=weights)
 
     def residuals(self) -> pd.DataFrame:
         """Observed, fitted and residual values per analysed row."""
@@ -420,14 +424,16 @@ def keyword_formula(spec: GrowthSpec) -> str:
     t = spec.time
     time_part = {"linear": t, "log": f"log({t} + 1)", "quadratic": f"({t} + I({t} ** 2))",
                  "piecewise": f"({t}[initial] + {t}[middle] + {t}[termination])"}[spec.shape]
-    fixed = " + ".join(f"{time_part} * arm * {m}" for m in spec.moderators) or f"{time_part} * arm"
-    parts = [fixed, *spec.covariates]
+    from ..formula import quote_name
+
+    fixed = " + ".join(f"{time_part} * arm * {quote_name(m)}" for m in spec.moderators) or f"{time_part} * arm"
+    parts = [fixed, *map(quote_name, spec.covariates)]
     if spec.baseline == "covariate":
         parts.append("baseline")
     slope = time_part.strip("()") if spec.shape in ("linear", "log") else None
     parts.append(f"({slope} | participant_id)" if spec.random == "slope" and slope else "(1 | participant_id)")
     if spec.therapist:
-        parts.append(f"(1 | {spec.therapist})")
+        parts.append(f"(1 | {quote_name(spec.therapist)})")
     return f"{spec.outcome} ~ " + " + ".join(parts)
 
 

@@ -163,9 +163,10 @@ def _missing_scores(frame: pd.DataFrame, coded: CodedTable) -> pd.DataFrame:
     group = coded.group(tuple(keys))
     n_rows = np.bincount(group)
     n_missing = np.bincount(group, weights=missing, minlength=len(n_rows)).astype(int)
-    first = np.flatnonzero(first_in_group(group))
+    first = np.flatnonzero(first_in_group(group))  # a row of each group, in row order; its group is group[first]
     table = pd.DataFrame({k: [coded.key_texts(k)[c] if c >= 0 else "" for c in coded.keys(k)[first]] for k in keys})
-    table = table.assign(n_rows=n_rows, n_missing=n_missing).sort_values(keys, kind="stable").reset_index(drop=True)
+    table = table.assign(n_rows=n_rows[group[first]], n_missing=n_missing[group[first]])
+    table = table.sort_values(keys, kind="stable").reset_index(drop=True)
     return table.reindex(columns=columns)
 
 
