@@ -103,6 +103,7 @@ class Study:
         if not isinstance(raw, Mapping):
             raise StudyDefinitionError(f"{source}: the study file must be a mapping of keys, "
                                        f"not {type(raw).__name__}.")
+        check_nesting(raw, source, "study description")
         _no_unknown(raw, _TOP_KEYS, source, "")
         read = _check_read(_mapping(raw.get("read"), source, "read"), source)
         columns = _mapping(raw.get("columns"), source, "columns")
@@ -293,33 +294,65 @@ def load_study(path: str | Path | Study | Mapping[str, Any] | None) -> Study | N
         raise ArgumentTypeError(f"study must be the path of a study file (YAML), a Study or a mapping, "
                                 f"not {type(path).__name__} {str(path)[:40]!r}.")
     p = Path(path)
+    return Study.from_mapping(read_yaml(p, "study file"), source=str(p))
+
+
+_MAX_STUDY_BYTES = 1_000_000
+#: most values (mappings, lists and scalars, counted each time they are reached) and deepest nesting of
+#: a study or pooling description: far above any real one, far below what exhausts memory
+_MAX_NODES, _MAX_DEPTH = 100_000, 50
+
+
+def read_yaml(p: Path, what: str) -> Any:
+    """A study or pooling file: a regular file of at most 1 MB, UTF-8, YAML's safe subset without aliases.
+    Every problem is a StudyDefinitionError naming the file (and the line of a YAML error)."""
     from .io.files import regular_file_size
 
     try:
-        size = regular_file_size(p, "study file")
+        size = regular_file_size(p, what)
     except InputFileError as exc:
         raise StudyDefinitionError(str(exc)) from None
     if size > _MAX_STUDY_BYTES:
-        raise StudyDefinitionError(f"{p}: {size:,} bytes is too large for a study file (at most "
-                                   f"{_MAX_STUDY_BYTES:,}); is this the data file given as --study?")
+        raise StudyDefinitionError(f"{p}: {size:,} bytes is too large for a {what} (at most "
+                                   f"{_MAX_STUDY_BYTES:,}); is this a data file given in its place?")
     try:
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise StudyDefinitionError(f"{p}: cannot read the study file ({exc}); save it as UTF-8 text.") from None
+        raise StudyDefinitionError(f"{p}: cannot read the {what} ({exc}); save it as UTF-8 text.") from None
     try:
         raw = yaml.load(text, Loader=_StudyLoader)
     except RecursionError:
-        raise StudyDefinitionError(f"{p}: nested too deeply to be a study file; check the indentation.") from None
+        raise StudyDefinitionError(f"{p}: nested too deeply to be a {what}; check the indentation.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise StudyDefinitionError(f"{p}: not valid YAML{where}: {problem}. Check the indentation "
                                    "and quote values that contain ':' or '#'.") from None
-    return Study.from_mapping(raw, source=str(p))
+    return raw
 
 
-_MAX_STUDY_BYTES = 1_000_000
+def check_nesting(raw: Any, source: str, what: str) -> None:
+    """Refuse a mapping that contains itself, nests deeper than 50 levels or holds more than 100,000
+    values counted along every path (shared parts counted each time: how a few objects stand for
+    gigabytes), before anything copies or walks it recursively."""
+    stack: list[tuple[Any, int, tuple[int, ...]]] = [(raw, 0, ())]
+    seen = 0
+    while stack:
+        value, depth, path = stack.pop()
+        seen += 1
+        if seen > _MAX_NODES:
+            raise StudyDefinitionError(f"{source}: the {what} holds more than {_MAX_NODES:,} values (parts repeated "
+                                       "by reference count each time); a study needs a few hundred.")
+        if depth > _MAX_DEPTH:
+            raise StudyDefinitionError(f"{source}: the {what} is nested more than {_MAX_DEPTH} levels deep.")
+        if isinstance(value, Mapping | list | tuple):
+            if id(value) in path:
+                raise StudyDefinitionError(f"{source}: the {what} contains itself (a mapping or list inside its own "
+                                           "values); write the values out.")
+            inner = (*path, id(value))
+            children = value.values() if isinstance(value, Mapping) else value
+            stack.extend((child, depth + 1, inner) for child in children)
 
 
 class _StudyLoader(yaml.SafeLoader):

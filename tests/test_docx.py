@@ -60,3 +60,49 @@ def test_cli_writes_the_docx_beside_the_html(tmp_path):
     result = subprocess.run([*cmd, "--docx", str(word)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert html.exists() and len(docx.Document(str(word)).tables) >= 4
+
+
+def test_a_figure_the_browser_fails_to_draw_is_retried_then_stops_the_document(built, tmp_path, monkeypatch):
+    """kaleido's page sometimes fails to start on a busy machine: each figure is tried again, and one
+    that fails every time stops the Word document with an error naming it (no file, no temporary
+    file left), never a document silently without it."""
+    import plotly.graph_objects as go
+
+    from ipt_outcomes.figures import export
+
+    monkeypatch.setattr(export.time, "sleep", lambda s: None)
+    monkeypatch.setattr("ipt_outcomes.report.docx._can_draw", lambda: True)
+    calls = {"n": 0}
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] % export.ATTEMPTS:  # every attempt but the last fails
+            raise RuntimeError("ReferenceError: kaleido_scopes is not defined")
+        return b"\x89PNG\r\n\x1a\n" + bytes(_tiny_png())
+
+    monkeypatch.setattr(go.Figure, "to_image", flaky)
+    path = write_docx(built, tmp_path / "retried.docx", title="t")
+    assert len(docx.Document(str(path)).inline_shapes) == len([k for k in ("ls_means", "trajectories", "observed_means",
+                                                                            "forest", "flow", "tipping")
+                                                               if k in built.figures])
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("ReferenceError: kaleido_scopes is not defined")
+
+    monkeypatch.setattr(go.Figure, "to_image", broken)
+    with pytest.raises(ipt.AnalysisError, match=r"figure 'Individual courses and model-implied means' of the Word "
+                                                r"report: the browser could not draw it in 3 attempts"):
+        write_docx(built, tmp_path / "broken.docx", title="t")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["retried.docx"]
+
+
+def _tiny_png() -> bytes:
+    """A 1 x 1 PNG without its signature (python-docx reads the image header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)) + chunk(
+        b"IDAT", zlib.compress(b"\x00\xff\xff\xff")) + chunk(b"IEND", b"")

@@ -283,3 +283,46 @@ def test_identifiers_lose_surrounding_spaces_and_blank_ones_are_missing(tmp_path
     assert loaded["participant_id"].tolist() == ["P1", pd.NA, "P2"]
     assert loaded["therapist_id"].tolist() == ["T1", "T2", pd.NA]
     assert loaded["participant_id"].dtype == "string"
+
+
+def test_a_file_that_shrinks_or_grows_while_it_is_read_is_refused_not_a_crash(tmp_path, example_df, monkeypatch):
+    """The reader once mapped the file into memory: a file truncated by another program during the
+    read stopped the process with SIGBUS. Now the file is read once and a change is said."""
+    import builtins
+
+    from ipt_outcomes.io import readers
+
+    path = tmp_path / "export.csv"
+    example_df.to_csv(path, index=False)
+    real_open = builtins.open
+
+    def opener(change):
+        def fake_open(file, mode="r", *args, **kwargs):
+            handle = real_open(file, mode, *args, **kwargs)
+            if str(file) == str(path) and "b" in mode:
+                read = handle.read
+
+                def read_while_changing(*a):
+                    change()
+                    return read(*a)
+
+                handle.read = read_while_changing
+            return handle
+        return fake_open
+
+    def shrink():
+        with real_open(path, "r+b") as f:
+            f.truncate(1000)
+
+    def grow():
+        with real_open(path, "ab") as f:
+            f.write(b"P9999,IPT,depression,HAMD17,10,16\n")
+
+    for change, words in ((shrink, "changed while it was read"), (grow, "changed while it was read")):
+        example_df.to_csv(path, index=False)
+        monkeypatch.setattr(readers, "open", opener(change), raising=False)
+        with pytest.raises(ipt.InputFileError, match=words):
+            ipt.load(path)
+        monkeypatch.undo()
+    example_df.to_csv(path, index=False)
+    assert len(ipt.load(path)) == len(example_df)

@@ -23,7 +23,7 @@ FIX = json.loads((Path(__file__).resolve().parent / "reference" / "meta_fixtures
 DATA = pd.DataFrame(FIX["data"])
 KEYS = ["estimate", "std_error", "ci_lower", "ci_upper", "statistic", "p_value", "tau2", "i2", "h2", "q", "q_df",
         "q_p_value", "pi_lower", "pi_upper", "k"]
-CASES = [k for k in FIX["cases"] if k != "fe"]
+CASES = [k for k in FIX["cases"] if k not in ("fe", "molloy2014", "homogeneous")]
 
 
 def _args(case: str) -> dict:
@@ -67,9 +67,9 @@ def test_subgroups_and_the_test_for_differences_match_metafor(case):
 def test_fixed_effect_matches_metafor_and_a_hand_calculation():
     ref = FIX["cases"]["fe"]
     fit = ipt.meta_analysis(DATA, method="fe")
-    for key in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value", "q", "q_p_value"):
+    for key in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value", "q", "q_p_value", "i2", "h2"):
         assert getattr(fit, key) == pytest.approx(ref[key], rel=1e-10), key
-    assert fit.tau2 == 0 and fit.i2 == 0
+    assert fit.tau2 == 0 and fit.i2 == pytest.approx(100 * (fit.q - 12) / fit.q)  # I2 from Q, not from tau2 = 0
     # two trials by hand: inverse-variance weights 4 and 1
     two = pd.DataFrame({"label": ["A", "B"], "estimate": [1.0, 2.0], "std_error": [0.5, 1.0]})
     hand = ipt.meta_analysis(two, method="fe")
@@ -124,3 +124,33 @@ def test_clear_refusals():
         ipt.meta_analysis(DATA, method="sj")
     with pytest.raises(ipt.ArgumentError, match="not a column"):
         ipt.meta_analysis(DATA, by="disorder")
+
+
+@pytest.mark.parametrize("method", ["fe", "dl", "reml", "pm"])
+def test_heterogeneity_of_a_real_meta_analysis_and_of_homogeneous_trials(method):
+    """dat.molloy2014 (16 studies): the fixed-effect I2 is 60.7 % from Q (metafor, RevMan), not 0; trials
+    more alike than their SEs say (Q below its df): tau2 truncated at 0 and I2 = 0 by every method (DL's
+    untruncated tau2 would be negative), H2 = 1 for the random-effects models and Q / (k - 1) for FE."""
+    for name in ("molloy2014", "homogeneous"):
+        case = FIX["cases"][name]
+        fit = ipt.meta_analysis(pd.DataFrame(case["data"]), method=method)
+        ref = case[method]
+        for key in KEYS:
+            if isinstance(ref[key], dict):  # metafor's FE predict() has no prediction interval
+                assert key.startswith("pi_") and method == "fe"
+                continue
+            assert getattr(fit, key) == pytest.approx(ref[key], rel=1e-9, abs=1e-12), (name, key)
+    homogeneous = ipt.meta_analysis(pd.DataFrame(FIX["cases"]["homogeneous"]["data"]), method=method)
+    assert homogeneous.tau2 == 0 and homogeneous.i2 == 0
+    if method == "fe":
+        assert ipt.meta_analysis(pd.DataFrame(FIX["cases"]["molloy2014"]["data"]), method="fe").i2 == pytest.approx(
+            60.69, abs=0.01)
+
+
+def test_knapp_hartung_with_identical_effects_is_the_unadjusted_se_with_a_note():
+    same = pd.DataFrame({"label": list("ABC"), "estimate": [0.3, 0.3, 0.3], "std_error": [0.1, 0.2, 0.15]})
+    fit = ipt.meta_analysis(same, method="reml", hksj=True)
+    plain = ipt.meta_analysis(same, method="reml")
+    assert fit.std_error == pytest.approx(plain.std_error, rel=1e-12) and math.isfinite(fit.p_value)
+    assert fit.ci_upper - fit.ci_lower > plain.ci_upper - plain.ci_lower  # t on 2 df, not z
+    assert any("Knapp-Hartung scale is 0" in n for n in fit.notes)

@@ -86,3 +86,54 @@ def test_xlsx_text_is_never_a_live_formula(tmp_path):
     assert not any(c.data_type == "f" for c in cells)
     assert cells[2].value == "=HYPERLINK(\"http://x\",\"y\")"
     assert pd.read_excel(path)["participant_id"].tolist() == df["participant_id"].tolist()
+
+
+@pytest.fixture()
+def pooled_copy(tmp_path):
+    """The bundled pooled example copied into a folder of its own (its files are the inputs)."""
+    import shutil
+
+    folder = tmp_path / "pooled"
+    shutil.copytree(ipt.pooled_example_path().parent, folder)
+    return folder
+
+
+@pytest.mark.parametrize("victim", ["dep.csv", "dep_study.yaml", "pooled.yaml", "ptsd.csv"])
+def test_pool_never_writes_over_a_file_the_pooling_file_names(pooled_copy, sha256, victim):
+    target = pooled_copy / victim
+    before = sha256(target)
+    done = _cli("pool", str(pooled_copy / "pooled.yaml"), "--out", str(target), "--force")
+    assert done.returncode == 2 and "is an input of this analysis" in done.stderr, done.stderr
+    assert sha256(target) == before
+    assert sorted(p.name for p in pooled_copy.iterdir() if p.name.startswith(".")) == []  # no temporary file
+
+
+def test_force_never_replaces_a_special_file(tmp_path, data_csv):
+    fifo = tmp_path / "pipe.html"
+    os.mkfifo(fifo)
+    done = _cli("report", str(data_csv), "--out", str(fifo), "--force", "--imputations", "2")
+    assert done.returncode == 2 and "is a special file" in done.stderr
+    assert fifo.is_fifo()
+    link = tmp_path / "null.html"
+    link.symlink_to("/dev/null")
+    with pytest.raises(ipt.ArgumentError, match="is a special file"):
+        ipt.build_report(data_csv, outcome="HAMD17", out=link, force=True, progress=False)
+
+
+def test_figures_never_overwrite_the_report(tmp_path, data_csv, sha256):
+    out = tmp_path / "trajectories.html"  # the name an html figure of that name would take
+    done = _cli("report", str(data_csv), "--outcome", "HAMD17", "--out", str(out), "--figures", str(tmp_path),
+                "--format", "html", "--force", "--imputations", "2")
+    assert done.returncode == 2 and "is also this run's report" in done.stderr, done.stderr
+    assert "<html" in out.read_text(encoding="utf-8").lower()[:2000]
+
+
+def test_a_full_disk_on_the_standard_output_is_a_message_not_a_traceback(data_csv):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "ipt_outcomes.cli.main", "validate", str(data_csv)], stdout=full,
+                              stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 1
+    assert "the output could not be written (No space left on device)" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr

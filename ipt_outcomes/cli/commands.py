@@ -419,10 +419,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.figures:
         folder = Path(args.figures)
         targets = {name: folder / f"{name}.{args.format}" for name in report.figures}
+        written = [out, *([docx] if docx is not None else [])]  # this run's other outputs are never replaced
         for target in targets.values():  # every name checked before any figure is written
-            check_output(target, force=force, inputs=inputs, what="figure")
+            if any(Path(target).resolve() == Path(w).resolve() for w in written):
+                raise ArgumentError(f"{target}: is also this run's {'report' if Path(target).resolve() == out.resolve() else 'Word report'}; "
+                                    "write the figures to another folder (--figures) or the report elsewhere (--out).")
+            check_output(target, force=force, inputs=[*inputs, *written], what="figure")
         for name, fig in report.figures.items():
-            save_figure(fig, targets[name], force=force, inputs=inputs)
+            save_figure(fig, targets[name], force=force, inputs=[*inputs, *written])
         stderr_console().print(f"wrote {len(report.figures)} figures to {folder}", markup=False)
     if docx is not None:
         from ..report.docx import write_docx

@@ -8,6 +8,7 @@ shows one for bug reports).
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import traceback
 import warnings
@@ -54,9 +55,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return _main(argv)
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:  # a full disk or a closed pipe: said once already, never a traceback at exit
+                _silence(stream)
         sys.stdout, sys.stderr = out, err
+
+
+def _silence(stream) -> None:
+    """Point a stream that cannot be written at /dev/null, so that the interpreter's own flush at exit
+    does not print 'Exception ignored ...'."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -79,13 +96,26 @@ def _main(argv: Sequence[str] | None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
-        if getattr(args, "debug", False):
-            traceback.print_exc()
-        print(f"ipt-outcomes: internal error ({type(exc).__name__}: {exc}). This is a bug in ipt-outcomes, "
-              "not in your data; please report it with the command you ran (rerun with --debug for details).",
-              file=sys.stderr)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS):
+            return _internal(exc, args)
+        # the output could not be written (a full disk, a quota): a message, not a traceback
+        print(f"ipt-outcomes: error: the output could not be written ({exc.strerror or exc}); free some space or "
+              "write elsewhere.", file=sys.stderr)
+        _silence(sys.stdout)
         return 1
+    except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
+        return _internal(exc, args)
+
+
+def _internal(exc: Exception, args: argparse.Namespace) -> int:
+    """A bug: said plainly, without a traceback unless --debug."""
+    if getattr(args, "debug", False):
+        traceback.print_exc()
+    print(f"ipt-outcomes: internal error ({type(exc).__name__}: {exc}). This is a bug in ipt-outcomes, "
+          "not in your data; please report it with the command you ran (rerun with --debug for details).",
+          file=sys.stderr)
+    return 1
 
 
 def run() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import plotly.graph_objects as go
 from ..errors import AnalysisError, ArgumentError, ArgumentTypeError
 from ..io.output import atomic_output, check_output
 
-__all__ = ["STATIC_FORMATS", "save_figure", "static_export_available"]
+__all__ = ["ATTEMPTS", "STATIC_FORMATS", "save_figure", "static_export_available", "static_image"]
 
 STATIC_FORMATS = ("png", "svg", "pdf")
 
@@ -69,9 +70,29 @@ def save_figure(fig: go.Figure, path: str | Path, format: str | None = None, *, 
         raise AnalysisError("static figures (png, svg, pdf) need Chrome or Chromium, and none was found: install "
                             "one (Debian/Ubuntu: apt-get install chromium) or set BROWSER_PATH to its executable; "
                             "interactive HTML figures work without it.")
-    with atomic_output(p, force=force, inputs=inputs, what="figure") as tmp, _quiet_browser():
-        try:
-            fig.write_image(tmp, format=fmt, width=width, height=height, scale=scale)
-        except Exception as exc:  # kaleido and the browser raise their own error types
-            raise AnalysisError(f"{p}: the browser could not draw the figure ({type(exc).__name__}: {exc}).") from None
+    image = static_image(fig, fmt, width=width, height=height, scale=scale, name=str(p))
+    with atomic_output(p, force=force, inputs=inputs, what="figure") as tmp:
+        tmp.write_bytes(image)
     return p
+
+
+#: attempts to draw one figure: kaleido's page in the headless browser sometimes fails to start on a busy
+#: machine ("ReferenceError: kaleido_scopes is not defined"); a new attempt starts a new browser
+ATTEMPTS = 3
+
+
+def static_image(fig: go.Figure, fmt: str, *, width: int, height: int, scale: float, name: str) -> bytes:
+    """The figure drawn as ``fmt`` (png, svg, pdf) by kaleido, tried :data:`ATTEMPTS` times; an
+    AnalysisError naming the figure when every attempt failed (never a figure silently left out)."""
+    last: Exception | None = None
+    for attempt in range(ATTEMPTS):
+        try:
+            with _quiet_browser():
+                return fig.to_image(format=fmt, width=width, height=height, scale=scale)
+        except Exception as exc:  # kaleido and the browser raise their own error types
+            last = exc
+            if attempt + 1 < ATTEMPTS:
+                time.sleep(0.5 * (attempt + 1))
+    raise AnalysisError(f"figure {name}: the browser could not draw it in {ATTEMPTS} attempts "
+                        f"({type(last).__name__}: {str(last)[:200]}); nothing was written for it. Run again, or check "
+                        "that Chrome/Chromium starts (BROWSER_PATH).")

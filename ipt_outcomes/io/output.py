@@ -5,7 +5,8 @@ Rules, the same from the command line and from Python:
 - an input is never written: the output may not be any file the analysis read, whatever path,
   symbolic link or hard link names it (compared by device and inode), not even with ``force``;
 - an existing file is replaced only with ``force`` (``--force``);
-- a directory, a missing folder or an unwritable folder is refused with a message that says so;
+- a directory, a special file (device, FIFO, socket; even with ``force``), a missing folder or an
+  unwritable folder is refused with a message that says so;
 - the file is written to a temporary file in the same folder and renamed over the target only
   when complete, so an interrupted run leaves no half-written file (and replacing a hard link
   replaces that name only, never the other names' contents).
@@ -42,6 +43,9 @@ def check_output(path: str | Path, *, force: bool = False, inputs: Iterable[str 
             raise ArgumentError(f"{p}: is an input of this analysis ({source}); write the {what} to another file.")
     if p.is_dir():
         raise ArgumentError(f"{p}: is a folder; give a file name for the {what}.")
+    if p.exists() and not p.is_file():  # a device, FIFO or socket (or a link to one): never replaced, even with force
+        raise ArgumentError(f"{p}: is a special file (a device, pipe or socket), not a regular file; give the name of "
+                            f"a file for the {what}.")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise ArgumentError(f"{p}: folder {parent} does not exist; create it first.")

@@ -168,18 +168,10 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def _read_text(p: Path, options: Mapping[str, Any]) -> RawTable:
-    try:
-        mapped = _mapped(p)
-    except OSError as exc:
-        raise InputFileError(f"{p}: cannot be opened ({exc.strerror or exc}); check permissions.") from None
-    fast = _read_text_arrow(p, mapped, options)
+    raw = read_whole(p)
+    fast = _read_text_arrow(p, raw, options)
     if fast is not None:
         return fast
-    del mapped
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"{p}: cannot be opened ({exc.strerror or exc}); check permissions.") from None
     try:
         text, encoding = _decode(raw, options.get("encoding"))
     except InputFileError as exc:
@@ -215,20 +207,28 @@ def _read_text(p: Path, options: Mapping[str, Any]) -> RawTable:
 _UTF8 = {"utf-8", "utf8", "utf-8-sig", "utf_8"}
 
 
-def _mapped(p: Path) -> Any:
-    """The file's bytes, mapped read-only rather than copied (a 128 MB copy costs 0.08 s, most of it
-    in faults on fresh memory; the mapping shares the pages the system has cached). Only searched
-    with ``find`` (``in`` would compare byte by byte) and read; an empty file, or one the system
-    cannot map, is read into memory. As with Polars and Arrow's own memory-mapped reading, a file that
-    another program truncates during the read can stop the process; write exports to a new file
-    and rename it when complete."""
-    import mmap
-
-    with open(p, "rb") as handle:
+def read_whole(p: Path) -> bytes:
+    """The file's bytes, read once into memory. A file that another program changes while it is read
+    (it shrinks, grows or is rewritten) is refused with a message rather than read half-old,
+    half-new; a memory mapping would stop the process with SIGBUS when the file shrinks."""
+    try:
+        handle = open(p, "rb")  # noqa: SIM115 (closed below; the error of opening is told apart)
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot be opened ({exc.strerror or exc}); check permissions.") from None
+    with handle:
+        before = os.fstat(handle.fileno())
         try:
-            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except (ValueError, OSError):  # an empty file; a file system without mappings
-            return handle.read()
+            raw = handle.read()
+        except OSError as exc:
+            raise InputFileError(f"{p}: cannot be read ({exc.strerror or exc}).") from None
+        after = os.fstat(handle.fileno())
+    changed = (len(raw) != before.st_size or after.st_size != before.st_size
+               or after.st_mtime_ns != before.st_mtime_ns)
+    if changed:
+        raise InputFileError(f"{p}: the file changed while it was read ({before.st_size:,} bytes when opened, "
+                             f"{after.st_size:,} after); another program is writing it. Read it again when that "
+                             "program has finished (export to a new file and rename it when complete).")
+    return raw
 
 
 def _has(raw: Any, needle: bytes) -> bool:
@@ -239,8 +239,8 @@ def _read_text_arrow(p: Path, raw: Any, options: Mapping[str, Any]) -> RawTable 
     """The usual file (UTF-8, one value per field, no space after the delimiter) read by Arrow's
     multithreaded CSV reader with every cell as text: as fast as ``pandas.read_csv``. None when the
     file needs the careful reader below (another encoding, NUL bytes, rows of the wrong width, an
-    unclosed quote, ...), which then reads it again and explains what is wrong with it. ``raw``: the
-    file's bytes or their read-only mapping (:func:`_mapped`)."""
+    unclosed quote, ...), which then explains what is wrong with it. ``raw``: the file's bytes
+    (:func:`read_whole`)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 

@@ -5,9 +5,11 @@ For estimates ``y_i`` with standard errors ``s_i`` (``v_i = s_i^2``) and between
 ``SE = 1 / sqrt(sum w)``, a z test and interval (or, with ``hksj=True``, Knapp & Hartung's (2003)
 ``SE_KH = sqrt(sum w (y - mu)^2 / ((k - 1) sum w))`` with t on ``k - 1`` df, metafor's
 ``test = "knha"``, not truncated at the unadjusted SE). Heterogeneity as metafor: ``Q`` from the
-fixed-effect weights on ``k - 1`` df; ``I2 = 100 tau2 / (tau2 + s2)`` and ``H2 = (tau2 + s2) / s2``
-with the typical within-trial variance ``s2 = (k - 1) sum w0 / ((sum w0)^2 - sum w0^2)``
-(Higgins & Thompson 2002), ``w0 = 1 / v``. Prediction interval ``mu +- crit sqrt(SE^2 + tau2)`` with
+fixed-effect weights on ``k - 1`` df; for random-effects models ``I2 = 100 tau2 / (tau2 + s2)`` and
+``H2 = (tau2 + s2) / s2`` with the typical within-trial variance ``s2 = (k - 1) sum w0 / ((sum w0)^2 -
+sum w0^2)`` (Higgins & Thompson 2002), ``w0 = 1 / v``; for the fixed-effect model, from Q:
+``I2 = max(0, 100 (Q - (k - 1)) / Q)`` and ``H2 = Q / (k - 1)`` (metafor, RevMan). With ``hksj=True``
+and identical effects the Knapp-Hartung scale is 0; it is floored at 1 (a note says so). Prediction interval ``mu +- crit sqrt(SE^2 + tau2)`` with
 ``crit`` the normal quantile, or t on ``k - 1`` df with HKSJ (metafor's ``predict``).
 
 Subgroups: each subgroup pooled on its own (its own ``tau2``), and the test for subgroup differences
@@ -49,7 +51,10 @@ class MetaAnalysis:
                               **{k: getattr(self, k) for k in keys}}])
 
     def leave_one_out(self) -> pd.DataFrame:
-        """The pooled result with each trial left out in turn (metafor's ``leave1out``)."""
+        """The pooled result with each trial left out in turn (metafor's ``leave1out``); at least 3 trials."""
+        if len(self.studies) < 3:
+            raise AnalysisError(f"leaving one trial out of {len(self.studies)} leaves one trial: a leave-one-out "
+                                "analysis needs at least 3 trials.")
         rows = []
         for i, label in enumerate(self.studies["label"]):
             keep = np.arange(len(self.studies)) != i
@@ -132,7 +137,12 @@ def _pool(y: np.ndarray, v: np.ndarray, method: str, hksj: bool, level: float) -
     q = float(w0 @ (y - mu0) ** 2)
     s2 = (k - 1) * float(w0.sum()) / (float(w0.sum()) ** 2 - float(w0 @ w0))
     if hksj:
-        se = math.sqrt(float(w @ (y - mu) ** 2) / ((k - 1) * sw))
+        scale = float(w @ (y - mu) ** 2) / (k - 1)
+        if not scale > 0:  # identical effects: the Knapp-Hartung variance would be 0 (an infinite t)
+            scale = 1.0
+            notes.append("the trial effects are identical, so the Knapp-Hartung scale is 0; the unadjusted standard "
+                         "error is used (the ad hoc floor of 1 of Roever et al. 2015), with t on k - 1 df.")
+        se = math.sqrt(scale / sw)
         crit = float(t_ppf(0.5 + level / 2, k - 1))
         stat = mu / se
         p = float(t_two_sided(stat, k - 1))
@@ -141,8 +151,13 @@ def _pool(y: np.ndarray, v: np.ndarray, method: str, hksj: bool, level: float) -
         stat = mu / se
         p = 2.0 * float(norm_sf(abs(stat)))
     half_pi = crit * math.sqrt(se ** 2 + tau2)
+    if method == "fe":  # no tau2: heterogeneity from Q, as metafor and RevMan (Higgins & Thompson 2002)
+        i2 = max(0.0, 100.0 * (q - (k - 1)) / q) if q > 0 else 0.0
+        h2 = q / (k - 1)
+    else:
+        i2, h2 = 100 * tau2 / (tau2 + s2), (tau2 + s2) / s2
     return {"estimate": mu, "std_error": se, "ci_lower": mu - crit * se, "ci_upper": mu + crit * se,
-            "statistic": stat, "p_value": p, "tau2": tau2, "i2": 100 * tau2 / (tau2 + s2), "h2": (tau2 + s2) / s2,
+            "statistic": stat, "p_value": p, "tau2": tau2, "i2": i2, "h2": h2,
             "q": q, "q_df": k - 1, "q_p_value": float(chi2_sf(q, k - 1)), "pi_lower": mu - half_pi,
             "pi_upper": mu + half_pi, "k": k, "weights": w, "notes": notes}
 

@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from ..arms import choose_reference_arm
 from ..errors import DataValidationError, DataWarning, InputFileError, StudyDefinitionError
 from ..loading import load
-from ..study import load_study
+from ..study import check_nesting, load_study, read_yaml
 
-__all__ = ["load_trials", "trial_reference_arms"]
+__all__ = ["load_trials", "pooling_inputs", "trial_reference_arms"]
 
 _KEYS = {"name", "description", "trials"}
 _TRIAL_KEYS = {"id", "data", "study", "constants"}
@@ -112,13 +111,22 @@ def load_trials(path: str | Path) -> pd.DataFrame:
     return pooled
 
 
+def pooling_inputs(path: str | Path) -> list[Path]:
+    """Every file a pooling file names (itself, each trial's data and study file): the inputs that
+    no output may replace."""
+    source = Path(path)
+    spec = _read(source)
+    out = [source]
+    for entry in spec["trials"]:
+        out += [(source.parent / entry[key]).resolve() for key in ("data", "study") if entry.get(key) is not None]
+    return out
+
+
 def _read(source: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputFileError(f"{source}: cannot be read ({exc.strerror}).") from None
-    except yaml.YAMLError as exc:
-        raise StudyDefinitionError(f"{source}: not valid YAML ({exc}).") from None
+    if not Path(source).exists():
+        raise InputFileError(f"{source}: no such pooling file.")
+    raw = read_yaml(Path(source), "pooling file")
+    check_nesting(raw, str(source), "pooling file")
     if not isinstance(raw, dict) or not isinstance(raw.get("trials"), list) or not raw["trials"]:
         raise StudyDefinitionError(f"{source}: a pooling file needs trials: a list of {{id, data, study}} entries.")
     unknown = sorted(set(raw) - _KEYS)
@@ -128,10 +136,24 @@ def _read(source: Path) -> dict[str, Any]:
     for i, entry in enumerate(raw["trials"], 1):
         if not isinstance(entry, dict) or "id" not in entry or "data" not in entry:
             raise StudyDefinitionError(f"{source}: trials[{i}] needs at least id and data.")
-        extra = sorted(set(entry) - _TRIAL_KEYS)
+        extra = sorted(set(map(str, entry)) - _TRIAL_KEYS)
         if extra:
             raise StudyDefinitionError(f"{source}: trials[{i}]: unknown key(s) {', '.join(extra)}; allowed: "
                                        f"{', '.join(sorted(_TRIAL_KEYS))}.")
+        for key in ("data", "study"):
+            value = entry.get(key)
+            if (value is not None or key == "data") and (not isinstance(value, str) or not value.strip()):
+                raise StudyDefinitionError(f"{source}: trials[{i}].{key} must be a file name (a path relative to the "
+                                           f"pooling file), not {value!r}.")
+        constants = entry.get("constants")
+        if constants is not None:
+            if not isinstance(constants, dict):
+                raise StudyDefinitionError(f"{source}: trials[{i}].constants must map columns to values, e.g. "
+                                           f"constants: {{disorder: ptsd}}; not {constants!r}.")
+            for column, value in constants.items():
+                if not isinstance(column, str) or not (value is None or isinstance(value, str | int | float | bool)):
+                    raise StudyDefinitionError(f"{source}: trials[{i}].constants.{column}: a column name with one "
+                                               f"value (text or number), not {value!r}.")
         entry["id"] = str(entry["id"])
         if entry["id"] in seen:
             raise StudyDefinitionError(f"{source}: trial id {entry['id']} appears twice; give each trial its own id.")

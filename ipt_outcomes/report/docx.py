@@ -1,8 +1,10 @@
 """The report as a Word document (python-docx): the methods and results text, real Word tables and
 the main figures as images, for a journal template.
 
-Figures are drawn by kaleido in a headless Chrome/Chromium (:mod:`ipt_outcomes.figures.export`);
-without one the document says so in place of each figure and keeps everything else.
+Figures are drawn by kaleido in a headless Chrome/Chromium (:mod:`ipt_outcomes.figures.export`),
+each retried; a figure the browser fails to draw every time stops the document with an error naming
+it. Without any browser the document says so in place of each figure and keeps everything else
+(and the command line says so too).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def write_docx(report: Any, path: str | Path, *, title: str, force: bool = False
         if fig is None:
             continue
         doc.add_paragraph(caption, style="Caption")
-        image = _png(fig) if available else None
+        image = _png(fig, caption) if available else None
         if image is None:
             doc.add_paragraph("(figure not included: drawing it needs Chrome or Chromium; the HTML report has it)")
         else:
@@ -144,11 +146,9 @@ def _can_draw() -> bool:
     return static_export_available()
 
 
-def _png(fig: Any) -> bytes | None:
-    from ..figures.export import _quiet_browser
+def _png(fig: Any, caption: str) -> bytes:
+    """The figure as PNG, retried; an AnalysisError naming it when the browser fails every time (the
+    document is then not written: never one silently missing a figure)."""
+    from ..figures.export import static_image
 
-    try:
-        with _quiet_browser():
-            return fig.to_image(format="png", width=1000, height=600, scale=1.5)
-    except Exception:  # the browser failed: the document keeps a note instead
-        return None
+    return static_image(fig, "png", width=1000, height=600, scale=1.5, name=f"{caption!r} of the Word report")

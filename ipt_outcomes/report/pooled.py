@@ -42,8 +42,11 @@ def build_pooled_report(pooling: str | Path, out: str | Path | None = None, *, m
     from ..study import load_study, time_column
     from .build import Report
 
+    from ..pooling.trials import pooling_inputs
+
+    inputs = pooling_inputs(pooling)  # the pooling file, every trial's data and study file
     if out is not None:
-        check_output(out, force=force, inputs=[pooling], what="report")
+        check_output(out, force=force, inputs=inputs, what="report")
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", IPTOutcomesWarning)
@@ -77,7 +80,7 @@ def build_pooled_report(pooling: str | Path, out: str | Path | None = None, *, m
                        "by ipt_outcomes", sections)
     written = None
     if out is not None:
-        with atomic_output(out, force=force, inputs=[pooling], what="report") as tmp:
+        with atomic_output(out, force=force, inputs=inputs, what="report") as tmp:
             tmp.write_text(page, encoding="utf-8")
         written = Path(out)
     return Report(html=page, path=written, figures=figs, notes=list(dict.fromkeys(notes)),
@@ -108,7 +111,11 @@ def _sections(pooled, common, effects, fit, figs, by, method, effect, tau2, hksj
         pooled_s.add(table_html(fit.subgroups, 3, f"By {by}; test for subgroup differences Q = {fit.q_between:.2f} on "
                                                   f"{fit.q_between_df} df, p = {fit.q_between_p_value:.3g}"))
     pooled_s.add(table_html(effects.drop(columns=["effect"]), 3, "Each trial's arm effect"))
-    pooled_s.add(table_html(fit.leave_one_out(), 3, "Leave one trial out"))
+    if fit.k >= 3:
+        pooled_s.add(table_html(fit.leave_one_out(), 3, "Leave one trial out"))
+    else:
+        pooled_s.add('<p class="note">Leave one trial out: not shown, since with two trials leaving one out leaves a '
+                     "single trial, which is not a meta-analysis (each trial's own effect is in the table above).</p>")
     course = Section("course", "Course by disorder")
     course.add(figure_html(figs["trajectories"], "fig-trajectories-pooled"))
     if "improvement" in figs:

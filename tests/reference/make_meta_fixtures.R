@@ -40,6 +40,24 @@ for (method in c("REML", "DL", "PM")) {
 }
 fe <- rma(yi, vi, data = dat, method = "FE")
 cases[["fe"]] <- one(fe)
+
+# dat.molloy2014 (Molloy et al. 2014, conscientiousness and medication adherence, 16 studies; Fisher's
+# z of the correlations): I2 and H2 of the fixed-effect model come from Q (I2 60.7 %), as metafor and
+# RevMan give them; the random-effects models from tau2.
+mol <- escalc(measure = "ZCOR", ri = ri, ni = ni, data = dat.molloy2014)
+molloy <- list(data = data.frame(label = paste(dat.molloy2014$authors, dat.molloy2014$year),
+                                 estimate = as.numeric(mol$yi), std_error = sqrt(as.numeric(mol$vi))))
+for (method in c("FE", "DL", "REML", "PM")) {
+  molloy[[tolower(method)]] <- one(rma(yi, vi, data = mol, method = method, control = ctl))
+}
+# homogeneous trials (Q below its df): tau2 truncated at 0 and I2 = 0 for every method, H2 = 1
+homo <- data.frame(yi = c(0.10, 0.12, 0.11, 0.09, 0.115), vi = c(0.010, 0.020, 0.015, 0.012, 0.018))
+homogeneous <- list(data = data.frame(label = paste0("T", 1:5), estimate = homo$yi, std_error = sqrt(homo$vi)))
+for (method in c("FE", "DL", "REML", "PM")) {
+  homogeneous[[tolower(method)]] <- one(rma(yi, vi, data = homo, method = method, control = ctl))
+}
+cases[["molloy2014"]] <- molloy
+cases[["homogeneous"]] <- homogeneous
 data <- data.frame(label = paste(dat$author, dat$year), estimate = as.numeric(dat$yi),
                    std_error = sqrt(as.numeric(dat$vi)), allocation = dat$alloc)
 out <- list(data = data, cases = cases,
