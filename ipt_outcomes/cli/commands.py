@@ -422,8 +422,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         written = [out, *([docx] if docx is not None else [])]  # this run's other outputs are never replaced
         for target in targets.values():  # every name checked before any figure is written
             if any(Path(target).resolve() == Path(w).resolve() for w in written):
-                raise ArgumentError(f"{target}: is also this run's {'report' if Path(target).resolve() == out.resolve() else 'Word report'}; "
-                                    "write the figures to another folder (--figures) or the report elsewhere (--out).")
+                which = "report" if Path(target).resolve() == out.resolve() else "Word report"
+                raise ArgumentError(f"{target}: is also this run's {which}; write the figures to another folder "
+                                    "(--figures) or the report elsewhere (--out).")
             check_output(target, force=force, inputs=[*inputs, *written], what="figure")
         for name, fig in report.figures.items():
             save_figure(fig, targets[name], force=force, inputs=[*inputs, *written])

@@ -212,7 +212,7 @@ def read_whole(p: Path) -> bytes:
     (it shrinks, grows or is rewritten) is refused with a message rather than read half-old,
     half-new; a memory mapping would stop the process with SIGBUS when the file shrinks."""
     try:
-        handle = open(p, "rb")  # noqa: SIM115 (closed below; the error of opening is told apart)
+        handle = open(p, "rb")
     except OSError as exc:
         raise InputFileError(f"{p}: cannot be opened ({exc.strerror or exc}); check permissions.") from None
     with handle:

@@ -9,8 +9,9 @@ fixed-effect weights on ``k - 1`` df; for random-effects models ``I2 = 100 tau2 
 ``H2 = (tau2 + s2) / s2`` with the typical within-trial variance ``s2 = (k - 1) sum w0 / ((sum w0)^2 -
 sum w0^2)`` (Higgins & Thompson 2002), ``w0 = 1 / v``; for the fixed-effect model, from Q:
 ``I2 = max(0, 100 (Q - (k - 1)) / Q)`` and ``H2 = Q / (k - 1)`` (metafor, RevMan). With ``hksj=True``
-and identical effects the Knapp-Hartung scale is 0; it is floored at 1 (a note says so). Prediction interval ``mu +- crit sqrt(SE^2 + tau2)`` with
-``crit`` the normal quantile, or t on ``k - 1`` df with HKSJ (metafor's ``predict``).
+and identical effects the Knapp-Hartung scale is 0; it is floored at 1 (a note says so). Prediction
+interval ``mu +- crit sqrt(SE^2 + tau2)`` with ``crit`` the normal quantile, or t on ``k - 1`` df with
+HKSJ (metafor's ``predict``).
 
 Subgroups: each subgroup pooled on its own (its own ``tau2``), and the test for subgroup differences
 ``Q_between = sum (mu_g - mu_bar)^2 / SE_g^2`` on ``G - 1`` df (the fixed-effect combination of the

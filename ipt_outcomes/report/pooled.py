@@ -39,10 +39,9 @@ def build_pooled_report(pooling: str | Path, out: str | Path | None = None, *, m
     from ..clinical import improvement_by_session
     from ..figures.pooled import harmonised_trajectories_figure, improvement_by_disorder_figure, meta_forest_figure
     from ..pooling import harmonise, load_trials, meta_analysis, trial_effects
+    from ..pooling.trials import pooling_inputs
     from ..study import load_study, time_column
     from .build import Report
-
-    from ..pooling.trials import pooling_inputs
 
     inputs = pooling_inputs(pooling)  # the pooling file, every trial's data and study file
     if out is not None:
