@@ -70,6 +70,12 @@ class Instrument:
             rel_value = reliability.get("value")
             rel_verified = bool(reliability.get("verified", True))
             rel_source = str(reliability.get("source", ""))
+            kind = str(reliability.get("type", "")).lower()
+            if "inter-rater" in kind or "interrater" in kind or "inter rater" in kind:
+                raise RegistryError(f"{where}: reliability of type {reliability.get('type')!r}: the reliable change "
+                                    "index (Jacobson & Truax 1991) needs test-retest reliability or internal "
+                                    "consistency (Cronbach's alpha), not agreement between raters; give one of those "
+                                    "with its source.")
         elif reliability is not None:
             rel_value = reliability
         if rel_value is not None:

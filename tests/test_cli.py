@@ -235,3 +235,34 @@ def test_report_writes_static_figures(tmp_path):
     assert result.returncode == 0, result.stderr
     svgs = sorted(p.name for p in folder.iterdir())
     assert "jacobson.svg" in svgs and "trajectories.svg" in svgs and len(svgs) >= 11
+
+
+def test_advice_names_only_flags_the_command_has(tmp_path, example_df):
+    """A note that says what to pass names a flag of the command that printed it (report once
+    recommended a --reliability it did not accept)."""
+    import re
+
+    from ipt_outcomes.cli.main import build_parser
+
+    data = example_df.copy()
+    data["instrument"] = data["instrument"].astype(str).replace({"HAMD17": "MYSCALE"})
+    path = tmp_path / "trial.csv"
+    data.to_csv(path, index=False)
+    study = tmp_path / "study.yaml"
+    study.write_text("reference_arm: TAU\nprimary_instrument: MYSCALE\nsessions: {min: 12, max: 16}\ntime: session\n"
+                     "instruments:\n  MYSCALE: {min: 0, max: 52, higher_is: worse, integer: true,\n"
+                     "    reliability: {value: 0.8, type: test-retest, verified: false, source: unchecked}}\n",
+                     encoding="utf-8")
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
+    for command, extra in (("report", ["--out", str(tmp_path / "r.html"), "--imputations", "2"]), ("clinical", [])):
+        result = run(command, str(path), "--study", str(study), *extra)
+        assert result.returncode == 0, result.stderr
+        named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", result.stderr + result.stdout))
+        assert "--reliability" in named, result.stderr + result.stdout
+        accepted = set(commands[command]._option_string_actions)
+        assert named <= accepted, (command, named - accepted)
+    result = run("report", str(path), "--study", str(study), "--out", str(tmp_path / "r2.html"), "--imputations", "2",
+                 "--reliability", "0.85")
+    assert result.returncode == 0 and "not verified" not in result.stderr
+    assert "reliability 0.85" in (tmp_path / "r2.html").read_text(encoding="utf-8")

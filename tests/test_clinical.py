@@ -42,7 +42,7 @@ def test_jacobson_truax_by_hand_lower_is_better():
     assert pd.isna(cc.loc["P5", "category"]) and math.isnan(cc.loc["P5", "final"])
     assert cc.loc["P1", "percent_change"] == pytest.approx(-75)
     assert list(cc["response"].iloc[:4]) == [True, False, False, False]
-    assert list(cc["remission"].iloc[:4]) == [True, False, False, False]  # PHQ-9 remission <= 9 (registry)
+    assert list(cc["remission"].iloc[:4]) == [False, False, False, False]  # PHQ-9 remission < 5 (registry): 5 is not
     assert list(cc.columns) == ipt.clinical.CHANGE_COLUMNS[1:]
 
 
@@ -295,3 +295,25 @@ def test_dose_response_by_hand_with_the_dose_on_some_rows_only():
     assert table.loc[("IPT", 12), "mean_change"] == pytest.approx((-12 - 10) / 2)
     assert table.loc[("TAU", 6), "mean_change"] == pytest.approx((-2 - 1) / 2)
     assert table.loc[("TAU", 6), "sd_change"] == pytest.approx(math.sqrt(0.5))
+
+
+def test_scores_exactly_at_the_cut_offs():
+    """PHQ-9 remission is < 5 (final 4 remits, final 5 does not); recovered needs a final score on the
+    functional side of c (a final exactly at c is not below it) and a baseline at or above c; a response
+    is a reduction of at least 50 % (exactly 50 % is one)."""
+    df = _table("PHQ9", [("A", "IPT", 20, 4), ("B", "IPT", 20, 5), ("C", "IPT", 20, 10), ("D", "IPT", 10, 0),
+                         ("E", "TAU", 20, 9), ("F", "TAU", 9, 0)])
+    cc = ipt.clinical_change(df, "PHQ9", reliability=0.9, cutoff=10, sd_baseline=5).set_index("participant_id")
+    assert cc["remission"].to_dict() == {"A": True, "B": False, "C": False, "D": True, "E": False, "F": True}
+    assert cc.attrs["settings"]["remission"] == 4
+    # reliable change 4.38 points: A-E improve reliably; C ends at c = 10 (not below it), D starts at c
+    assert cc["category"].to_dict() == {"A": "recovered", "B": "recovered", "C": "improved", "D": "recovered",
+                                        "E": "recovered", "F": "improved"}
+    assert cc.loc["C", "response"] and cc.loc["D", "response"]  # exactly 50 % and 100 %
+
+
+def test_the_registry_refuses_an_inter_rater_reliability_for_reliable_change():
+    with pytest.raises(ipt.RegistryError, match="test-retest reliability or internal consistency"):
+        ipt.Instrument.from_mapping("X", {"min": 0, "max": 10, "reliability": {"value": 0.95, "type": "inter-rater ICC"}})
+    ham = ipt.default_registry()["HAMD17"]
+    assert ham.reliability == 0.79 and "Trajkovic" in ham.reliability_source and ham.reliability_verified

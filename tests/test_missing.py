@@ -181,3 +181,40 @@ def test_participants_take_the_first_recorded_arm_baseline_end_and_last_score_by
     assert per["completer"].tolist() == [True, False, False] and per.loc["P2", "last_score"] == 21.0
     np.testing.assert_array_equal(wide.to_numpy(), [[20, 15, np.nan, 12], [22, np.nan, 21, np.nan],
                                                     [18, np.nan, np.nan, np.nan]])  # times 0, 4, 6, 8
+
+
+def test_the_imputation_step_draws_sigma2_and_beta_from_their_posterior():
+    """A deterministic moment test of one imputation step (seeded): for a pattern with donors' (X'X)^-1,
+    residual sum of squares RSS on nu df and the imputed participant's x, the imputed score has mean
+    x'beta and variance E[sigma2] (1 + x'(X'X)^-1 x) with E[sigma2] = RSS / (nu - 2) (sigma2 drawn as
+    RSS / chi2_nu, then beta ~ N(beta_hat, sigma2 (X'X)^-1)). Leaving out either draw moves the variance
+    by far more than the tolerance (nu = 6: RSS / nu is 2/3 of the mean; x far from the donors: the beta
+    term is 4.25 sigma2)."""
+    from ipt_outcomes.missing.sensitivity import _impute, _Pattern
+
+    beta = np.array([2.0, 0.5])
+    inverse = np.array([[0.5, -0.05], [-0.05, 0.01]])
+    x = np.array([1.0, 25.0])
+    rss, nu = 60.0, 6
+    pattern = _Pattern(rows=np.arange(1), beta=beta, inverse=inverse, rss=rss, dof=nu, design=x[None, :])
+    per = pd.DataFrame({"end": [np.nan]})
+    rng = np.random.default_rng(20261204)
+    draws = np.array([_impute(per, [pattern], rng).iloc[0] for _ in range(40_000)])
+    lever = float(x @ inverse @ x)
+    mean, variance = float(x @ beta), rss / (nu - 2) * (1 + lever)
+    assert lever == pytest.approx(4.25)
+    assert draws.mean() == pytest.approx(mean, abs=4 * math.sqrt(variance / len(draws)))
+    # the variance of a sample variance needs the fourth moment, which the t-like tails make large: 5 %
+    assert draws.var() == pytest.approx(variance, rel=0.05)
+    assert draws.var() > 1.2 * rss / nu * (1 + lever)  # sigma2 fixed at RSS / nu would be 2/3 of it
+    assert draws.var() > 1.5 * rss / (nu - 2)          # no beta draw would be 1 / (1 + lever) of it
+
+
+def test_imputation_when_every_completer_of_an_arm_has_the_same_baseline(example_df):
+    df = example_df.copy()
+    m = (df["arm"] == "IPT") & (df["session"] == 0) & (df["instrument"] == "HAMD17")
+    df.loc[m, "score"] = 20.0
+    result = ipt.sensitivity_analyses(df, "HAMD17", n_imputations=3, seed=1, check=False)
+    imputed = result.table[result.table["analysis"] == "multiple imputation (MAR)"]
+    assert len(imputed) == 1 and np.isfinite(imputed["estimate"]).all()
+    assert "baseline is the same for every completer" in imputed["note"].iloc[0]

@@ -66,3 +66,27 @@ def test_a_characteristic_the_data_lack_is_named():
         ipt.Study.from_mapping({"characteristics": [1]})
     with pytest.raises(ipt.StudyDefinitionError, match=r"labels\.age must be a text label"):
         ipt.Study.from_mapping({"labels": {"age": 3}})
+
+
+def test_codes_in_two_spellings_are_one_row_of_table_one_and_a_validation_warning(tmp_path):
+    """``F`` and ``f`` (or `` F``) in a covariate: validation warns (naming both spellings) and Table 1
+    counts them as one level, shown in the more frequent spelling, by hand."""
+    df = ipt.load_example()
+    ids = list(df["participant_id"].unique())
+    sex = {pid: ("F" if i % 3 else "M") for i, pid in enumerate(ids)}
+    sex.update({ids[1]: "f", ids[2]: " f", ids[3]: "m"})  # lower case and a leading space
+    df["sex"] = df["participant_id"].map(sex)
+    report = ipt.validate(df)
+    assert report.ok
+    warned = report.warnings[report.warnings["check"] == "spelling_variants"]
+    assert set(warned["column"]) == {"sex"}
+    assert any("'f' and ' f', 'F' differ only in case or spacing" in m or "'f' and 'F'" in m for m in warned["message"])
+    study = tmp_path / "study.yaml"
+    study.write_text("characteristics: [sex]\n", encoding="utf-8")
+    table = _baseline_table(df, "HAMD17", "session", study=ipt.load_study(study)).set_index("characteristic")
+    per = df.groupby("participant_id").first()
+    overall = f"Overall (N = {len(per)})"
+    rows = [r for r in table.index if r.lower().startswith("sex")]
+    assert rows == ["Sex: F", "Sex: M"]
+    women = int(per["sex"].str.strip().str.upper().eq("F").sum())
+    assert table.loc["Sex: F", overall] == f"{women} ({100 * women / len(per):.0f}%)"

@@ -384,6 +384,9 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--figures", help="also write every figure into this folder")
     p.add_argument("--format", choices=("html", "png", "svg", "pdf"), default="png",
                    help="format of --figures (png, svg, pdf need Chrome/Chromium; default png)")
+    p.add_argument("--reliability", type=_finite, default=None,
+                   help="reliability of the outcome for the reliable change index (test-retest or internal "
+                        "consistency; default: the study's, else the registry's)")
     p.add_argument("--docx", help="also write the report as a Word document (.docx)")
     p.add_argument("--force", action="store_true", help="replace the report (and figures) if they exist")
     p.set_defaults(handler=cmd_report)
@@ -411,7 +414,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     report = build_report(args.data, outcome=args.outcome, study=args.study, out=out,
                           n_imputations=args.imputations, seed=args.seed, progress=sys.stderr.isatty(),
                           time=getattr(args, "time", None), reference_arm=getattr(args, "reference_arm", None),
-                          force=force)
+                          force=force, reliability=getattr(args, "reliability", None))
     for choice in report.results.get("choices", []):
         stderr_console().print(f"ipt-outcomes: {cli_words(choice)}", markup=False)
     for note in report.notes:

@@ -161,14 +161,22 @@ def _imputation_model(per: pd.DataFrame, wide: pd.DataFrame) -> tuple[list[_Patt
             notes.append(f"{a}, last seen at {s}: too few completers with a score then; imputed from baseline only.")
         if donors.sum() < 4:
             raise AnalysisError(f"arm {a} has {int(donors.sum())} completers; too few to impute from.")
-        X = np.column_stack([np.ones(int(donors.sum())), baseline[donors], *([ys[donors]] if use_last else [])])
+        rows = group["_pos"].to_numpy()
+        predictors = [("baseline", baseline), *([(f"the score at {s:g}", last_score)] if use_last else [])]
+        kept = []
+        for name, values in predictors:  # a predictor the donors do not vary on (or that repeats another) is left out
+            trial = np.column_stack([np.ones(int(donors.sum())), *[v[donors] for _, v in kept], values[donors]])
+            if np.linalg.matrix_rank(trial) == trial.shape[1]:
+                kept.append((name, values))
+            else:
+                notes.append(f"{a}, last seen at {s}: {name} is the same for every completer it is imputed from (or "
+                             "repeats another predictor); imputed without it.")
+        X = np.column_stack([np.ones(int(donors.sum())), *[v[donors] for _, v in kept]])
         y = end[donors]
         beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-        rows = group["_pos"].to_numpy()
         patterns.append(_Pattern(rows=rows, beta=beta, inverse=np.linalg.inv(X.T @ X),
                                  rss=float(np.sum((y - X @ beta) ** 2)), dof=len(y) - X.shape[1],
-                                 design=np.column_stack([np.ones(len(rows)), baseline[rows],
-                                                         *([last_score[rows]] if use_last else [])])))
+                                 design=np.column_stack([np.ones(len(rows)), *[v[rows] for _, v in kept]])))
     return patterns, notes
 
 

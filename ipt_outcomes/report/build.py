@@ -52,7 +52,7 @@ class Report:
 def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *, study: str | Path | Study | None = None,
                  out: str | Path | None = None, n_imputations: int = 50, seed: int = 1, progress: bool = True,
                  title: str | None = None, time: str | None = None, reference_arm: str | None = None,
-                 force: bool = False) -> Report:
+                 force: bool = False, reliability: float | None = None) -> Report:
     """Validate, model and report a trial in one HTML file that works offline.
 
     Parameters
@@ -74,6 +74,9 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
         and the report states what was assumed.
     progress
         Show progress on the terminal (stderr).
+    reliability
+        Reliability of the outcome for the reliable change index (test-retest or internal
+        consistency); default the study's, else the registry's (whose source the report names).
 
     Returns
     -------
@@ -119,7 +122,7 @@ def build_report(data: str | Path | pd.DataFrame, outcome: str | None = None, *,
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IPTOutcomesWarning)
             sections, figs, results = _analyse(df, outcome, report, study_obj, n_imputations, seed, step,
-                                               chosen_time, reference_arm)
+                                               chosen_time, reference_arm, reliability)
         notes += [str(w.message) for w in caught]
         step("write")
         versions = package_versions()
@@ -182,7 +185,7 @@ def _inputs_of(data: Any, study: Any) -> list[Path]:
 
 
 def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n_imputations: int, seed: int,
-             step: Any, chosen_time: TimeColumn, reference_arm: str | None
+             step: Any, chosen_time: TimeColumn, reference_arm: str | None, reliability: float | None = None
              ) -> tuple[list[Section], dict[str, Any], dict[str, Any]]:
     time = chosen_time.column
     figs: dict[str, Any] = {}
@@ -255,7 +258,7 @@ def _analyse(df: pd.DataFrame, outcome: str, report: Any, study: Study | None, n
 
     step("clinical significance")
     clinical = Section("clinical", "Clinical significance")
-    cc = clinical_change(df, outcome, time=time)
+    cc = clinical_change(df, outcome, time=time, reliability=reliability)
     summary = summarise_change(cc, reference_arm=fit.spec.reference_arm)
     results.update(clinical=cc, summary=summary, clinical_settings=cc.attrs["settings"])
     st = cc.attrs["settings"]

@@ -84,6 +84,7 @@ def baseline_table(df: pd.DataFrame, outcome: str | None = None, time: str | Non
             rows.append({"characteristic": f"{_label(column, labels)}, mean (SD)",
                          **{g: _mean_sd(numbers, m) for g, m in groups.items()}})
             continue
+        values = _one_spelling(values)
         levels = sorted(values.dropna().astype(str).unique(), key=_level_order)
         if len(levels) < 2 and values.notna().all():
             continue  # the same for everyone: not a characteristic that differs
@@ -103,6 +104,20 @@ def baseline_table(df: pd.DataFrame, outcome: str | None = None, time: str | Non
             rows.append({"characteristic": f"{_label(column, labels)}: missing",
                          **{g: str(int(values[m].isna().sum())) for g, m in groups.items()}})
     return pd.DataFrame(rows)
+
+
+def _one_spelling(values: pd.Series) -> pd.Series:
+    """Codes that differ only in case or surrounding spaces (``F``, ``f``, `` F``) as one level, shown in
+    its most frequent spelling (validation warns about them)."""
+    present = values.dropna().astype(str)
+    if present.empty:
+        return values
+    counts = present.value_counts()
+    folded = pd.Series(counts.index, index=counts.index).map(lambda v: " ".join(v.split()).casefold())
+    if folded.nunique() == len(folded):
+        return values
+    shown = {v: counts.index[folded == f][0] for v, f in folded.items()}  # value_counts: the most frequent first
+    return values.map(lambda v: shown.get(str(v), v) if pd.notna(v) else v)
 
 
 def _as_numbers(values: pd.Series) -> pd.Series | None:

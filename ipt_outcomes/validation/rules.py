@@ -380,9 +380,10 @@ def _participant_constant(column: str, t: Tables) -> Rule:
     return Rule("participant_constant", column, "error", passes, explain, frame_level=True)
 
 
-def _spelling_variants(column: str, t: Tables) -> Rule:
+def _spelling_variants(column: str, t: Tables, severity: str = "error") -> Rule:
     """Labels that differ only in case or spacing (``ipt`` and ``IPT``) would be analysed as different
-    arms (trials, therapists): an error, since nothing tells which spelling is meant."""
+    arms (trials, therapists): an error, since nothing tells which spelling is meant. In a covariate
+    (``F`` and ``f`` in ``sex``) a warning: Table 1 counts them as one, a model as two levels."""
 
     def variants(frame: pd.DataFrame) -> dict[str, list[str]]:
         _, values = t(frame).codes(column)
@@ -408,11 +409,12 @@ def _spelling_variants(column: str, t: Tables) -> Rule:
         for v in _values(frame, column, pos):
             group = clash.get(" ".join(str(v).split()).casefold(), [str(v)])
             out.append((v, f"{_text(v)!r} and {', '.join(repr(g) for g in group if g != str(v))} differ only in "
-                           f"case or spacing and would count as different {column} values; write one spelling "
-                           "(or map them in the study file's values section)."))
+                           f"case or spacing and would count as different {column} values"
+                           f"{' in a model (Table 1 counts them as one)' if severity == 'warning' else ''}; write one "
+                           "spelling (or map them in the study file's values section)."))
         return out
 
-    return Rule("spelling_variants", column, "error", passes, explain, frame_level=True)
+    return Rule("spelling_variants", column, severity, passes, explain, frame_level=True)
 
 
 def _area_codes(table: CodedTable, columns: list[str]) -> tuple[list[np.ndarray], list[str]]:
@@ -605,6 +607,11 @@ def _problem_area_arm(ctx: ValidationContext, t: Tables) -> Rule:
 
 # --- assembly --------------------------------------------------------------------------------
 
+def _is_text(values: pd.Series) -> bool:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return not pd.api.types.is_numeric_dtype(values.cat.categories)
+    return pd.api.types.is_string_dtype(values) or values.dtype == object
+
 def build_rules(frame: pd.DataFrame, ctx: ValidationContext, coded: CodedTable | None = None) -> Iterator[Rule]:
     """Yield the rules that apply to the columns this table has. The rules share one
     :class:`CodedTable` of ``frame``; given another table (a user's pipeline), they code that one."""
@@ -645,6 +652,9 @@ def build_rules(frame: pd.DataFrame, ctx: ValidationContext, coded: CodedTable |
     for column in ("arm", "trial_id", "therapist_id", "site"):
         if column in have:
             yield _spelling_variants(column, t)
+    for column in frame.columns:  # covariates held as text: the same code in two spellings is a warning
+        if column not in spec and _is_text(frame[column]):
+            yield _spelling_variants(str(column), t, severity="warning")
     if "participant_id" in have:
         for column, col in spec.items():
             if col.get("participant_level") and column in have:
