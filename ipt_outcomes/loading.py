@@ -240,6 +240,16 @@ def _renames(frame: pd.DataFrame, study: Study | None, path: Path) -> dict[str, 
                     f"{', '.join(map(str, frame.columns))}."
                 )
             renames[old] = new
+        targets: dict[str, list[str]] = {}
+        for old, new in renames.items():
+            targets.setdefault(new, []).append(str(old))
+        for new, olds in targets.items():
+            kept = [c for c in frame.columns if c == new and c not in renames]  # a column of that name stays
+            if len(olds) + len(kept) > 1:
+                named = ", ".join(repr(c) for c in [*olds, *kept])
+                raise StudyDefinitionError(
+                    f"{study.source}: columns: {named} would all become column {new!r} of {path}; a table holds one "
+                    f"column of a name. Rename only one of them to {new!r} (or drop the others first).")
     canonical = {fold(name): name for name in canonical_spec()["columns"]}
     taken = set(renames.values()) | {c for c in frame.columns if c in canonical.values()}
     for column in frame.columns:

@@ -2,8 +2,8 @@
 
 A participant id or arm name may carry ANSI escape sequences (retitle the terminal, clear the
 screen, hide lines), carriage returns (overwrite a line) or bidirectional overrides (reorder what is
-shown). The terminal (:mod:`ipt_outcomes.cli.terminal`), the report page and the figures all show
-such text through :func:`printable`.
+shown). The terminal (:mod:`ipt_outcomes.cli.terminal`), the report page, the figures and the Word
+document all show such text through :func:`printable`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import re
 
 __all__ = ["printable"]
 
-# C0 controls except tab and newline, DEL, C1 controls, bidirectional marks, embeddings, overrides, isolates
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 controls except tab and newline, DEL, C1 controls, bidirectional marks, embeddings, overrides, isolates,
+# lone surrogates and the two non-characters XML refuses (a Word document cannot hold them)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 
 
 def printable(text: str) -> str:

@@ -30,6 +30,7 @@ A study file is YAML. Every key is optional::
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -364,7 +365,7 @@ class _StudyLoader(yaml.SafeLoader):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
                 None, None, f"an alias (*{event.anchor}) repeats an earlier part of the file; aliases are "
-                "not allowed in a study file, write the values out", event.start_mark)
+                "not allowed in a study or pooling file, write the values out", event.start_mark)
         return super().compose_node(parent, index)
 
 
@@ -497,6 +498,10 @@ def _check_visits(visits: Mapping[Any, Any], source: str) -> dict[float, tuple[f
         except (TypeError, ValueError):
             raise StudyDefinitionError(f"{source}: visits.{planned} must be a planned visit (a number) with a window "
                                        f"[first, last] of assessment times, e.g. visits: {{4: [3, 5]}}.") from None
+        if not all(math.isfinite(v) for v in (value, lo, hi)):
+            raise StudyDefinitionError(f"{source}: visits.{planned}: a planned visit and its window are finite numbers "
+                                       f"(not {planned!r}: [{lo:g}, {hi:g}]); give the last assessment time that counts, "
+                                       "e.g. visits: {4: [3, 5]}.")
         if not lo <= value <= hi:
             raise StudyDefinitionError(f"{source}: visits.{planned}: the window [{lo:g}, {hi:g}] does not contain the "
                                        "visit; give [first, last] around it.")

@@ -106,3 +106,23 @@ def _tiny_png() -> bytes:
 
     return chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)) + chunk(
         b"IDAT", zlib.compress(b"\x00\xff\xff\xff")) + chunk(b"IEND", b"")
+
+
+def test_control_and_bidi_characters_in_arm_names_are_visible_escapes_in_word(tmp_path):
+    """python-docx refuses control characters (the HTML was written, then a traceback); they are written
+    as the visible escapes the HTML and the terminal show, and bidi overrides never reorder the text."""
+    df = ipt.load_example()
+    df["arm"] = df["arm"].astype(str).replace({"IPT": "IPT\x1b[2J\x07", "TAU": "TAU\u202etxt.exe"})
+    study = tmp_path / "study.yaml"
+    study.write_text("reference_arm: \"TAU\\u202etxt.exe\"\nsessions: {min: 12, max: 16}\ntime: session\n",
+                     encoding="utf-8")
+    path = tmp_path / "hostile.csv"
+    df.to_csv(path, index=False)
+    built = ipt.build_report(path, study=study, outcome="HAMD17", n_imputations=2, progress=False)
+    out = write_docx(built, tmp_path / "hostile.docx", title="IPT\x1b]0;pwned\x07 report")
+    document = docx.Document(str(out))
+    texts = [p.text for p in document.paragraphs] + [c.text for t in document.tables for r in t.rows for c in r.cells]
+    joined = "\n".join(texts)
+    assert "\x1b" not in joined and "\u202e" not in joined and "\x07" not in joined
+    assert "IPT\\x1b[2J\\x07" in joined and "TAU\\u202etxt.exe" in joined
+    assert "IPT\\x1b]0;pwned\\x07 report" in texts[0]

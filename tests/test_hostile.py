@@ -156,6 +156,21 @@ def _plain(name, mutate, extra=()):
     return build
 
 
+def _same_baselines(df: pd.DataFrame) -> pd.DataFrame:
+    first = df["arm"].iloc[0]
+    at_zero = (df["arm"] == first) & (pd.to_numeric(df["session"], errors="coerce") == 0)
+    return df.assign(score=df["score"].where(~at_zero, 20))
+
+
+def _two_renamed_to_one(tmp, df):
+    data = df.rename(columns={"score": "total"}).assign(total2=lambda d: d["total"])
+    return _csv(tmp, "renamed", data), ("--study", _study(tmp, "columns: {total: score, total2: score}\n"))
+
+
+def _infinite_window(tmp, df):
+    return _csv(tmp, "window", df), ("--study", _study(tmp, "visits: {4: [3, .inf]}\n"))
+
+
 VALIDATE = (("validate",),)
 ALL = (("validate",), ("fit",), ("clinical", "--imputations", "2"))
 
@@ -205,6 +220,12 @@ CASES = {
     "binary file named .csv": (lambda tmp, d: (_csv(tmp, "bin", bytes(range(256)) * 40), ()), VALIDATE, {2}, "binary"),
     "folder as data": (lambda tmp, d: (tmp, ()), VALIDATE, {2}, "is a folder"),
     "missing file": (lambda tmp, d: (tmp / "nothing.csv", ()), VALIDATE, {2}, "not found"),
+    "identical baselines in one arm": (_plain("samebase", _same_baselines), (("clinical", "--imputations", "2"),),
+                                       {0}, "multiple imputation (MAR)"),
+    "two raw columns renamed to one": (_two_renamed_to_one, ALL, {2}, "'total', 'total2' would all become column "
+                                                                      "'score'"),
+    "visit window [3, .inf]": (_infinite_window, (("mmrm",),), {2}, "visits.4: a planned visit and its window are "
+                                                                   "finite numbers"),
 }
 
 
@@ -550,3 +571,49 @@ def test_report_on_hostile_labels_writes_once_and_never_replaces(tmp_path, trial
     _clean(code, stdout, err, {2})
     assert "already exists" in err and _digests([out]) == first and _digests([data]) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "report.html"]
+
+
+def test_study_mappings_that_contain_themselves_or_expand_to_gigabytes_are_refused(trial):
+    """Through the Python API a study is any mapping: one that contains itself once recursed without end,
+    one of shared lists (ten references to ten references ...) expanded to 3 GB when copied."""
+    own: dict = {"name": "loop"}
+    own["values"] = {"arm": own}
+    with pytest.raises(ipt.StudyDefinitionError, match="contains itself"):
+        ipt.load_study(own)
+    laugh: list = ["lol"] * 10
+    for _ in range(9):
+        laugh = [laugh] * 10  # 10^10 leaves behind 10 lists
+    with pytest.raises(ipt.StudyDefinitionError, match="holds more than 100,000 values"):
+        ipt.load_study({"name": "bomb", "description": laugh})
+    deep: dict = {}
+    node = deep
+    for _ in range(200):
+        node["x"] = {}
+        node = node["x"]
+    with pytest.raises(ipt.StudyDefinitionError, match="nested more than 50 levels"):
+        ipt.load_study({"values": deep})
+    with pytest.raises(ipt.StudyDefinitionError, match="contains itself"):
+        ipt.validate(trial, study=own)
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("{id: A, data: 5}", "trials[1].data must be a file name"),
+    ("{id: A, data: a.csv, study: 7}", "trials[1].study must be a file name"),
+    ("{id: A, data: a.csv, constants: x}", "trials[1].constants must map columns to values"),
+    ("{id: A, data: a.csv, constants: {disorder: [1, 2]}}", "constants.disorder: a column name with one value"),
+    ("{id: A, data: null}", "trials[1].data must be a file name"),
+])
+def test_pooling_files_with_values_of_the_wrong_type_are_refused(tmp_path, entry, words):
+    pooling = tmp_path / "pooled.yaml"
+    pooling.write_text(f"trials:\n  - {entry}\n  - {{id: B, data: b.csv}}\n", encoding="utf-8")
+    with pytest.raises(ipt.StudyDefinitionError, match=re.escape(words)):
+        ipt.load_trials(pooling)
+    code = main(["pool", str(pooling), "--json"])
+    assert code == 2
+
+
+def test_a_pooling_file_with_aliases_is_refused(tmp_path):
+    pooling = tmp_path / "pooled.yaml"
+    pooling.write_text("a: &a [x, x, x]\nname: *a\ntrials:\n  - {id: A, data: a.csv}\n", encoding="utf-8")
+    with pytest.raises(ipt.StudyDefinitionError, match="aliases are not allowed"):
+        ipt.load_trials(pooling)

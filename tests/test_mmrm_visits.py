@@ -127,3 +127,11 @@ def test_windows_that_put_two_assessments_in_one_visit_name_one_participant_and_
     assert f"participant {first} has session 12, 13 all mapped to visit 12 ({int(both.sum())} participant(s) in all)" \
         in message
     assert "narrow the windows" in message
+
+
+def test_sufficient_statistics_that_would_not_fit_in_memory_are_refused_first(trial, monkeypatch):
+    monkeypatch.setattr("ipt_outcomes.io.files.available_memory", lambda: 10_000)
+    monkeypatch.setattr("ipt_outcomes.models.formula_design._memory_guard", lambda *a: None)  # the design's own
+    with pytest.raises(ipt.AnalysisError, match=r"this MMRM \(4 visits, 9 fixed effects, \d+ visit patterns\) needs "
+                                                r"about [\d.]+ GiB"):
+        ipt.fit_mmrm(trial, "HAMD17", visit="week", reference_arm="TAU", covariance="cs")

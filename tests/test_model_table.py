@@ -86,7 +86,8 @@ def test_fixed_effects_rows_carry_the_fit_with_labels():
         _shown(lo, r.ci_lower)
         _shown(hi, r.ci_upper)
         p = row.p
-        assert p == "<.001" if r.p_value < 0.001 else abs(float("0" + p) - r.p_value) <= 0.0005 + 1e-9
+        assert p == "< .001" if r.p_value < 0.001 else abs(float("0" + p) - r.p_value) <= 0.0005 + 1e-9
+        assert p == ("< .001" if r.p_value < 0.001 else f"{r.p_value:.3f}"[1:])  # APA: no leading zero
 
 
 def test_term_labels_by_hand():

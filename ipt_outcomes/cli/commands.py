@@ -234,7 +234,9 @@ def _json_default(value: object) -> object:
 
 def _p(p: float) -> str:
     """APA style: p < .001, else p = .034."""
-    return "p < .001" if p < 0.001 else f"p = {p:.3f}".replace("0.", ".", 1)
+    from ..formatting import p_text
+
+    return p_text(p)
 
 
 def _whole(minimum: int, maximum: int | None = None):

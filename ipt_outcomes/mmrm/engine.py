@@ -65,6 +65,7 @@ class MmrmData:
         key = np.ascontiguousarray(key).view(np.dtype((np.void, key.shape[1]))).reshape(-1)
         _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
         pattern = pattern.reshape(-1)
+        _memory_guard(mask[first].sum(axis=1), n_part, m, p)
         Yw = np.zeros((n_part, m))
         Yw[participant, visit] = y
         Xw = np.zeros((n_part, m, p))
@@ -170,3 +171,18 @@ def gradient(data: MmrmData, structure: str, theta: np.ndarray, reml: bool) -> t
             if reml:  # - tr(Phi X'V^-1 V_h V^-1 X)
                 grad[block] -= np.einsum("qhab,qabpr,rp->h", A, st.T[rows], Phi, optimize=True)
     return dev, grad
+
+
+def _memory_guard(pattern_sizes: np.ndarray, n_part: int, m: int, p: int) -> None:
+    """Refuse, before building them, sufficient statistics that would not fit in memory: per visit
+    pattern of k visits, k^2 p^2 numbers (many visits with an arm x visit design grow as m^4)."""
+    from ..errors import AnalysisError
+    from ..io.files import available_memory
+
+    need = 8 * (float(p) ** 2 * float(np.sum(pattern_sizes.astype(float) ** 2)) + 2.0 * n_part * m * (p + 1))
+    available = available_memory()
+    if available is not None and need > 0.8 * available:
+        raise AnalysisError(f"this MMRM ({m} visits, {p} fixed effects, {len(pattern_sizes)} visit patterns) needs about "
+                            f"{need / 2**30:.1f} GiB for its sufficient statistics; {available / 2**30:.1f} GiB are "
+                            "available. Map the assessments to fewer planned visits (the study file's visits:), or fit "
+                            "a growth model of time instead.")

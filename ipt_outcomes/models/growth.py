@@ -232,7 +232,9 @@ class GrowthFit:
 
 
 def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    from ..formatting import p_cell
+
+    return p_cell(p)
 
 
 @checked(df=frame, outcome=optional(text), formula=optional(text), time=optional(text),

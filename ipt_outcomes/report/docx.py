@@ -15,7 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..formatting import p_cell
 from ..io.output import atomic_output
+from ..plaintext import printable
 
 __all__ = ["write_docx"]
 
@@ -35,10 +37,10 @@ def write_docx(report: Any, path: str | Path, *, title: str, force: bool = False
 
     results = report.results
     doc = Document()
-    doc.add_heading(title, level=0)
+    doc.add_heading(printable(title), level=0)
     doc.add_heading("Methods and results", level=1)
     for text in results.get("apa_text", []):
-        doc.add_paragraph(text)
+        doc.add_paragraph(printable(text))
     tables = [("Table 1. Baseline characteristics by arm", results.get("baseline_table"), 1)]
     if "mmrm" in results:
         tables.append(("Arm differences in least-squares means at every visit (MMRM)",
@@ -57,7 +59,7 @@ def write_docx(report: Any, path: str | Path, *, title: str, force: bool = False
     for caption, table, digits in tables:
         if table is None or not len(table):
             continue
-        doc.add_paragraph(caption, style="Caption")
+        doc.add_paragraph(printable(caption), style="Caption")
         _table(doc, table, digits)
     doc.add_heading("Figures", level=1)
     available = _can_draw()
@@ -74,7 +76,7 @@ def write_docx(report: Any, path: str | Path, *, title: str, force: bool = False
     if report.notes:
         doc.add_heading("Notes", level=1)
         for note in report.notes:
-            doc.add_paragraph(note, style="List Bullet")
+            doc.add_paragraph(printable(note), style="List Bullet")
     with atomic_output(path, force=force, inputs=inputs, what="Word report") as tmp:
         doc.save(str(tmp))
     return Path(path)
@@ -88,12 +90,12 @@ def _table(doc: Any, table: pd.DataFrame, digits: int) -> None:
     grid = doc.add_table(rows=1, cols=len(frame.columns))
     grid.style = "Table Grid"
     for cell, name in zip(grid.rows[0].cells, frame.columns, strict=True):
-        cell.text = str(name).replace("_", " ")
+        cell.text = printable(str(name).replace("_", " "))
     p_columns = {i for i, name in enumerate(frame.columns) if "p_value" in str(name)}
     for row in frame.itertuples(index=False):
         cells = grid.add_row().cells
         for i, (cell, value) in enumerate(zip(cells, row, strict=True)):
-            cell.text = _p(value) if i in p_columns else _text(value, digits)
+            cell.text = _p(value) if i in p_columns else printable(_text(value, digits))
 
 
 def _blocked_table(doc: Any, table: pd.DataFrame) -> None:
@@ -103,7 +105,7 @@ def _blocked_table(doc: Any, table: pd.DataFrame) -> None:
     grid = doc.add_table(rows=1, cols=len(columns))
     grid.style = "Table Grid"
     for cell, name in zip(grid.rows[0].cells, columns, strict=True):
-        cell.text = str(name)
+        cell.text = printable(str(name))
     part = None
     for row in table.itertuples(index=False):
         values = dict(zip(table.columns, row, strict=True))
@@ -111,16 +113,16 @@ def _blocked_table(doc: Any, table: pd.DataFrame) -> None:
             part = values["part"]
             cells = grid.add_row().cells
             merged = cells[0].merge(cells[-1])
-            merged.text = str(part)
+            merged.text = printable(str(part))
             merged.paragraphs[0].runs[0].bold = True
         cells = grid.add_row().cells
         if values["Predictor"] == "Formula":
             cells[0].text = "Formula"
             merged = cells[1].merge(cells[-1])
-            merged.text = str(values["Estimate"])
+            merged.text = printable(str(values["Estimate"]))
             continue
         for cell, name in zip(cells, columns, strict=True):
-            cell.text = str(values[name])
+            cell.text = printable(str(values[name]))
 
 
 def _text(value: Any, digits: int) -> str:
@@ -135,9 +137,7 @@ def _text(value: Any, digits: int) -> str:
 
 def _p(value: Any) -> str:
     """APA p: ``< .001`` or ``.034`` (no leading zero)."""
-    if value is None or pd.isna(value):
-        return ""
-    return "< .001" if value < 0.001 else f"{value:.3f}".replace("0.", ".", 1)
+    return p_cell(value)
 
 
 def _can_draw() -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..formatting import p_cell
 from .page import escape
 
 __all__ = ["MODEL_TABLE_COLUMNS", "model_table", "model_table_html", "term_label"]
@@ -99,9 +100,7 @@ def _digits(se: float, digits: int) -> int:
 
 
 def _p(p: float) -> str:
-    if p is None or not math.isfinite(p):
-        return ""
-    return "<.001" if p < 0.001 else f"{p:.3f}".replace("0.", ".", 1)
+    return p_cell(p)
 
 
 def _group_name(group: str, labels: Mapping[str, str]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..formatting import p_text
 from ..registry import Registry, default_registry
 
 __all__ = ["Wording", "apa_p", "ci", "count", "num", "sentence"]
@@ -14,10 +15,8 @@ MINUS = "\u2212"
 
 
 def apa_p(p: float) -> str:
-    """'p < .001' or 'p = .034' (APA: no leading zero)."""
-    if p != p:
-        return "p not available"
-    return "p < .001" if p < 0.001 else f"p = {p:.3f}".replace("0.", ".", 1)
+    """'p < .001' or 'p = .034' (APA: no leading zero): :func:`ipt_outcomes.formatting.p_text`."""
+    return p_text(p)
 
 
 def num(x: float, digits: int = 2) -> str:

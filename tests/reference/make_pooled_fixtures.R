@@ -20,7 +20,7 @@ d$POMP <- 100 * (d$score - r[, 1]) / (r[, 2] - r[, 1])
 d$arm <- relevel(factor(ifelse(d$arm == reference[d$trial_id], "control", "IPT")), ref = "control")
 d$disorder <- factor(d$disorder)
 d <- d[!is.na(d$POMP), ]
-ctl <- lmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5))
+ctl <- lmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5, rhoend = 1e-12))
 one <- function(f) {
   fit <- lmer(f, data = d, REML = TRUE, control = ctl)
   co <- summary(fit)$coefficients
