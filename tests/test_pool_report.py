@@ -54,3 +54,22 @@ def test_bad_calls_exit_2():
     assert run("--example").returncode == 2
     missing = run("no_such_pooling.yaml", "--json")
     assert missing.returncode == 2 and "no_such_pooling.yaml" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_pool_of_two_trials_is_reported_without_leave_one_out(tmp_path):
+    """Leaving one of two trials out leaves one trial: the table is skipped with a note, not an error."""
+    import shutil
+
+    folder = tmp_path / "two"
+    shutil.copytree(ipt.pooled_example_path().parent, folder)
+    pooling = folder / "two.yaml"
+    pooling.write_text("name: two trials\ntrials:\n  - {id: DEP, data: dep.csv, study: dep_study.yaml}\n"
+                       "  - {id: PERI, data: peri.csv, study: peri_study.yaml}\n", encoding="utf-8")
+    out = tmp_path / "two.html"
+    result = run(str(pooling), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "Leave one trial out: not shown" in html and "Traceback" not in result.stderr
+    fit = ipt.meta_analysis(ipt.trial_effects(ipt.harmonise(ipt.load_trials(pooling), "pomp"), "POMP"))
+    with pytest.raises(ipt.AnalysisError, match="needs at least 3 trials"):
+        fit.leave_one_out()

@@ -27,12 +27,12 @@ one random term, interactions of at most :data:`MAX_ORDER` factors, parentheses 
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 
 from ..errors import ArgumentError
 from .syntax import ELEMENTWISE, TRANSFORMS, Binary, Call, Column, Expression, Factor, Negate, Number, TermSet
+from .terms import add, by_degree, colon, nested, power_of, remove, star
 from .tokens import Token, formula_error, tokenize
 
 __all__ = ["MAX_DEPTH", "MAX_ORDER", "MAX_TERMS", "ParsedFormula", "RandomBar", "parse_formula"]
@@ -178,7 +178,7 @@ class _Parser:
                     raise self.error(start, "a random term cannot be removed with '-'.")
                 bars.append(item)
             else:
-                total = _add(total, item) if sign == "+" else _remove(total, item)
+                total = add(total, item) if sign == "+" else remove(total, item)
                 pieces.append(text if sign == "+" else f"- {text}")
             if not self.at("+", "-"):
                 break
@@ -194,7 +194,7 @@ class _Parser:
             op = self.take()
             right = self.nest()
             left, right = self.no_bar(left, op), self.no_bar(right, op)
-            left = self.limited(_star(left, right, self.order) if op.value == "*" else _nested(left, right, self.order), op)
+            left = self.limited(star(left, right, self.order) if op.value == "*" else nested(left, right, self.order), op)
         return left
 
     def nest(self) -> TermSet | _Bar:
@@ -202,7 +202,7 @@ class _Parser:
         while self.at("%in%"):
             op = self.take()
             right = self.no_bar(self.interact(), op)
-            left = self.limited(_colon(self.no_bar(left, op), right, self.order), op)
+            left = self.limited(colon(self.no_bar(left, op), right, self.order), op)
         return left
 
     def interact(self) -> TermSet | _Bar:
@@ -210,7 +210,7 @@ class _Parser:
         while self.at(":"):
             op = self.take()
             right = self.no_bar(self.power(), op)
-            left = self.limited(_colon(self.no_bar(left, op), right, self.order), op)
+            left = self.limited(colon(self.no_bar(left, op), right, self.order), op)
         return left
 
     def power(self) -> TermSet | _Bar:
@@ -226,7 +226,7 @@ class _Parser:
             count = sum(math.comb(n, r) for r in range(1, order + 1))
             if count > MAX_TERMS:
                 raise self.error(op, f"expands to {count:,} terms; at most {MAX_TERMS} are allowed.")
-            base = self.limited(_power(base, order, self.order), op)
+            base = self.limited(power_of(base, order, self.order), op)
         return base
 
     def primary(self) -> TermSet | _Bar:
@@ -436,9 +436,9 @@ class _Parser:
         if self.at("+"):
             self.take()
             return self.arith_unary()
-        return self.arith_power()
+        return self.arithpower_of()
 
-    def arith_power(self) -> Expression:
+    def arithpower_of(self) -> Expression:
         base = self.arith_atom()
         if self.at("**", "^"):
             self.take()
@@ -485,64 +485,6 @@ _ARGUMENTS = {"I": "one arithmetic expression", "poly": "a variable and a degree
               **{f: "one expression" for f in ELEMENTWISE}}
 
 
-# -- the algebra of terms (R's terms.formula) -----------------------------------------------------------
-def _merge(a: tuple[str, ...], b: tuple[str, ...], order: dict[str, int]) -> tuple[str, ...]:
-    return tuple(sorted(set(a) | set(b), key=order.__getitem__))
-
-
-def _unique(terms: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
-    seen, out = set(), []
-    for t in terms:
-        key = frozenset(t)
-        if key not in seen:
-            seen.add(key)
-            out.append(t)
-    return out
-
-
-def _add(a: TermSet, b: TermSet) -> TermSet:
-    return TermSet(_unique(a.terms + b.terms), b.intercept if b.intercept is not None else a.intercept)
-
-
-def _remove(a: TermSet, b: TermSet) -> TermSet:
-    gone = {frozenset(t) for t in b.terms}
-    intercept = a.intercept
-    if b.intercept is True:
-        intercept = False
-    elif b.intercept is False:
-        intercept = True
-    return TermSet([t for t in a.terms if frozenset(t) not in gone], intercept)
-
-
-def _colon(a: TermSet, b: TermSet, order: dict[str, int]) -> TermSet:
-    return TermSet(_unique([_merge(x, y, order) for x in a.terms for y in b.terms]), None)
-
-
-def _star(a: TermSet, b: TermSet, order: dict[str, int]) -> TermSet:
-    return TermSet(_unique(a.terms + b.terms + _colon(a, b, order).terms), None)
-
-
-def _nested(a: TermSet, b: TermSet, order: dict[str, int]) -> TermSet:
-    whole = tuple(sorted({f for t in a.terms for f in t}, key=order.__getitem__))
-    return TermSet(_unique(a.terms + _colon(TermSet([whole]), b, order).terms), None)
-
-
-def _power(a: TermSet, k: int, order: dict[str, int]) -> TermSet:
-    out: list[tuple[str, ...]] = []
-    for r in range(1, k + 1):
-        for combo in itertools.combinations(a.terms, r):
-            merged: tuple[str, ...] = ()
-            for t in combo:
-                merged = _merge(merged, t, order)
-            out.append(merged)
-    return TermSet(_unique(out), None)
-
-
-def _by_degree(terms: TermSet) -> TermSet:
-    """R's order of terms: by the number of factors, then as they appear."""
-    return TermSet(sorted(terms.terms, key=len), terms.intercept)
-
-
 def parse_formula(text: str) -> ParsedFormula:
     """Read ``text`` (see the module docstring); ArgumentError naming the offending text otherwise."""
     if not isinstance(text, str) or "~" not in text:
@@ -556,12 +498,12 @@ def parse_formula(text: str) -> ParsedFormula:
         if not bar.terms.terms and not bar.terms.has_intercept:
             raise formula_error(text, bar.start, "the random term has no column (0 and nothing else before the bar).")
         if bar.correlated:
-            parts = [_by_degree(bar.terms)]
+            parts = [by_degree(bar.terms)]
         else:  # lme4's expandDoubleVerts: one bar per term, the intercept (when present) its own bar
             parts = ([TermSet([], True)] if bar.terms.has_intercept else []) + [TermSet([t], False)
-                                                                               for t in _by_degree(bar.terms).terms]
+                                                                               for t in by_degree(bar.terms).terms]
         for group in bar.group:
             random.extend(RandomBar(p.text(factors), group, p) for p in parts)
-    fixed_terms = _by_degree(terms)
+    fixed_terms = by_degree(terms)
     return ParsedFormula(text=text.strip(), response=response, fixed=fixed or "1", bars=tuple(random),
                          fixed_terms=fixed_terms, factors=dict(factors))
