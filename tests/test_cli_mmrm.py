@@ -32,7 +32,8 @@ def test_json_matches_the_library(fitted):
                  "--reference-arm", "TAU", "--covariance", "cs", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["covariance_structure"] == "cs" and data["formula"] == "HAMD17 ~ baseline + sex + arm * week"
+    assert data["covariance_structure"] == "cs"
+    assert data["formula"] == "HAMD17 ~ baseline + sex + arm * week + cs(week | participant_id)"
     assert data["log_likelihood"] == pytest.approx(fitted.log_likelihood, abs=1e-9)
     got = {r["term"]: r for r in data["fixed_effects"]}
     for row in fitted.fixed_effects.itertuples():

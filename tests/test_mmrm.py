@@ -75,7 +75,8 @@ def test_least_squares_means_and_arm_differences_match_emmeans(case):
     np.testing.assert_allclose(eq["estimate"], want["estimate"], rtol=1e-6 if case in EXACT else 2e-6)
     diffs = fit.arm_differences()
     r = pd.DataFrame(ref["arm_differences"])
-    assert list(diffs["week"]) == list(r["visit"]) and set(diffs["contrast"]) == {"IPT - TAU"}
+    assert list(diffs["week"]) == list(r["visit"]) and set(diffs["arm"]) == {"IPT"}
+    assert set(diffs["reference_arm"]) == {"TAU"}
     np.testing.assert_allclose(diffs["difference"], r["estimate"], rtol=1e-6 if case in EXACT else 1e-5)
     np.testing.assert_allclose(diffs["std_error"], r["std_error"], rtol=1e-5)
     if case in EXACT:

@@ -104,10 +104,14 @@ def test_the_second_derivative_term_matters_for_nonlinear_parameters(structure):
 
 @pytest.mark.parametrize("structure", STRUCTURES)
 def test_sas_parameters_invert_the_covariance(structure):
+    from ipt_outcomes.mmrm.covariance import n_parameters
+
     rng = np.random.default_rng(4)
-    theta = rng.normal(scale=0.4, size={"us": 10, "cs": 2, "ar1": 2, "toeplitz": 4}.get(structure, 7))
-    S = covariance_matrix(structure, 4, theta)
-    np.testing.assert_allclose(sas_covariance(structure, 4, sas_parameters(structure, S)), S, rtol=1e-12, atol=1e-12)
+    times = np.array([0.0, 1.5, 4.0, 9.0])  # irregular: the spatial structures read the distances
+    theta = rng.normal(scale=0.4, size=n_parameters(structure, 4))
+    S = covariance_matrix(structure, 4, theta, times)
+    np.testing.assert_allclose(sas_covariance(structure, 4, sas_parameters(structure, S, times), times), S, rtol=1e-12,
+                               atol=1e-12)
 
 
 def test_analytic_hessian_equals_differences_of_the_criterion():

@@ -85,7 +85,8 @@ def cmd_mmrm(args: argparse.Namespace) -> int:
                    f"  SE {r.std_error:.2f}, df {r.df:.1f}")
     out += ["", f"Arm differences at every {visit.column} (against {fit.reference_arm})"]
     for r in differences.itertuples(index=False):
-        out.append(f"  {visit.column} {r[0]:<6} {r.contrast}: {r.difference:.2f} [{r.ci_lower:.2f}, {r.ci_upper:.2f}], "
+        out.append(f"  {visit.column} {r[0]:<6} {r.arm} - {r.reference_arm}: {r.difference:.2f} [{r.ci_lower:.2f}, "
+                   f"{r.ci_upper:.2f}], "
                    f"t({r.df:.1f}) = {r.statistic:.2f}, {_p(r.p_value)}")
     sys.stdout.write(cli_words("\n".join(out)) + "\n")
     return 0

@@ -7,11 +7,30 @@ terms as R does.
 """
 
 from .matrices import MAX_COLUMNS, TermMatrix, build_term_matrix, design_columns, term_name
-from .parser import MAX_DEPTH, MAX_ORDER, MAX_TERMS, ParsedFormula, RandomBar, parse_formula
+from .parser import COVARIANCES, MAX_DEPTH, MAX_ORDER, MAX_TERMS, CovarianceTerm, ParsedFormula, RandomBar, parse_formula
 from .syntax import TRANSFORMS, Factor, TermSet, quote_name
 from .tokens import MAX_FORMULA_CHARS
 from .transforms import FactorState, fit_factor
 
-__all__ = ["MAX_COLUMNS", "MAX_DEPTH", "MAX_FORMULA_CHARS", "MAX_ORDER", "MAX_TERMS", "TRANSFORMS", "Factor",
-           "FactorState", "ParsedFormula", "RandomBar", "TermMatrix", "TermSet", "build_term_matrix", "design_columns",
-           "fit_factor", "parse_formula", "quote_name", "term_name"]
+__all__ = [
+           "COVARIANCES",
+           "MAX_COLUMNS",
+           "MAX_DEPTH",
+           "MAX_FORMULA_CHARS",
+           "MAX_ORDER",
+           "MAX_TERMS",
+           "TRANSFORMS",
+           "CovarianceTerm",
+           "Factor",
+           "FactorState",
+           "ParsedFormula",
+           "RandomBar",
+           "TermMatrix",
+           "TermSet",
+           "build_term_matrix",
+           "design_columns",
+           "fit_factor",
+           "parse_formula",
+           "quote_name",
+           "term_name",
+]

@@ -35,7 +35,8 @@ from .syntax import ELEMENTWISE, TRANSFORMS, Binary, Call, Column, Expression, F
 from .terms import add, by_degree, colon, nested, power_of, remove, star
 from .tokens import Token, formula_error, tokenize
 
-__all__ = ["MAX_DEPTH", "MAX_ORDER", "MAX_TERMS", "ParsedFormula", "RandomBar", "parse_formula"]
+__all__ = ["COVARIANCES", "MAX_DEPTH", "MAX_ORDER", "MAX_TERMS", "CovarianceTerm", "ParsedFormula", "RandomBar",
+           "parse_formula"]
 
 #: most terms of the fixed part (after expanding ``*``, ``/`` and ``^``) or of one random term
 MAX_TERMS = 256
@@ -67,6 +68,7 @@ class ParsedFormula:
     bars: tuple[RandomBar, ...]
     fixed_terms: TermSet = field(default_factory=TermSet, compare=False, repr=False)
     factors: dict[str, Factor] = field(default_factory=dict, compare=False, repr=False)
+    covariance: CovarianceTerm | None = field(default=None, compare=False, repr=False)
 
     def factors_of(self, terms: TermSet) -> list[Factor]:
         """The factors ``terms`` use, in order of first appearance."""
@@ -85,7 +87,31 @@ class ParsedFormula:
         for bar in self.bars:
             out.update(dict.fromkeys(c for f in self.factors_of(bar.spec) for c in f.columns))
             out.update(dict.fromkeys(bar.group))
+        if self.covariance is not None:
+            c = self.covariance
+            out.update(dict.fromkeys([c.time, *([c.group] if c.group else []), c.subject]))
         return list(out)
+
+
+#: the mmrm package's residual covariance terms (``us(VISIT | PATIENT)``), and SAS's spatial structures
+COVARIANCES = ("us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "sp_exp", "sp_gau", "sp_pow")
+
+
+@dataclass(frozen=True)
+class CovarianceTerm:
+    """An MMRM's residual covariance: ``structure(time | subject)`` or ``structure(time | group / subject)``
+    (one covariance per level of ``group``). ``time`` is the visit (categorical) or, for the spatial
+    structures, the assessment time (a number)."""
+
+    structure: str
+    time: str
+    subject: str
+    group: str | None = None
+    text: str = ""
+
+    @property
+    def spatial(self) -> bool:
+        return self.structure.startswith("sp_")
 
 
 class _Bar:
@@ -93,6 +119,13 @@ class _Bar:
 
     def __init__(self, terms: TermSet, group: list[tuple[str, ...]], correlated: bool, start: int) -> None:
         self.terms, self.group, self.correlated, self.start = terms, group, correlated, start
+
+
+class _Cov:
+    """A covariance term met while reading a sum (only allowed as a summand of the right side)."""
+
+    def __init__(self, term: CovarianceTerm, start: int) -> None:
+        self.term, self.start = term, start
 
 
 class _Parser:
@@ -134,7 +167,7 @@ class _Parser:
             raise self.error(token, f"parentheses nested more than {MAX_DEPTH} deep.")
 
     # -- the formula ---------------------------------------------------------------------------------
-    def formula_parts(self) -> tuple[str, TermSet, list[_Bar], str]:
+    def formula_parts(self) -> tuple[str, TermSet, list[_Bar | _Cov], str]:
         first = self.tok
         if first.kind not in ("name", "quoted_name"):
             if self.at("~"):
@@ -157,8 +190,8 @@ class _Parser:
             raise self.error(self.tok, "an operator is expected here.")
         return first.value, terms, bars, pieces
 
-    def sum(self, top: bool = False) -> tuple[TermSet, list[_Bar], str]:
-        bars: list[_Bar] = []
+    def sum(self, top: bool = False) -> tuple[TermSet, list[_Bar | _Cov], str]:
+        bars: list[_Bar | _Cov] = []
         pieces: list[str] = []
         sign = "+"
         if self.at("-"):
@@ -170,12 +203,13 @@ class _Parser:
             start = self.tok
             item = self.product()
             text = self.formula[start.start:self.tokens[self.i - 1].end]
-            if isinstance(item, _Bar):
+            if isinstance(item, _Bar | _Cov):
+                what = "a random term ( ... | group)" if isinstance(item, _Bar) else "a covariance term"
                 if not top:
-                    raise self.error(start, "a random term ( ... | group) may only be added to the right side of the "
-                                            "formula, not placed inside another term.")
+                    raise self.error(start, f"{what} may only be added to the right side of the formula, not placed "
+                                            "inside another term.")
                 if sign == "-":
-                    raise self.error(start, "a random term cannot be removed with '-'.")
+                    raise self.error(start, f"{what} cannot be removed with '-'.")
                 bars.append(item)
             else:
                 total = add(total, item) if sign == "+" else remove(total, item)
@@ -261,6 +295,8 @@ class _Parser:
                 return TermSet([], t.value == "1")
             raise self.error(t, f"the number {t.value} is not a term; only 1 (an intercept) and 0 (none) are, and "
                                 "numbers go inside a transform: I(session + 1).")
+        if t.kind == "name" and t.value in COVARIANCES and self.peek().kind == "op" and self.peek().value == "(":
+            return self.covariance()
         if t.kind in ("name", "quoted_name"):
             factor = self.factor()
             return TermSet([(self.register(factor, t),)], None)
@@ -272,6 +308,40 @@ class _Parser:
         if self.at(")"):
             raise self.error(t, "an empty term before ')'.")
         raise self.error(t, f"{t.shown()!r} cannot start a term.")
+
+    def covariance(self) -> _Cov:
+        """``structure(time | subject)`` or ``structure(time | group / subject)``."""
+        name = self.take()
+        open_ = self.take()
+        self.enter(open_)
+        names: list[str] = []
+        for expected in ("time", "bar", "subject"):
+            t = self.tok
+            if expected == "bar":
+                if not self.at("|"):
+                    what = "one time variable" if name.value.startswith("sp_") else "one visit variable"
+                    raise self.error(t, f"{name.value}() takes {what}, then '|' and the subject: "
+                                        f"{name.value}(VISIT | PATIENT).")
+                self.take()
+                continue
+            if t.kind not in ("name", "quoted_name") or (self.peek().kind == "op" and self.peek().value == "("):
+                raise self.error(t, f"{name.value}() takes column names: {name.value}(VISIT | PATIENT) or "
+                                    f"{name.value}(VISIT | THERAPY / PATIENT).")
+            names.append(self.column_name(self.take()))
+        group = None
+        if self.at("/"):
+            self.take()
+            t = self.tok
+            if t.kind not in ("name", "quoted_name"):
+                raise self.error(t, f"{name.value}(VISIT | GROUP / SUBJECT): the subject column is expected here.")
+            group, names[1] = names[1], self.column_name(self.take())
+        if not self.at(")"):
+            raise self.error(self.tok, f"{name.value}(VISIT | SUBJECT) or {name.value}(VISIT | GROUP / SUBJECT); a ')' "
+                                       "is expected here.")
+        close = self.take()
+        self.depth -= 1
+        term = CovarianceTerm(name.value, names[0], names[1], group, self.formula[name.start:close.end])
+        return _Cov(term, name.start)
 
     def group(self, bar: Token) -> list[tuple[str, ...]]:
         levels: list[list[str]] = [[]]
@@ -296,10 +366,11 @@ class _Parser:
             out.append(prefix)
         return out
 
-    def no_bar(self, item: TermSet | _Bar, op: Token) -> TermSet:
-        if isinstance(item, _Bar):
-            raise self.error(op, "a random term ( ... | group) cannot be combined with other terms by "
-                                 f"'{op.value}'; add it to the formula with '+'.")
+    def no_bar(self, item: TermSet | _Bar | _Cov, op: Token) -> TermSet:
+        if isinstance(item, _Bar | _Cov):
+            what = "a random term ( ... | group)" if isinstance(item, _Bar) else "a covariance term"
+            raise self.error(op, f"{what} cannot be combined with other terms by '{op.value}'; add it to the "
+                                 "formula with '+'.")
         if item.intercept is not None and not item.terms:
             raise self.error(op, "0 and 1 can only be added or removed (+ 1, - 1, 0 +), not combined with "
                                  f"'{op.value}'.")
@@ -491,8 +562,10 @@ def parse_formula(text: str) -> ParsedFormula:
         raise ArgumentError(f"a formula needs a response and a '~', as in 'HAMD17 ~ session * arm + "
                             f"(session | participant_id)'; got {text!r}.")
     parser = _Parser(text)
-    response, terms, bars, fixed = parser.formula_parts()
+    response, terms, items, fixed = parser.formula_parts()
     factors = parser.factors
+    covariances = [item for item in items if isinstance(item, _Cov)]
+    bars = [item for item in items if isinstance(item, _Bar)]
     random: list[RandomBar] = []
     for bar in bars:
         if not bar.terms.terms and not bar.terms.has_intercept:
@@ -504,6 +577,14 @@ def parse_formula(text: str) -> ParsedFormula:
                                                                                for t in by_degree(bar.terms).terms]
         for group in bar.group:
             random.extend(RandomBar(p.text(factors), group, p) for p in parts)
+    if len(covariances) > 1:
+        raise formula_error(text, covariances[1].start, "a second covariance term; an MMRM has one residual "
+                                                        "covariance (per group with STRUCTURE(VISIT | GROUP / SUBJECT)).")
+    if covariances and random:
+        raise formula_error(text, covariances[0].start, "a covariance term and a random term ( ... | group) together; "
+                                                        "an MMRM models the covariance of the residuals only (as the "
+                                                        "mmrm package): drop one.")
     fixed_terms = by_degree(terms)
     return ParsedFormula(text=text.strip(), response=response, fixed=fixed or "1", bars=tuple(random),
-                         fixed_terms=fixed_terms, factors=dict(factors))
+                         fixed_terms=fixed_terms, factors=dict(factors),
+                         covariance=covariances[0].term if covariances else None)

@@ -12,8 +12,17 @@ ar1        ``s2 rho^|i - j|`` (i, j: visit positions)                   2
 ar1h       ``D [rho^|i - j|] D``                                         m + 1
 toeplitz   ``s2 [r_|i - j|]``, r from m - 1 partial autocorrelations    m
 toeph      ``D [r_|i - j|] D``                                           2 m - 1
+ad         ante-dependence, one variance: ``s2 prod_{k=i}^{j-1} rho_k``  m
 adh        ante-dependence: ``corr(i, j) = prod_{k=i}^{j-1} rho_k``, D   2 m - 1
+sp_exp     spatial exponential: ``s2 exp(-d_ij / phi)``                  2
+sp_gau     spatial Gaussian: ``s2 exp(-d_ij^2 / phi^2)``                 2
+sp_pow     spatial power: ``s2 rho^d_ij``                                2
 =========  ==========================================================  ===========
+
+The spatial structures (SAS's ``SP(EXP)``, ``SP(GAU)``, ``SP(POW)``; the mmrm package's ``sp_exp`` is
+``s2 rho^d``, the same model as ``SP(EXP)`` with ``rho = exp(-1/phi)``) take the distance
+``d_ij = |t_i - t_j|`` between the assessment times of the positions (``times``), so they model
+irregular times; the others read only the visit positions.
 
 Correlations are kept in range by ``rho = t / sqrt(1 + t^2)`` (as the mmrm package does); the
 common correlation of ``cs``/``csh`` by ``rho = (e^t - 1) / (e^t + m - 1)``, which spans exactly its
@@ -27,15 +36,24 @@ import numpy as np
 
 from .options import STRUCTURES
 
-__all__ = ["STRUCTURES", "covariance_matrix", "n_parameters", "start"]
+__all__ = ["SPATIAL", "STRUCTURES", "covariance_matrix", "distances", "n_parameters", "start"]
+
+
+SPATIAL = ("sp_exp", "sp_gau", "sp_pow")
 
 
 def n_parameters(structure: str, m: int) -> int:
     return {"us": m * (m + 1) // 2, "cs": 2, "csh": m + 1, "ar1": 2, "ar1h": m + 1, "toeplitz": m,
-            "toeph": 2 * m - 1, "adh": 2 * m - 1}[structure]
+            "toeph": 2 * m - 1, "ad": m, "adh": 2 * m - 1, "sp_exp": 2, "sp_gau": 2, "sp_pow": 2}[structure]
 
 
-def start(structure: str, m: int, sds: np.ndarray) -> np.ndarray:
+def distances(m: int, times: np.ndarray | None) -> np.ndarray:
+    """``|t_i - t_j|`` between the positions' times (the positions themselves when no times are given)."""
+    t = np.arange(m, dtype=float) if times is None else np.asarray(times, float)
+    return np.abs(t[:, None] - t[None, :])
+
+
+def start(structure: str, m: int, sds: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
     """Independent visits with the observed SDs (``sds``, one per visit)."""
     logsd = np.log(np.maximum(np.asarray(sds, float), 1e-8))
     pooled = float(np.log(np.sqrt(np.mean(np.exp(2 * logsd)))))
@@ -43,8 +61,14 @@ def start(structure: str, m: int, sds: np.ndarray) -> np.ndarray:
         out = np.zeros(m * (m + 1) // 2)
         out[_diagonal_positions(m)] = logsd
         return out
+    if structure in SPATIAL:  # a correlation of about 0.5 at the typical distance between times
+        d = distances(m, times)
+        typical = float(np.median(d[d > 0])) if np.any(d > 0) else 1.0
+        return np.array([pooled, 0.0 if structure == "sp_pow" else np.log(typical / np.log(2.0))])
     if structure in ("cs", "ar1"):
         return np.array([pooled, 0.0])
+    if structure == "ad":
+        return np.append(pooled, np.zeros(m - 1))
     if structure in ("csh", "ar1h"):
         return np.append(logsd, 0.0)
     if structure == "toeplitz":
@@ -78,10 +102,23 @@ def _toeplitz_correlations(partial: np.ndarray) -> np.ndarray:
     return r
 
 
-def correlation_matrix(structure: str, m: int, theta: np.ndarray) -> np.ndarray:
+def _ante_dependence(rho: np.ndarray, m: int) -> np.ndarray:
+    logs = np.r_[0.0, np.cumsum(np.log(np.abs(rho) + 1e-300))]
+    signs = np.r_[1.0, np.cumprod(np.where(rho < 0, -1.0, 1.0))]
+    C = np.exp(-np.abs(logs[:, None] - logs[None, :]))
+    return C * signs[:, None] * signs[None, :]
+
+
+def correlation_matrix(structure: str, m: int, theta: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
     """The correlation part of a structure (not for ``us``)."""
     idx = np.arange(m)
     lag = np.abs(idx[:, None] - idx[None, :])
+    if structure in SPATIAL:
+        d = distances(m, times)
+        if structure == "sp_pow":
+            return (1.0 / (1.0 + np.exp(-theta[1]))) ** d
+        phi = np.exp(theta[1])
+        return np.exp(-d / phi) if structure == "sp_exp" else np.exp(-(d / phi) ** 2)
     if structure in ("cs", "csh"):
         t = theta[-1]
         rho = np.expm1(t) / (np.exp(t) + m - 1) if t < 30 else 1.0 - m / np.exp(t)
@@ -92,23 +129,21 @@ def correlation_matrix(structure: str, m: int, theta: np.ndarray) -> np.ndarray:
         r = np.r_[1.0, _toeplitz_correlations(_rho(theta[-(m - 1):]))] if m > 1 else np.ones(1)
         return r[lag]
     if structure == "adh":
-        rho = _rho(theta[m:])
-        logs = np.r_[0.0, np.cumsum(np.log(np.abs(rho) + 1e-300))]
-        signs = np.r_[1.0, np.cumprod(np.where(rho < 0, -1.0, 1.0))]
-        C = np.exp(-np.abs(logs[:, None] - logs[None, :]))
-        return C * signs[:, None] * signs[None, :]
+        return _ante_dependence(_rho(theta[m:]), m)
+    if structure == "ad":
+        return _ante_dependence(_rho(theta[1:]), m)
     raise ValueError(structure)
 
 
-def covariance_matrix(structure: str, m: int, theta: np.ndarray) -> np.ndarray:
+def covariance_matrix(structure: str, m: int, theta: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
     theta = np.asarray(theta, float)
     if structure == "us":
         L = np.zeros((m, m))
         L[np.tril_indices(m)] = theta
         L[np.diag_indices(m)] = np.exp(np.diag(L))
         return L @ L.T
-    if structure in ("cs", "ar1", "toeplitz"):
+    if structure in ("cs", "ar1", "toeplitz", "ad", *SPATIAL):
         sd = np.full(m, np.exp(theta[0]))
     else:
         sd = np.exp(theta[:m])
-    return correlation_matrix(structure, m, theta) * np.outer(sd, sd)
+    return correlation_matrix(structure, m, theta, times) * np.outer(sd, sd)

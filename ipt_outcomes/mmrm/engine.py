@@ -46,10 +46,11 @@ class MmrmData:
     n_obs: int
     p: int
     XX: np.ndarray
+    times: np.ndarray | None = None  # each position's time (spatial structures); None: the positions
 
     @classmethod
     def build(cls, y: np.ndarray, X: np.ndarray, participant: np.ndarray, visit: np.ndarray, group: np.ndarray,
-              m: int, n_groups: int) -> MmrmData:
+              m: int, n_groups: int, times: np.ndarray | None = None) -> MmrmData:
         """Rows sorted or not; ``participant`` codes 0..N-1, ``visit`` positions 0..m-1, ``group`` per row
         (constant within a participant)."""
         order = np.lexsort((visit, participant))
@@ -80,7 +81,7 @@ class MmrmData:
                 np.einsum("iap,ib->abp", Xp, Yp), Yp.T @ Yp))
         stacks = [PatternStack(*(np.array(column) for column in zip(*patterns, strict=True)))
                   for _, patterns in sorted(by_size.items())]
-        return cls(m=m, n_groups=n_groups, stacks=stacks, n_obs=n, p=p, XX=X.T @ X)
+        return cls(m=m, n_groups=n_groups, stacks=stacks, n_obs=n, p=p, XX=X.T @ X, times=times)
 
 
 def _split(theta: np.ndarray, n_groups: int) -> list[np.ndarray]:
@@ -88,7 +89,7 @@ def _split(theta: np.ndarray, n_groups: int) -> list[np.ndarray]:
 
 
 def covariances(data: MmrmData, structure: str, theta: np.ndarray) -> list[np.ndarray]:
-    return [covariance_matrix(structure, data.m, t) for t in _split(theta, data.n_groups)]
+    return [covariance_matrix(structure, data.m, t, data.times) for t in _split(theta, data.n_groups)]
 
 
 def evaluate(data: MmrmData, structure: str, theta: np.ndarray, reml: bool
@@ -151,7 +152,7 @@ def gradient(data: MmrmData, structure: str, theta: np.ndarray, reml: bool) -> t
     parts = _split(theta, data.n_groups)
     k = len(parts[0])
     sigmas = np.stack(covariances(data, structure, theta))
-    D = [np.moveaxis(jacobian(lambda t: covariance_matrix(structure, data.m, t), t), -1, 0) for t in parts]
+    D = [np.moveaxis(jacobian(lambda t: covariance_matrix(structure, data.m, t, data.times), t), -1, 0) for t in parts]
     grad = np.zeros(len(theta))
     for st in data.stacks:
         S = sigmas[st.group[:, None, None], st.visits[:, :, None], st.visits[:, None, :]]

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..models.numdiff import hessian, jacobian
 from ..models.satterthwaite import EIGEN_TOL
+from .covariance import SPATIAL, distances
 from .engine import MmrmData, evaluate_covariances
 
 __all__ = ["CovarianceInference", "covariance_inference", "sas_covariance", "sas_parameters"]
@@ -51,11 +52,24 @@ def _lags(m: int) -> np.ndarray:
     return np.abs(idx[:, None] - idx[None, :])
 
 
-def sas_parameters(structure: str, S: np.ndarray) -> np.ndarray:
-    """SAS's covariance parameters of the ``m x m`` covariance ``S`` of ``structure``."""
+def sas_parameters(structure: str, S: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
+    """SAS's covariance parameters of the ``m x m`` covariance ``S`` of ``structure``: for the spatial
+    structures ``(phi, sigma2)`` of ``SP(EXP)``/``SP(GAU)`` and ``(rho, sigma2)`` of ``SP(POW)``, SAS's
+    order (the range first, then the variance)."""
     m = len(S)
     sd = np.sqrt(np.diag(S))
     R = S / np.outer(sd, sd)
+    if structure in SPATIAL:
+        d = distances(m, times)
+        i, j = np.unravel_index(np.argmax(d), d.shape)  # the farthest pair: the best-conditioned correlation
+        r, dist = float(R[i, j]), float(d[i, j])
+        if structure == "sp_pow":
+            return np.array([r ** (1.0 / dist) if dist > 0 else 0.0, float(S[0, 0])])
+        if structure == "sp_exp":
+            return np.array([-dist / np.log(r) if dist > 0 else 1.0, float(S[0, 0])])
+        return np.array([dist / np.sqrt(-np.log(r)) if dist > 0 else 1.0, float(S[0, 0])])
+    if structure == "ad":
+        return np.concatenate([[float(S[0, 0])], [R[k, k + 1] for k in range(m - 1)]])
     if structure == "us":
         return S[np.triu_indices(m)].copy()
     if structure == "cs":
@@ -74,10 +88,24 @@ def sas_parameters(structure: str, S: np.ndarray) -> np.ndarray:
     raise ValueError(structure)
 
 
-def sas_covariance(structure: str, m: int, psi: np.ndarray) -> np.ndarray:
+def sas_covariance(structure: str, m: int, psi: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
     """The covariance of SAS's parameters ``psi`` (the inverse of :func:`sas_parameters`)."""
     psi = np.asarray(psi, float)
     lag = _lags(m)
+    if structure in SPATIAL:
+        d = distances(m, times)
+        if structure == "sp_pow":
+            return psi[1] * np.power(psi[0], d)
+        if structure == "sp_exp":
+            return psi[1] * np.exp(-d / psi[0])
+        return psi[1] * np.exp(-(d / psi[0]) ** 2)
+    if structure == "ad":
+        rho = psi[1:]
+        C = np.ones((m, m))
+        for i in range(m):
+            for j in range(i + 1, m):
+                C[i, j] = C[j, i] = float(np.prod(rho[i:j]))
+        return psi[0] * C
     if structure == "us":
         S = np.zeros((m, m))
         S[np.triu_indices(m)] = psi
@@ -107,6 +135,29 @@ def sas_covariance(structure: str, m: int, psi: np.ndarray) -> np.ndarray:
 
 
 LINEAR = ("us", "cs", "toeplitz")
+
+
+def spatial_derivatives(structure: str, psi: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and second derivatives of a spatial covariance in SAS's parameters ``psi = (phi, sigma2)``
+    (``(rho, sigma2)`` for ``sp_pow``) at distances ``d``: shapes (2, m, m) and (2, 2, m, m)."""
+    a, s2 = float(psi[0]), float(psi[1])
+    if structure == "sp_exp":      # s2 exp(-d / phi)
+        c = np.exp(-d / a)
+        da = c * d / a ** 2
+        daa = c * ((d / a ** 2) ** 2 - 2.0 * d / a ** 3)
+    elif structure == "sp_gau":    # s2 exp(-d^2 / phi^2)
+        c = np.exp(-(d / a) ** 2)
+        g = 2.0 * d ** 2 / a ** 3
+        da = c * g
+        daa = c * (g ** 2 - 6.0 * d ** 2 / a ** 4)
+    else:                          # s2 rho^d
+        c = np.power(a, d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            da = np.where(d > 0, d * np.power(a, d - 1.0), 0.0)
+            daa = np.where(d > 1, d * (d - 1.0) * np.power(a, d - 2.0), 0.0)
+    first = np.stack([s2 * da, c])
+    second = np.array([[s2 * daa, da], [da, np.zeros_like(c)]])
+    return first, second
 
 
 class CovarianceInference:
@@ -150,16 +201,22 @@ def covariance_inference(data: MmrmData, structure: str, sigmas: np.ndarray, rem
     leaves ``R`` out of ``Phi_A`` (the "linear" Kenward-Roger of the mmrm package and SAS's
     ``DDFM=KR(FIRSTORDER)``)."""
     m, n_groups = data.m, data.n_groups
-    psi = [sas_parameters(structure, S) for S in sigmas]
+    times = data.times
+    psi = [sas_parameters(structure, S, times) for S in sigmas]
     k = len(psi[0])
     K = k * n_groups
     D1, D2 = [], []
     for g in range(n_groups):
-        D1.append(np.moveaxis(jacobian(lambda x: sas_covariance(structure, m, x), psi[g]), -1, 0))  # (k, m, m)
+        if structure in SPATIAL:  # closed forms: the range parameter spans orders of magnitude
+            first, second = spatial_derivatives(structure, psi[g], distances(m, times))
+            D1.append(first)
+            D2.append(second)
+            continue
+        D1.append(np.moveaxis(jacobian(lambda x: sas_covariance(structure, m, x, times), psi[g]), -1, 0))  # (k, m, m)
         if structure in LINEAR:
             D2.append(np.zeros((k, k, m, m)))
         else:
-            flat = [hessian(lambda x, a=a, b=b: float(sas_covariance(structure, m, x)[a, b]), psi[g])
+            flat = [hessian(lambda x, a=a, b=b: float(sas_covariance(structure, m, x, times)[a, b]), psi[g])
                     for a in range(m) for b in range(m)]
             D2.append(np.moveaxis(np.array(flat).reshape(m, m, k, k), (2, 3), (0, 1)))
     _, beta, Phi = evaluate_covariances(data, sigmas, reml)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 __all__ = ["DF_METHODS", "STRUCTURES"]
 
-STRUCTURES = ("us", "toeplitz", "ar1", "cs", "adh", "toeph", "ar1h", "csh")
+STRUCTURES = ("us", "toeplitz", "ar1", "cs", "ad", "adh", "toeph", "ar1h", "csh", "sp_exp", "sp_gau", "sp_pow")
+#: the mmrm package's names where they differ from ours
+ALIASES = {"toep": "toeplitz"}
 DF_METHODS = ("satterthwaite", "residual", "kenward-roger", "between-within")
 
 DEFAULTS = {"covariance": "us", "df_method": "satterthwaite", "method": "reml", "baseline": "covariate",

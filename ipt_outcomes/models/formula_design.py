@@ -27,7 +27,7 @@ from ..formula import MAX_COLUMNS, FactorState, ParsedFormula, build_term_matrix
 from ..selection import outcome_rows
 from .structure import Block, Factor, RandomStructure
 
-__all__ = ["FormulaDesign", "build_formula_design", "term_name"]
+__all__ = ["FormulaDesign", "build_formula_design", "term_name", "tidy_response"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class FormulaDesign:
     n_dropped: int
     baseline_covariate: bool
     reference_arm: str | None
+    response_column: str = "score"         # the column of ``data`` that holds the response
+    subject: str | None = "participant_id"  # the column of ``data`` that holds the subject (participant)
 
 
 def _fit_states(parsed: ParsedFormula, data: pd.DataFrame, reference_arm: str | None,
@@ -53,7 +55,8 @@ def _fit_states(parsed: ParsedFormula, data: pd.DataFrame, reference_arm: str | 
     states: dict[str, FactorState] = {}
     for label, factor in parsed.factors.items():
         column = factor.expr.name if factor.kind in ("column", "C") else None  # type: ignore[union-attr]
-        ref = reference_arm if column == "arm" else reference_levels.get(column) if column else None
+        ref = reference_levels.get(column) if column in reference_levels else \
+            reference_arm if column == "arm" else None
         states[label] = fit_factor(factor, data, ref)
     numeric_use = {c for s in states.values() if not s.categorical for c in s.factor.columns}
     for state in states.values():
@@ -80,40 +83,68 @@ def _memory_guard(parsed: ParsedFormula, states: dict[str, FactorState], n_rows:
                             "the model, or fit it from a partitioned Parquet folder.")
 
 
-def _describer(data: pd.DataFrame, time: str):
+def _describer(data: pd.DataFrame, time: str, subject: str | None = "participant_id"):
     def describe(i: int) -> str:
         parts = []
-        if "participant_id" in data:
-            parts.append(f"participant {data['participant_id'].iloc[i]}")
+        if subject is not None and subject in data:
+            parts.append(f"{'participant' if subject == 'participant_id' else subject} {data[subject].iloc[i]}")
         if time in data:
             parts.append(f"{time} {data[time].iloc[i]}")
         return ", ".join(parts) or f"analysed row {i + 1}"
     return describe
 
 
-def build_formula_design(df: pd.DataFrame, parsed: ParsedFormula, time: str, reference_arm: str | None,
-                         reference_levels: dict[str, str]) -> FormulaDesign:
+def tidy_response(df: pd.DataFrame, parsed: ParsedFormula) -> bool:
+    """Whether the formula's left side is a column of ``df`` (any tidy long table) rather than an
+    instrument key of the canonical table (whose scores are the rows of that instrument)."""
+    canonical = {"instrument", "score"} <= set(df.columns)
+    return parsed.response in df.columns and not (canonical and parsed.response == "score")
+
+
+def build_formula_design(df: pd.DataFrame, parsed: ParsedFormula, time: str | None, reference_arm: str | None,
+                         reference_levels: dict[str, str], subject: str | None = "participant_id") -> FormulaDesign:
+    """The analysed rows and model matrices of ``parsed`` on ``df``: the canonical table (the response
+    an instrument key, its scores the rows of that instrument) or any tidy long table (the response
+    a column). ``subject``: the participant column (the data model's ``participant_id``, or the one a
+    formula names); needed only where the model reads it (the baseline of a growth model)."""
     used = set(parsed.variables)
+    tidy = tidy_response(df, parsed)
+    response = parsed.response if tidy else "score"
     baseline_covariate = "baseline" in used and "baseline" not in df.columns
-    columns = sorted((used - {"baseline"}) | {"participant_id", time} if baseline_covariate
-                     else used | {"participant_id"})
+    if baseline_covariate and (subject is None or time is None):
+        raise ArgumentError(f"formula {parsed.text!r}: 'baseline' (the score at time 0 of each participant) needs "
+                            "the participant and time columns; put the baseline in a column of its own and name it.")
+    keep = {subject} if subject is not None and subject in df.columns else set()
+    columns = sorted((used - {"baseline"}) | keep | {subject, time} if baseline_covariate else used | keep)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ArgumentError(f"formula {parsed.text!r} names column(s) {', '.join(map(repr, missing))}, which the data do "
                             f"not have; columns: {', '.join(map(str, df.columns))}.")
-    data = outcome_rows(df, parsed.response, [*columns, "score"]).copy()
-    if len(data) == 0:
-        known = sorted(df["instrument"].dropna().astype(str).unique()) if "instrument" in df.columns else []
-        raise AnalysisError(f"no rows for outcome {parsed.response!r} (the formula's left side); instruments in the data: "
-                            f"{', '.join(known)}.")
-    data["score"] = pd.to_numeric(data["score"], errors="coerce")
+    if tidy:
+        data = df[list(dict.fromkeys([*columns, response]))].copy()
+        values = pd.to_numeric(data[response], errors="coerce")
+        bad = values.isna() & data[response].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ArgumentError(f"the response {response!r} holds {int(bad.sum())} value(s) that are not numbers (first: "
+                                f"row {data.index[i]}, value {str(data[response].iloc[i])[:40]!r}); give the outcome as "
+                                "numbers.")
+        data[response] = values
+    else:
+        data = outcome_rows(df, parsed.response, [*columns, "score"]).copy()
+        if len(data) == 0:
+            known = sorted(df["instrument"].dropna().astype(str).unique()) if "instrument" in df.columns else []
+            raise AnalysisError(f"no rows for outcome {parsed.response!r} (the formula's left side, neither a column "
+                                f"nor an instrument); columns: {', '.join(map(str, df.columns))}; instruments in the "
+                                f"data: {', '.join(known) or 'none'}.")
+        data["score"] = pd.to_numeric(data["score"], errors="coerce")
     if baseline_covariate:
         t = pd.to_numeric(data[time], errors="coerce")
         is_base = (t == 0).to_numpy()
-        base = data.loc[is_base].groupby("participant_id", observed=True)["score"].first()
+        base = data.loc[is_base].groupby(subject, observed=True)[response].first()
         data = data.loc[~is_base]
-        data["baseline"] = data["participant_id"].map(base).astype(float)
-    needed = sorted(used | {"score"})
+        data["baseline"] = data[subject].map(base).astype(float)
+    needed = sorted(used | {response})
     complete = data[needed].notna().all(axis=1)
     n_dropped = int((~complete).sum())
     data = data.loc[complete].reset_index(drop=True)
@@ -121,7 +152,7 @@ def build_formula_design(df: pd.DataFrame, parsed: ParsedFormula, time: str, ref
         raise AnalysisError(f"no {parsed.response} row has every variable of the formula ({', '.join(needed)}).")
     states = _fit_states(parsed, data, reference_arm, reference_levels)
     _memory_guard(parsed, states, len(data))
-    describe = _describer(data, time)
+    describe = _describer(data, time or "", subject)
     Xv, fixed = build_term_matrix(parsed.fixed_terms, states, data, describe)
     terms = fixed.columns
     if Xv.shape[1] == 0:
@@ -134,9 +165,10 @@ def build_formula_design(df: pd.DataFrame, parsed: ParsedFormula, time: str, ref
     if structure is not None:  # a linear model has no random part
         _variance_identifiable(structure, Zs, codes, Xv, terms)
     arm = data["arm"].cat.categories[0] if "arm" in data and isinstance(data["arm"].dtype, pd.CategoricalDtype) else None
-    return FormulaDesign(data=data, y=data["score"].to_numpy(float), X=Xv, terms=terms, model_spec=fixed,
+    return FormulaDesign(data=data, y=data[response].to_numpy(float), X=Xv, terms=terms, model_spec=fixed,
                          structure=structure, Zs=Zs, codes=codes, level_names=labels, n_dropped=n_dropped,
-                         baseline_covariate=baseline_covariate, reference_arm=arm)
+                         baseline_covariate=baseline_covariate, reference_arm=arm, response_column=response,
+                         subject=subject if subject is not None and subject in data else None)
 
 
 def _variance_identifiable(structure: Any, Zs: list[np.ndarray], codes: list[np.ndarray], X: np.ndarray,

@@ -81,7 +81,7 @@ def mmrm_results(fit: Any, registry: Any = None) -> str:
     last = differences[differences[fit.visit].astype(str) == fit.visits[-1]]
     parts = []
     for r in last.itertuples(index=False):
-        arm = str(r.contrast).removesuffix(f" - {fit.reference_arm}")
+        arm = str(r.arm)
         stats = (f"difference {num(r.difference)}, {ci(r.ci_lower, r.ci_upper)}, t({num(r.df, 1)}) = "
                  f"{num(r.statistic)}, {apa_p(r.p_value)}")
         text = (f"At {w.unit} {fit.visits[-1]}, the MMRM least-squares mean {w.short} score was "
