@@ -10,10 +10,10 @@ trials (fixtures: tests/reference/make_mmrm_formula_fixtures.R and make_mmrm_for
 * Kenward-Roger by dense matrices in SAS's parameters (us, us per arm, sp_exp, sp_gau, sp_pow).
 
 Tolerances as achieved: log-likelihood within 1e-7 (ours the higher where nlme or nlminb stops short);
-estimates 2e-6 relative where the reference reaches the optimum, 1e-5 for toep (corARMA stops within it), 5e-5
-where it stops short (us, csh, ar1h, toeph: nlme's log-likelihood is lower by up to 2.5e-8); SEs alike;
-Satterthwaite df 2e-4 against emmeans' analytic mode (cs, ar1; emmeans falls back to an approximation for us); Kenward-Roger SEs 5e-6
-and df 2e-5 (3e-4 per arm, where nlminb stops 3e-7 short).
+estimates 2e-6 relative where the reference reaches the optimum, 1e-5 for toep (corARMA stops within it),
+5e-5 where it stops short (us, csh, ar1h, toeph: nlme's log-likelihood is lower by up to 2.5e-8); SEs alike;
+Satterthwaite df 2e-4 against emmeans' analytic mode (cs, ar1; emmeans falls back to an approximation for
+us); Kenward-Roger SEs 5e-6 and df 2e-5 (3e-4 per arm, where nlminb stops 3e-7 short).
 """
 
 from __future__ import annotations
