@@ -50,7 +50,8 @@ _TOP_KEYS = {
     "columns", "values", "constants", "reshape", "instruments", "time", "model", "primary_analysis", "mmrm", "visits",
     "labels", "characteristics",
 }
-_MMRM_KEYS = {"visit", "covariance", "df", "method", "covariates", "baseline", "group_covariance", "baseline_visit"}
+_MMRM_KEYS = {"visit", "covariance", "df", "method", "covariates", "baseline", "group_covariance", "baseline_visit",
+              "formula", "arm"}
 _MODEL_KEYS = {"formula", "method"}
 _READ_KEYS = {"delimiter", "decimal", "encoding", "sheet", "date_format", "dayfirst", "na_values"}
 _RESHAPE_KEYS = {"separator", "measures", "occasions", "id_columns"}
@@ -457,11 +458,36 @@ def _check_model(model: Mapping[Any, Any], source: str) -> dict[str, Any]:
 
 def _check_mmrm(mmrm: Mapping[Any, Any], source: str) -> dict[str, Any]:
     """``mmrm: {visit: week, covariance: us, df: kenward-roger, method: reml, covariates: [sex],
-    baseline: covariate, baseline_visit: screening, group_covariance: arm}``, every key optional."""
+    baseline: covariate, baseline_visit: screening, group_covariance: arm}``, every key optional; or
+    ``mmrm: {formula: "CHANGE ~ BASVAL*VISIT + THERAPY*VISIT + us(VISIT | PATIENT)", arm: THERAPY, df:
+    kenward-roger, method: reml}``."""
     from .mmrm.options import DF_METHODS, STRUCTURES
 
     _no_unknown(mmrm, _MMRM_KEYS, source, "mmrm.")
     out: dict[str, Any] = {}
+    if mmrm.get("formula") is not None:
+        from .errors import ArgumentError
+        from .formula import parse_formula
+
+        formula = mmrm["formula"]
+        if not isinstance(formula, str):
+            raise StudyDefinitionError(f"{source}: mmrm.formula must be a formula, e.g. \"CHANGE ~ BASVAL*VISIT + "
+                                       "THERAPY*VISIT + us(VISIT | PATIENT)\".")
+        try:
+            parsed = parse_formula(formula)
+        except ArgumentError as exc:
+            raise StudyDefinitionError(f"{source}: mmrm.formula: {exc}") from None
+        if parsed.covariance is None:
+            raise StudyDefinitionError(f"{source}: mmrm.formula has no covariance term such as us(VISIT | PATIENT).")
+        clash = sorted(set(mmrm) & {"visit", "covariance", "covariates", "baseline", "group_covariance",
+                                    "baseline_visit"})
+        if clash:
+            raise StudyDefinitionError(f"{source}: mmrm.formula states the whole model; remove mmrm.{', mmrm.'.join(clash)}.")
+        out["formula"] = formula
+        if mmrm.get("arm") is not None:
+            out["arm"] = str(mmrm["arm"])
+    elif mmrm.get("arm") is not None:
+        raise StudyDefinitionError(f"{source}: mmrm.arm names the treatment column of mmrm.formula; give the formula.")
     choices = {"covariance": STRUCTURES, "df": DF_METHODS, "method": ("reml", "ml"), "baseline": ("covariate", "none"),
                "group_covariance": ("arm",)}
     for key, allowed in choices.items():

@@ -74,3 +74,35 @@ def test_refusals_are_clear_and_exit_codes_right(tmp_path):
     result = run("mmrm", str(off), "--outcome", "HAMD17")
     assert result.returncode == 1 and "week 5 is held by fewer than 12 participants" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_analysis_plans_formula_on_a_tidy_data_set(tmp_path):
+    """--formula on a table with none of the canonical columns: the library's numbers, the checks that
+    ran stated, keyword flags refused beside it, and a study file's mmrm: {formula:} used by default."""
+    data = Path(__file__).resolve().parent / "reference" / "data" / "btheb_mmrm.csv"
+    formula = "CHANGE ~ BASVAL*VISIT + THERAPY*VISIT + cs(VISIT | PATIENT)"
+    lib = ipt.fit_mmrm(pd.read_csv(data), formula=formula, arm="THERAPY", reference_arm="TAU")
+    result = run("mmrm", str(data), "--formula", formula, "--arm", "THERAPY", "--reference-arm", "TAU", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["formula"] == formula and out["visit"] == "VISIT" and out["reference_arm"] == "TAU"
+    assert [r["estimate"] for r in out["fixed_effects"]] == pytest.approx(lib.fixed_effects["estimate"].tolist(),
+                                                                          rel=1e-9)
+    assert [r["difference"] for r in out["arm_differences"]] == pytest.approx(
+        lib.arm_differences()["difference"].tolist(), rel=1e-9)
+    assert any("not the canonical table" in c for c in out["choices"])
+    clash = run("mmrm", str(data), "--formula", formula, "--covariance", "us")
+    assert clash.returncode == 2 and "--covariance cannot be given" in clash.stderr
+    study = tmp_path / "plan.yaml"
+    study.write_text(f"mmrm:\n  formula: \"{formula}\"\n  arm: THERAPY\n  df: kenward-roger\n", encoding="utf-8")
+    planned = run("mmrm", str(data), "--study", str(study), "--reference-arm", "TAU", "--json")
+    assert planned.returncode == 0, planned.stderr
+    kr = ipt.fit_mmrm(pd.read_csv(data), formula=formula, arm="THERAPY", reference_arm="TAU", df_method="kenward-roger")
+    got = json.loads(planned.stdout)
+    assert got["df_method"] == "kenward-roger"
+    assert [r["std_error"] for r in got["fixed_effects"]] == pytest.approx(kr.fixed_effects["std_error"].tolist(),
+                                                                           rel=1e-9)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"mmrm:\n  formula: \"{formula}\"\n  covariance: us\n", encoding="utf-8")
+    refused = run("mmrm", str(data), "--study", str(bad))
+    assert refused.returncode == 2 and "mmrm.formula states the whole model; remove mmrm.covariance" in refused.stderr

@@ -18,7 +18,9 @@ __all__ = ["mmrm_methods", "mmrm_results", "mmrm_section"]
 STRUCTURE_NAMES = {
     "us": "an unstructured", "cs": "a compound-symmetry", "csh": "a heterogeneous compound-symmetry",
     "ar1": "a first-order autoregressive", "ar1h": "a heterogeneous first-order autoregressive",
-    "toeplitz": "a Toeplitz", "toeph": "a heterogeneous Toeplitz", "adh": "a heterogeneous ante-dependence",
+    "toeplitz": "a Toeplitz", "toeph": "a heterogeneous Toeplitz", "ad": "a first-order ante-dependence",
+    "adh": "a heterogeneous ante-dependence", "sp_exp": "a spatial exponential", "sp_gau": "a spatial Gaussian",
+    "sp_pow": "a spatial power",
 }
 DF_NAMES = {
     "satterthwaite": "the Satterthwaite approximation", "kenward-roger":
@@ -33,11 +35,18 @@ def mmrm_section(df: pd.DataFrame, outcome: str, study: Study, visit: str, refer
     from ..mmrm import fit_mmrm
 
     plan = dict(study.mmrm)
-    options, assumed = resolve(plan, {})
-    column = plan.get("visit", visit)
-    fit = fit_mmrm(df, outcome, visit=column, reference_arm=reference_arm, **options)
-    for a in assumed:
-        fit.notes.append(f"MMRM {a}; set mmrm.{a.split()[0]} in the study file to choose.")
+    if plan.get("formula"):  # the analysis plan's own model
+        fit = fit_mmrm(df, formula=plan["formula"], arm=plan.get("arm"), reference_arm=reference_arm,
+                       df_method=plan.get("df", "satterthwaite"), method=plan.get("method", "reml"))
+        column = fit.visit
+        if plan.get("df") is None:
+            fit.notes.append("MMRM df satterthwaite (the default); set mmrm.df in the study file to choose.")
+    else:
+        options, assumed = resolve(plan, {})
+        column = plan.get("visit", visit)
+        fit = fit_mmrm(df, outcome, visit=column, reference_arm=reference_arm, **options)
+        for a in assumed:
+            fit.notes.append(f"MMRM {a}; set mmrm.{a.split()[0]} in the study file to choose.")
     section = Section("mmrm", f"Primary analysis: MMRM of {outcome} (the analysis plan)")
     section.paragraph(mmrm_methods(fit, registry))
     figs = {"ls_means": ls_means_figure(fit, registry)}
