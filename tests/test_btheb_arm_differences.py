@@ -69,3 +69,29 @@ def test_at_without_a_time_variable_is_refused(btheb):
         fit.arm_differences(at=8)
     assert fit.arm_differences()["difference"].iloc[0] == pytest.approx(
         fit.fixed_effects.set_index("term").loc["arm[BtheB]", "estimate"])
+
+
+def test_a_formula_on_the_analysis_data_sets_own_columns_matches_lme4():
+    """No canonical column at all (PATIENT, VISIT, THERAPY, BASVAL, CHANGE): the grouping factor, time and
+    arm come from the formula and arm=; lme4 + lmerTest + emmeans on the same table."""
+    case = FIX["tidy"]
+    ad = pd.read_csv(REF / "data" / "btheb_mmrm.csv")
+    fit = ipt.fit_growth(ad, formula=case["formula"], arm="THERAPY", reference_arm="TAU")
+    assert fit.log_likelihood == pytest.approx(case["log_likelihood"], abs=1e-6)
+    ref = pd.DataFrame(case["fixed_effects"])
+    ref["term"] = ref["term"].str.replace("(Intercept)", "Intercept", regex=False).str.replace(
+        "THERAPYBtheB", "THERAPY[BtheB]", regex=False)
+    got = fit.fixed_effects.set_index("term").loc[ref["term"]]
+    assert got["estimate"].to_numpy() == pytest.approx(ref["estimate"].to_numpy(), rel=1e-6, abs=1e-8)
+    assert got["std_error"].to_numpy() == pytest.approx(ref["std_error"].to_numpy(), rel=1e-5)
+    assert got["df"].to_numpy() == pytest.approx(ref["df"].to_numpy(), rel=2e-4)
+    row = fit.arm_differences(at=8).iloc[0]
+    assert row["arm"] == "BtheB" and row["reference_arm"] == "TAU"
+    _check(row, case["difference_8"])
+    assert fit.n_participants == ad["PATIENT"].nunique()
+    assert any("not the canonical table" in n for n in fit.notes)
+    assert any(n.startswith("time: VISIT") for n in fit.notes)
+    with pytest.raises(ipt.ArgumentError, match="arm='DRUG' is not a variable of the fixed part"):
+        ipt.fit_growth(ad.assign(DRUG="x"), formula=case["formula"], arm="DRUG")
+    with pytest.raises(ipt.ArgumentError, match="is an MMRM's residual covariance"):
+        ipt.fit_growth(ad, formula="CHANGE ~ BASVAL + us(VISIT | PATIENT)")

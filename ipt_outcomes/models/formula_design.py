@@ -46,6 +46,7 @@ class FormulaDesign:
     reference_arm: str | None
     response_column: str = "score"         # the column of ``data`` that holds the response
     subject: str | None = "participant_id"  # the column of ``data`` that holds the subject (participant)
+    arm: str | None = None                  # the treatment column (``arm`` on the canonical table)
 
 
 def _fit_states(parsed: ParsedFormula, data: pd.DataFrame, reference_arm: str | None,

@@ -141,10 +141,12 @@ def formula_residuals(fit: GrowthFit) -> pd.DataFrame:
         for u, Z, code in zip(modes, design.Zs, design.codes, strict=True):
             fitted += np.einsum("ij,ij->i", Z, u[code])
     data = design.data
-    frame = pd.DataFrame({"participant_id": data["participant_id"].astype(str).to_numpy() if "participant_id" in data
+    subject = design.subject if design.subject is not None else "participant_id"
+    frame = pd.DataFrame({"participant_id": data[subject].astype(str).to_numpy() if subject in data
                           else np.arange(len(data))})
-    if "arm" in data:
-        frame["arm"] = data["arm"].astype(str).to_numpy()
+    arm = design.arm or "arm"
+    if arm in data:
+        frame["arm"] = data[arm].astype(str).to_numpy()
     if fit.spec.time in data:
         frame["time"] = data[fit.spec.time].to_numpy(float)
     frame["observed"] = design.y

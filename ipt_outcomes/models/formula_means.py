@@ -213,9 +213,14 @@ def _time_in_model(fit: GrowthFit) -> str | None:
     return time if time in _fixed_variables(fit) else None
 
 
+def arm_column(fit: GrowthFit) -> str:
+    """The treatment column of a formula fit (``arm`` on the canonical table; ``arm=`` names another)."""
+    return getattr(fit.formula_model, "arm", None) or "arm"
+
+
 def _arm_in_model(fit: GrowthFit) -> bool:
-    data = fit.formula_model.data
-    return "arm" in _fixed_variables(fit) and isinstance(data["arm"].dtype, pd.CategoricalDtype)
+    data, arm = fit.formula_model.data, arm_column(fit)
+    return arm in _fixed_variables(fit) and isinstance(data[arm].dtype, pd.CategoricalDtype)
 
 
 def _by_levels(fit: GrowthFit, by: str | None) -> list[str]:
@@ -250,9 +255,10 @@ def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str |
     if times is None:
         observed = np.unique(data[time].to_numpy(float))
         times = observed if len(observed) <= 40 else np.linspace(observed.min(), observed.max(), 40)
-    specs = ["arm"] if _arm_in_model(fit) else []
+    arm = arm_column(fit)
+    specs = [arm] if _arm_in_model(fit) else []
     means = marginal_means(fit, specs, at={time: [float(t) for t in times]}, weights=weights,
-                           by=[*_by_levels(fit, by), time], level=level).rename(columns={time: "time"})
+                           by=[*_by_levels(fit, by), time], level=level).rename(columns={time: "time", arm: "arm"})
     if not specs:
         source = fit._source
         arms = (source.loc[source["instrument"].astype(str) == fit.outcome, "arm"].dropna().astype(str).unique()
@@ -264,9 +270,9 @@ def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str |
 
 
 def _arm_rank(fit: GrowthFit) -> dict[str, int]:
-    data = fit.formula_model.data
-    if "arm" in data and isinstance(data["arm"].dtype, pd.CategoricalDtype):
-        return {a: i for i, a in enumerate(data["arm"].cat.categories)}
+    data, arm = fit.formula_model.data, arm_column(fit)
+    if arm in data and isinstance(data[arm].dtype, pd.CategoricalDtype):
+        return {a: i for i, a in enumerate(data[arm].cat.categories)}
     return {}
 
 
@@ -297,9 +303,11 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     elif at is not None:
         raise ArgumentError(f"at={at!r}, but the model {fit.formula} has no time variable to set: give time= (the "
                             "numeric column of the formula that holds time) when fitting, or leave at= out.")
-    frame, L, _, notes = reference_rows(fit, ["arm"], {time: [at]} if time else {}, weights, groups)
-    L0 = reference_rows(fit, ["arm"], {time: [0.0]}, weights, groups)[1] if time else None
-    arms = [str(a) for a in design.data["arm"].cat.categories]
+    column = arm_column(fit)
+    frame, L, _, notes = reference_rows(fit, [column], {time: [at]} if time else {}, weights, groups)
+    frame = frame.rename(columns={column: "arm"})
+    L0 = reference_rows(fit, [column], {time: [0.0]}, weights, groups)[1] if time else None
+    arms = [str(a) for a in design.data[column].cat.categories]
     ref = arms[0]
     sd = _baseline_sd(fit)
     rows = []
@@ -333,11 +341,12 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
 def _baseline_sd(fit: GrowthFit) -> float:
     """SD of the baseline scores (participants' first baseline value when it is a covariate; the scores
     at time 0 otherwise); NaN when there are fewer than two or no spread (d is then not defined)."""
-    data = fit.formula_model.data
-    if fit.formula_model.baseline_covariate and "participant_id" in data:
-        values = data.groupby("participant_id", observed=True)["baseline"].first()
+    design = fit.formula_model
+    data = design.data
+    if design.baseline_covariate and design.subject in data:
+        values = data.groupby(design.subject, observed=True)["baseline"].first()
     elif fit.spec.time in data:
-        values = data.loc[data[fit.spec.time] == 0, "score"]
+        values = data.loc[data[fit.spec.time] == 0, design.response_column]
     else:
         return float("nan")
     sd = float(values.std(ddof=1)) if len(values) > 1 else float("nan")

@@ -242,7 +242,7 @@ def _p(p: float) -> str:
          covariates=names, moderators=names,
          baseline=choice("outcome", "covariate"), shape=choice("linear", "log", "quadratic", "piecewise"),
          therapist=optional(text), breakpoints=each(number()), reference_levels=optional(mapping), level=level,
-         engine=choice("ipt", "statsmodels"))
+         engine=choice("ipt", "statsmodels"), arm=optional(text))
 def fit_growth(
     df: pd.DataFrame,
     outcome: str | None = None,
@@ -262,6 +262,7 @@ def fit_growth(
     check: bool = True,
     engine: Literal["ipt", "statsmodels"] = "ipt",
     formula: str | None = None,
+    arm: str | None = None,
 ) -> GrowthFit:
     """Fit a linear mixed growth model of one outcome across sessions (or weeks).
 
@@ -295,6 +296,10 @@ def fit_growth(
     reference_arm
         Arm the others are compared with; default the study's reference arm, else an arm named
         like a control (TAU, waitlist, control, ...), else the first in sorted order.
+    arm
+        With ``formula``: the treatment column of the data (default ``arm`` when the formula uses
+        it), so that a formula on the analysis data set's own columns (``THERAPY``) has arm
+        differences and trajectories by arm.
     covariates
         Numeric or categorical columns (reference = first sorted level unless ``reference_levels``).
     moderators
@@ -367,7 +372,10 @@ def fit_growth(
         from .formula_model import fit_formula
 
         return fit_formula(df, formula, outcome=outcome, time=time, method=method, reference_arm=reference_arm,
-                           reference_levels=dict(reference_levels or {}), level=level, check=check)
+                           reference_levels=dict(reference_levels or {}), level=level, check=check, arm=arm)
+    if arm is not None and arm != "arm":
+        raise ArgumentError("arm= names the treatment column of a formula's data; the keyword form reads the canonical "
+                            "column arm.")
     if outcome is None:
         raise ArgumentError("fit_growth() needs outcome= (an instrument key such as 'HAMD17') or formula=.")
     if len(breakpoints) != 2 or not 0 < breakpoints[0] < breakpoints[1]:

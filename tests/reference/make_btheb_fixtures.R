@@ -56,6 +56,19 @@ for (case in cases) {
   }
   out[[case$id]] <- entry
 }
+# the analysis data set's own columns (no canonical column): change from bdi.pre, months as VISIT
+tidy <- data.frame(PATIENT = long$subject, VISIT = long$time, THERAPY = long$treatment, BASVAL = long$bdi.pre,
+                   CHANGE = long$bdi - long$bdi.pre)
+fit <- lmer(CHANGE ~ BASVAL + VISIT * THERAPY + (VISIT | PATIENT), data = tidy, REML = TRUE, control = ctrl)
+co <- summary(fit, ddf = "Satterthwaite")$coefficients
+emm <- emmeans(fit, ~ THERAPY | VISIT, at = list(VISIT = 8), lmer.df = "satterthwaite")
+ct <- as.data.frame(summary(contrast(emm, method = "trt.vs.ctrl", ref = 1), infer = TRUE, adjust = "none"))
+out$tidy <- list(r_formula = "CHANGE ~ BASVAL + VISIT * THERAPY + (VISIT | PATIENT)",
+                 formula = "CHANGE ~ BASVAL + VISIT * THERAPY + (VISIT | PATIENT)",
+                 log_likelihood = as.numeric(logLik(fit)),
+                 fixed_effects = data.frame(term = rownames(co), estimate = unname(co[, "Estimate"]),
+                                            std_error = unname(co[, "Std. Error"]), df = unname(co[, "df"])),
+                 difference_8 = list(difference = ct$estimate, std_error = ct$SE, df = ct$df, p_value = ct$p.value))
 out$versions <- list(r = R.version.string, lme4 = as.character(packageVersion("lme4")),
                      emmeans = as.character(packageVersion("emmeans")), HSAUR3 = as.character(packageVersion("HSAUR3")))
 write_json(out, file.path(here, "btheb_fixtures.json"), digits = NA, auto_unbox = TRUE, pretty = TRUE)
