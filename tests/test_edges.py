@@ -17,7 +17,8 @@ def test_infinite_satterthwaite_df_is_never_returned_silently(example_df):
     contrast's variance), the residual df are used with an ApproximationWarning and a note."""
     fit = ipt.fit_growth(example_df, outcome="HAMD17", reference_arm="TAU")
     p = len(fit.fixed_effects)
-    fit._satt = SatterthwaiteState(fit._satt.vcov, np.zeros((p, p, fit._satt.A.shape[0])), fit._satt.A)
+    state = fit.satterthwaite_state
+    fit.satterthwaite_state = SatterthwaiteState(state.vcov, np.zeros((p, p, state.A.shape[0])), state.A)
     with pytest.warns(ipt.ApproximationWarning, match="residual df"):
         result = fit.contrast(np.eye(p)[1])
     assert result["df"] == fit.n_obs - p
@@ -28,7 +29,8 @@ def test_infinite_satterthwaite_df_is_never_returned_silently(example_df):
 def test_undefined_df_is_never_returned_silently(example_df):
     fit = ipt.fit_growth(example_df, outcome="HAMD17", reference_arm="TAU")
     p = len(fit.fixed_effects)
-    fit._satt = SatterthwaiteState(fit._satt.vcov, fit._satt.jac, np.full_like(fit._satt.A, np.nan))
+    state = fit.satterthwaite_state
+    fit.satterthwaite_state = SatterthwaiteState(state.vcov, state.jac, np.full_like(state.A, np.nan))
     with pytest.warns(ipt.ApproximationWarning, match="undefined"):
         assert fit.contrast(np.eye(p)[0])["df"] == fit.n_obs - p
 

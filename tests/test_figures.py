@@ -123,7 +123,7 @@ def test_forest_has_n_and_favours_labels(example):
 def test_retention_agrees_with_the_flow(example):
     df, fit, _ = example
     ret = ipt.retention(df, "HAMD17")
-    counts = F.flow_counts(df, "HAMD17", 12, set(fit._design.participant_ids))
+    counts = F.flow_counts(df, "HAMD17", 12, set(fit.design.participant_ids))
     assert counts["randomised"].sum() == 160 and (counts["analysed"] <= counts["randomised"]).all()
     assert (counts["completed"] + counts["not_completed"] == counts["randomised"]).all()
     at12 = ret[ret["time"] == 12].set_index("arm")["n_retained"]
@@ -140,7 +140,7 @@ def test_flow_diagram_counts_and_reasons(example):
     stopped = last[last < 12].index
     df["dropout_reason"] = None
     df.loc[df["participant_id"].isin(stopped[:3]), "dropout_reason"] = "moved <away>"
-    counts = F.flow_counts(df, "HAMD17", 12, set(fit._design.participant_ids))
+    counts = F.flow_counts(df, "HAMD17", 12, set(fit.design.participant_ids))
     texts = " ".join(a.text for a in F.flow_figure(counts).layout.annotations)
     assert "<b>Randomised</b> (n = 160)" in texts
     for r in counts.itertuples():

@@ -139,7 +139,7 @@ def test_optimum_is_stationary_and_no_worse_than_lme4s(cid):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = ipt.fit_growth(_fixture_data(), formula=case["formula"], reference_arm="TAU", check=False)
-    theta = np.asarray(fit._varpar[:-1], float)
+    theta = np.asarray(fit.variance_parameters[:-1], float)
     ours, grad = general_deviance_and_gradient(theta, data, True)
     lme4 = _lme4_theta(case, data)
     at_lme4 = general_deviance(lme4, data, True)[0]

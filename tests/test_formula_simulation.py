@@ -48,7 +48,7 @@ def _truth_fit(data: pd.DataFrame) -> ipt.GrowthFit:
         else:
             theta.append(np.sqrt((TAU_THERAPIST if "therapist" in name else TAU_TRIAL) / SIGMA2))
     fixed = template.fixed_effects.assign(estimate=TRUTH_BETA)
-    return replace(template, fixed_effects=fixed, _varpar=np.append(theta, SIGMA2))
+    return replace(template, fixed_effects=fixed, variance_parameters=np.append(theta, SIGMA2))
 
 
 def test_three_level_model_recovers_its_parameters_and_its_intervals_cover():

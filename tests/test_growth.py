@@ -27,7 +27,7 @@ def test_result_columns_and_scalars(fit):
     assert list(fit.fixed_effects.columns) == ipt.models.FIXED_EFFECT_COLUMNS
     assert list(fit.variance_components.columns) == ipt.models.VARIANCE_COLUMNS
     assert fit.method == "reml" and fit.converged and not fit.singular
-    assert fit.n_participants == 120 and fit.n_obs == int(fit._design.y.size)
+    assert fit.n_participants == 120 and fit.n_obs == int(fit.design.y.size)
     assert fit.aic == pytest.approx(-2 * fit.log_likelihood + 2 * 8)
     assert fit.bic == pytest.approx(-2 * fit.log_likelihood + np.log(fit.n_obs) * 8)
     json.dumps(fit.to_dict())
@@ -62,7 +62,7 @@ def test_categorical_covariate_reference_level(trial):
 def test_baseline_as_covariate_removes_baseline_rows(trial):
     fit = ipt.fit_growth(trial, outcome="HAMD17", baseline="covariate", reference_arm="TAU")
     assert "baseline" in set(fit.fixed_effects["term"])
-    assert (fit._design.data["session"] > 0).all()
+    assert (fit.design.data["session"] > 0).all()
     assert fit.n_obs == int(((trial["instrument"] == "HAMD17") & (trial["session"] > 0) & trial["score"].notna()).sum())
 
 
@@ -216,7 +216,7 @@ def test_engines_agree(trial):
 def test_pattern_moments_equal_per_participant_algebra():
     """With many participants sharing Z'Z, the engine sums moments within patterns; the result must
     equal the per-participant computation."""
-    from ipt_outcomes.models import fast
+    from ipt_outcomes.models import statistics
     from ipt_outcomes.models.likelihood import MixedData
 
     df = ipt.simulate_trial(n_participants=1500, seed=40, therapists_per_arm=0, instruments=["PHQ9"],
@@ -227,8 +227,8 @@ def test_pattern_moments_equal_per_participant_algebra():
         data = MixedData.build(d.y, d.X, Z, d.participant)
         assert "pattern_T" in data.stats
         per = {k: v for k, v in data.stats.items() if not k.startswith("pattern")}
-        lam = fast._lambda(np.array([1.2, 0.02, 0.07]) if Z.shape[1] == 2 else np.array([0.9]), Z.shape[1])
-        for a, b in zip(fast._quadratic_forms(data.stats, lam), fast._quadratic_forms(per, lam), strict=True):
+        lam = statistics.lambda_matrix(np.array([1.2, 0.02, 0.07]) if Z.shape[1] == 2 else np.array([0.9]), Z.shape[1])
+        for a, b in zip(statistics.quadratic_forms(data.stats, lam), statistics.quadratic_forms(per, lam), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-9)
 
 

@@ -125,7 +125,7 @@ def _at_session_16(fit):
     extrapolates as emmeans does, and says so."""
     from ipt_outcomes.models.derived import end_of_treatment
 
-    if max(fit._design.data["session"].max(), end_of_treatment(fit)) >= 16:
+    if max(fit.design.data["session"].max(), end_of_treatment(fit)) >= 16:
         return fit.arm_differences(at=16).set_index("arm")
     with pytest.warns(ipt.ApproximationWarning, match="extrapolates"):
         return fit.arm_differences(at=16).set_index("arm")

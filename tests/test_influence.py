@@ -15,7 +15,7 @@ from ipt_outcomes.simulate import simulate_trial
 
 def _direct(fit) -> np.ndarray:
     """Dense: V = Z G Z' (block diagonal) + s2 I over all rows; delete each participant's rows and refit GLS."""
-    d = fit._design
+    d = fit.design
     g, s2 = _g_matrix(fit)
     same = d.participant[:, None] == d.participant[None, :]
     V = (d.Z @ g @ d.Z.T) * same + s2 * np.eye(len(d.y))
@@ -37,7 +37,7 @@ def test_cooks_distance_matches_deleting_each_participant():
     fit = ipt.fit_growth(df, outcome="HAMD17")
     got = participant_influence(fit)
     np.testing.assert_allclose(got["cooks_distance"].to_numpy(), _direct(fit), rtol=1e-7, atol=1e-12)
-    counts = fit._design.data.groupby("participant_id").size()
+    counts = fit.design.data.groupby("participant_id").size()
     assert (got.set_index("participant_id")["n_obs"] == counts.reindex(got["participant_id"]).to_numpy()).all()
 
 

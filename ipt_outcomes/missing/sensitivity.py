@@ -234,7 +234,7 @@ def sensitivity_of_fit(df: pd.DataFrame, fit: GrowthFit, *, at: float | None = N
     spec = fit.spec
     default = GrowthSpec(outcome=spec.outcome, time=spec.time, reference_arm=spec.reference_arm)
     # what was asked for, not what was fitted: a default request may fall back to a random intercept
-    asked = {f: fit._options.get(f, getattr(spec, f)) for f in ("shape", "random", "method", "covariates",
+    asked = {f: fit.options.get(f, getattr(spec, f)) for f in ("shape", "random", "method", "covariates",
                                                               "moderators", "baseline", "therapist", "breakpoints")}
     if fit.formula_model is not None or asked.pop("random") not in (None, default.random) or any(
             asked[f] != getattr(default, f) for f in asked):

@@ -38,9 +38,9 @@ def fixed_effect_statistic(fit: GrowthFit) -> pd.Series:
 def _simulate_response(fit: GrowthFit, rng: np.random.Generator) -> np.ndarray:
     if fit.formula_model is not None:
         return simulate_response(fit, rng)
-    design = fit._design
+    design = fit.design
     require_rows(fit, "the parametric bootstrap")
-    G, g_t, s2 = unpack(fit._varpar, design.Z.shape[1], design.therapist is not None)
+    G, g_t, s2 = unpack(fit.variance_parameters, design.Z.shape[1], design.therapist is not None)
     n_part = len(design.participant_ids)
     u = rng.multivariate_normal(np.zeros(G.shape[0]), G, size=n_part, method="eigh")
     y = design.X @ fit.fixed_effects["estimate"].to_numpy() + np.sum(design.Z * u[design.participant], axis=1)
@@ -77,7 +77,7 @@ def parametric_bootstrap(fit: GrowthFit, statistic: Statistic | None = None, n_b
         ``name``, ``estimate`` (on the original fit), ``boot_mean``, ``boot_se``, ``ci_lower``,
         ``ci_upper``, ``n_boot`` (successful refits), ``n_failed``.
     """
-    if fit._design is None and fit.formula_model is None:
+    if fit.design is None and fit.formula_model is None:
         raise ArgumentError("this fit does not keep its design; refit it with fit_growth.")
     if n_boot < 2:
         raise ArgumentError("n_boot must be at least 2.")
@@ -96,9 +96,9 @@ def parametric_bootstrap(fit: GrowthFit, statistic: Statistic | None = None, n_b
                     if fit.formula_model is not None:
                         refit = refit_response(fit, y)
                     else:
-                        design = replace(fit._design, y=y, data=fit._design.data.assign(score=y))
+                        design = replace(fit.design, y=y, data=fit.design.data.assign(score=y))
                         refit = fit_design(design, fit.spec, engine=engine, warn=False, inference=False)
-                    refit._source_attrs = fit._source_attrs
+                    refit.data_attrs = fit.data_attrs
                     values = pd.Series(dict(statistic(refit)), dtype=float)
                 draws.append(values.reindex(original.index))
             except (IPTOutcomesError, np.linalg.LinAlgError):

@@ -47,7 +47,7 @@ def require_rows(fit: GrowthFit, what: str) -> None:
                             "give marginal_means(), contrasts(), arm_differences(), trajectories(), random_effects(), "
                             "residuals(), icc() and r_squared(); fit.contrast(L) tests any combination of the "
                             "coefficients (in fit.fixed_effects' order).")
-    if fit._design is None or fit._varpar is None:
+    if fit.design is None or fit.variance_parameters is None:
         raise ArgumentError(f"{what} needs the analysed rows, which a fit from partitioned data does not keep (it has "
                             "the coefficients, variance components and fit statistics only). Fit a pandas table "
                             "with ipt.fit_growth for it, e.g. the partitions you need read with pandas.")
@@ -55,7 +55,7 @@ def require_rows(fit: GrowthFit, what: str) -> None:
 
 def contrast_row(fit: GrowthFit, arm: str, time: float, levels: dict[str, str] | None = None) -> np.ndarray:
     """The design row of the model-implied mean for ``arm`` at ``time`` (other columns at their mean)."""
-    design = fit._design
+    design = fit.design
     require_rows(fit, "a model-implied mean")
     levels = dict(levels or {})
     t_names, t_vals = time_columns(np.array([time]), fit.spec)
@@ -91,11 +91,11 @@ def _moderator_groups(fit: GrowthFit, by: str | None) -> list[dict[str, str]]:
     if by not in fit.spec.moderators:
         raise ArgumentError(f"by={by!r} is not a moderator of this model; moderators: {list(fit.spec.moderators)}.")
     require_rows(fit, "a comparison by moderator")
-    column = fit._design.data[by]
+    column = fit.design.data[by]
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         raise ArgumentError(f"by={by!r} needs a categorical moderator; {by} is modelled as continuous. Compare arms "
                             f"at chosen values of {by} with fit.contrast(), or make {by} categorical (e.g. bands).")
-    return [{by: str(v)} for v in sorted(fit._design.data[by].astype(str).unique())]
+    return [{by: str(v)} for v in sorted(fit.design.data[by].astype(str).unique())]
 
 
 def _estimate(fit: GrowthFit, L: np.ndarray, level: float) -> dict[str, float]:
@@ -106,11 +106,11 @@ def end_of_treatment(fit: GrowthFit) -> float:
     """Default time of 'end of treatment': the study's planned maximum, else the largest time observed."""
     from ..study import Study
 
-    study = Study.from_attrs(fit._source_attrs.get("ipt_study")) if fit._source_attrs else None
+    study = Study.from_attrs(fit.data_attrs.get("ipt_study")) if fit.data_attrs else None
     if study is not None and study.planned_sessions_max is not None and fit.spec.time == "session":
         return float(study.planned_sessions_max)
     require_rows(fit, "the end-of-treatment time")
-    return float(fit._design.data[fit.spec.time].max())
+    return float(fit.design.data[fit.spec.time].max())
 
 
 WEIGHTS = ("proportional", "equal")
@@ -132,8 +132,8 @@ def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str |
     if fit.formula_model is not None:
         return formula_means.trajectories(fit, times=times, by=by, level=level, weights=weights)
     if weights == "equal":
-        return formula_means.trajectories(fit._as_formula_fit(), times=times, by=by, level=level, weights=weights)
-    design = fit._design
+        return formula_means.trajectories(fit.as_formula_fit(), times=times, by=by, level=level, weights=weights)
+    design = fit.design
     require_rows(fit, "trajectories()")
     if times is None:
         observed = np.unique(design.data[fit.spec.time].to_numpy(float))
@@ -153,7 +153,7 @@ def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str |
 def baseline_sd(fit: GrowthFit) -> float:
     """SD of the observed outcome at time 0 (all arms pooled): the denominator of Feingold's d.
     NaN when the analysed data hold no baseline scores."""
-    design = fit._design
+    design = fit.design
     require_rows(fit, "the baseline SD of Feingold's d")
     if fit.spec.baseline == "covariate":
         values = design.data.groupby("participant_id")["baseline"].first()
@@ -194,8 +194,8 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     if fit.formula_model is not None:
         return formula_means.arm_differences(fit, at=at, level=level, by=by, weights=weights)
     if weights == "equal":
-        return formula_means.arm_differences(fit._as_formula_fit(), at=at, level=level, by=by, weights=weights)
-    design = fit._design
+        return formula_means.arm_differences(fit.as_formula_fit(), at=at, level=level, by=by, weights=weights)
+    design = fit.design
     require_rows(fit, "arm_differences()")
     at = end_of_treatment(fit) if at is None else observed_time(fit, at, "at")
     sd = baseline_sd(fit)
@@ -228,7 +228,7 @@ def observed_time(fit: GrowthFit, value: Any, name: str) -> float:
     from ..errors import ApproximationWarning
 
     t = number()(value, name)
-    times = fit._design.data[fit.spec.time]
+    times = fit.design.data[fit.spec.time]
     low, high = float(times.min()), float(times.max())
     if not low <= t <= max(high, end_of_treatment(fit)):
         warnings.warn(f"{name}={t:g} is outside the analysed {fit.spec.time} range {low:g} to {high:g}: the model "
@@ -246,10 +246,10 @@ def icc(fit: GrowthFit) -> pd.DataFrame:
     if fit.formula_model is not None:
         return formula_levels.formula_icc(fit)
     require_rows(fit, "icc()")
-    G, g_t, s2 = unpack(fit._varpar, fit._design.Z.shape[1], fit._design.therapist is not None)
+    G, g_t, s2 = unpack(fit.variance_parameters, fit.design.Z.shape[1], fit.design.therapist is not None)
     total = G[0, 0] + g_t + s2
     rows = [{"group": "participant_id", "icc": G[0, 0] / total}]
-    if fit._design.therapist is not None:
+    if fit.design.therapist is not None:
         rows.append({"group": fit.spec.therapist, "icc": g_t / total})
     return pd.DataFrame(rows)
 
@@ -267,9 +267,9 @@ def r_squared(fit: GrowthFit) -> dict[str, float]:
     """
     if fit.formula_model is not None:
         return formula_levels.formula_r_squared(fit)
-    design = fit._design
+    design = fit.design
     require_rows(fit, "r_squared()")
-    G, g_t, s2 = unpack(fit._varpar, design.Z.shape[1], design.therapist is not None)
+    G, g_t, s2 = unpack(fit.variance_parameters, design.Z.shape[1], design.therapist is not None)
     beta = fit.fixed_effects["estimate"].to_numpy()
     var_f = float(np.var(design.X @ beta, ddof=1))  # sample variance, as R's MuMIn and performance
     var_r = float(np.mean(np.einsum("ij,jk,ik->i", design.Z, G, design.Z))) + g_t
@@ -286,11 +286,11 @@ def _blups(fit: GrowthFit) -> tuple[np.ndarray, np.ndarray | None]:
     ``b_k = sum d_i(r)``, ``c_k = g_t / (1 + g_t s_k)``; then ``v_k = g_t b_k (1 - c_k s_k)`` and
     ``u_i = P_i (Z_i'r_i - c_k b_k Z_i'1)``.
     """
-    design = fit._design
+    design = fit.design
     require_rows(fit, "random effects")
     has_t = design.therapist is not None
     q = design.Z.shape[1]
-    G, g_t, s2 = unpack(fit._varpar, q, has_t)
+    G, g_t, s2 = unpack(fit.variance_parameters, q, has_t)
     beta = fit.fixed_effects["estimate"].to_numpy()
     r = design.y - design.X @ beta
     pid, N = design.participant, len(design.participant_ids)
@@ -324,7 +324,7 @@ def random_effects(fit: GrowthFit, group: str | None = None) -> pd.DataFrame:
     """
     if fit.formula_model is not None:
         return formula_levels.formula_random_effects(fit, group)
-    design = fit._design
+    design = fit.design
     require_rows(fit, "random effects")
     u, v = _blups(fit)
     if group is None or group == "participant_id":
@@ -376,7 +376,7 @@ def residuals(fit: GrowthFit) -> pd.DataFrame:
     """
     if fit.formula_model is not None:
         return formula_levels.formula_residuals(fit)
-    design = fit._design
+    design = fit.design
     require_rows(fit, "residuals()")
     beta = fit.fixed_effects["estimate"].to_numpy()
     u, v = _blups(fit)
@@ -404,14 +404,14 @@ def random_effect_intervals(fit: GrowthFit, level: float = 0.95, group: str | No
     """
     if fit.formula_model is not None:
         return formula_levels.formula_random_effects(fit, group, intervals=True, level=level)
-    design = fit._design
+    design = fit.design
     require_rows(fit, "random_effect_intervals()")
     if group not in (None, "participant_id"):
         raise ArgumentError("random-effect intervals of a model from keyword arguments are by participant.")
     if design.therapist is not None:
         raise ArgumentError("random-effect intervals are available for participant-only models.")
     q = design.Z.shape[1]
-    G, _, s2 = unpack(fit._varpar, q, False)
+    G, _, s2 = unpack(fit.variance_parameters, q, False)
     u, _ = _blups(fit)
     pid, N, Z = design.participant, len(design.participant_ids), design.Z
     # Var(u_i | y) = G - G Z_i' V_i^-1 Z_i G = s2 G (s2 I + Z_i'Z_i G)^-1 (push-through identity): from

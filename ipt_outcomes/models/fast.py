@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from .likelihood import LOG_2PI, MixedData
+from .likelihood import MixedData
 from .nested import nested_forms
-from .stacks import congruence
+from .statistics import LOG_2PI, lambda_matrix, quadratic_forms
 
 __all__ = ["ProfiledFit", "fit_profiled", "profiled_deviance", "theta_to_varpar"]
 
@@ -44,78 +44,14 @@ class ProfiledFit:
     message: str
 
 
-def _lambda(theta: np.ndarray, q: int) -> np.ndarray:
-    if q == 1:
-        return np.array([[theta[0]]])
-    return np.array([[theta[0], 0.0], [theta[1], theta[2]]])
-
-
-def _pattern_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """The same quantities from per-pattern moments: for participants sharing Z'Z = M_g,
-    sum_i ZX_i' (Lambda C_g^-1 Lambda') ZX_i = sum_ab W_g[a, b] T_g[a, b] with W_g = Lambda C_g^-1 Lambda'."""
-    M = stats["pattern_ZZ"]
-    q = M.shape[1]
-    C = np.eye(q) + congruence(lam, M)   # Lambda' M_g Lambda + I
-    if q == 1:
-        det = C[:, 0, 0]
-        Cinv = 1.0 / C
-    else:
-        det = C[:, 0, 0] * C[:, 1, 1] - C[:, 0, 1] * C[:, 1, 0]
-        rows = [np.stack([C[:, 1, 1], -C[:, 0, 1]], -1), np.stack([-C[:, 1, 0], C[:, 0, 0]], -1)]
-        Cinv = np.stack(rows, 1) / det[:, None, None]
-    W = congruence(lam.T, Cinv)
-    xtvx = stats["XX"] - np.einsum("gab,gabpr->pr", W, stats["pattern_T"])
-    xtvy = stats["Xy"] - np.einsum("gab,gabp->p", W, stats["pattern_U"])
-    ytvy = stats["yy"][()] - np.einsum("gab,gab->", W, stats["pattern_V"])
-    return xtvx, xtvy, ytvy, np.sum(stats["pattern_count"] * np.log(det))
-
-
-def _quadratic_forms(stats: dict[str, np.ndarray], lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """X'V^-1X, X'V^-1y, y'V^-1y and log|V| for sigma^2 = 1, closed form in q = 1 or 2 (in the
-    precision of the statistics: float64, or long double for numerical derivatives)."""
-    if "pattern_T" in stats:
-        return _pattern_forms(stats, lam)
-    ZZ, ZX, Zy = stats["ZZ"], stats["ZX"], stats["Zy"]
-    q = ZZ.shape[1]
-    if q == 1:
-        t2 = lam[0, 0] ** 2
-        c = 1.0 + t2 * ZZ[:, 0, 0]
-        a = ZX[:, 0, :]
-        w = t2 / c
-        wa = a * w[:, None]
-        xtvx = stats["XX"] - a.T @ wa
-        xtvy = stats["Xy"] - wa.T @ Zy[:, 0]
-        ytvy = stats["yy"][()] - np.sum(w * Zy[:, 0] ** 2)
-        return xtvx, xtvy, ytvy, np.sum(np.log(c))
-    l00, l10, l11 = lam[0, 0], lam[1, 0], lam[1, 1]
-    m00, m01, m11 = ZZ[:, 0, 0], ZZ[:, 0, 1], ZZ[:, 1, 1]
-    # Lambda' M Lambda for Lambda = [[l00, 0], [l10, l11]]
-    c00 = 1.0 + l00 * l00 * m00 + 2 * l00 * l10 * m01 + l10 * l10 * m11
-    c01 = l00 * l11 * m01 + l10 * l11 * m11
-    c11 = 1.0 + l11 * l11 * m11
-    det = c00 * c11 - c01 * c01
-    a0 = l00 * ZX[:, 0, :] + l10 * ZX[:, 1, :]   # (Lambda' Z'X)_0
-    a1 = l11 * ZX[:, 1, :]
-    w0 = l00 * Zy[:, 0] + l10 * Zy[:, 1]
-    w1 = l11 * Zy[:, 1]
-    i00, i01, i11 = c11 / det, -c01 / det, c00 / det
-    # sum_i A_i' C_i^-1 A_i with A_i = (a0_i; a1_i), by BLAS products of weighted rows
-    b0 = a0 * i00[:, None] + a1 * i01[:, None]
-    b1 = a0 * i01[:, None] + a1 * i11[:, None]
-    xtvx = stats["XX"] - (a0.T @ b0 + a1.T @ b1)
-    xtvy = stats["Xy"] - (b0.T @ w0 + b1.T @ w1)
-    ytvy = stats["yy"][()] - np.sum(i00 * w0 * w0 + 2 * i01 * w0 * w1 + i11 * w1 * w1)
-    return xtvx, xtvy, ytvy, np.sum(np.log(det))
-
-
 def profiled_deviance(theta: np.ndarray, data: MixedData, reml: bool) -> tuple[float, float]:
     """(deviance, sigma^2) at ``theta``; +inf where the criterion is not defined."""
     theta = np.asarray(theta, float)
     n, p = data.n_obs, data.p
     if data.nested is not None:  # last theta: the therapist intercept's SD relative to sigma
-        xtvx, xtvy, ytvy, logdet_v = nested_forms(data.nested, _lambda(theta[:-1], data.q), theta[-1] ** 2)
+        xtvx, xtvy, ytvy, logdet_v = nested_forms(data.nested, lambda_matrix(theta[:-1], data.q), theta[-1] ** 2)
     elif data.stats is not None:
-        xtvx, xtvy, ytvy, logdet_v = _quadratic_forms(data.stats, _lambda(theta, data.q))
+        xtvx, xtvy, ytvy, logdet_v = quadratic_forms(data.stats, lambda_matrix(theta, data.q))
     else:
         raise ValueError("the profiled criterion needs participant-level sufficient statistics")
     try:
@@ -166,7 +102,7 @@ def _stationary(f: object, theta: np.ndarray, bounds: list[tuple[float | None, f
 
 
 def theta_to_varpar(theta: np.ndarray, sigma2: float, q: int, therapist: bool = False) -> np.ndarray:
-    lam = _lambda(theta, q)
+    lam = lambda_matrix(theta, q)
     G = sigma2 * lam @ lam.T
     v = [G[0, 0]] if q == 1 else [G[0, 0], G[0, 1], G[1, 1]]
     if therapist:

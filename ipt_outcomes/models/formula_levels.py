@@ -42,7 +42,7 @@ MAX_CONDITIONAL = 6000
 def _estimates(fit: GrowthFit) -> tuple[np.ndarray, np.ndarray, float]:
     beta = fit.fixed_effects["estimate"].to_numpy(float)
     q = fit.formula_model.structure.n_theta if fit.formula_model.structure else 0
-    return beta, np.asarray(fit._varpar[:q], float), float(fit._varpar[-1])
+    return beta, np.asarray(fit.variance_parameters[:q], float), float(fit.variance_parameters[-1])
 
 
 def _require_random(fit: GrowthFit, what: str) -> None:

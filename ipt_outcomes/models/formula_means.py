@@ -236,7 +236,7 @@ def end_of_treatment(fit: GrowthFit) -> float:
     """The study's planned end of treatment (sessions), else the largest analysed time."""
     from ..study import Study
 
-    study = Study.from_attrs(fit._source_attrs.get("ipt_study")) if fit._source_attrs else None
+    study = Study.from_attrs(fit.data_attrs.get("ipt_study")) if fit.data_attrs else None
     if study is not None and study.planned_sessions_max is not None and fit.spec.time == "session":
         return float(study.planned_sessions_max)
     return float(fit.formula_model.data[fit.spec.time].max())
@@ -260,7 +260,7 @@ def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str |
     means = marginal_means(fit, specs, at={time: [float(t) for t in times]}, weights=weights,
                            by=[*_by_levels(fit, by), time], level=level).rename(columns={time: "time", arm: "arm"})
     if not specs:
-        source = fit._source
+        source = fit.data
         arms = (source.loc[source["instrument"].astype(str) == fit.outcome, "arm"].dropna().astype(str).unique()
                 if source is not None and {"arm", "instrument"} <= set(source.columns) else [])
         means.insert(0, "arm", arms[0] if len(arms) == 1 else "all")

@@ -92,10 +92,10 @@ def fit_formula(df: pd.DataFrame, formula: str, *, outcome: str | None, time: st
                     converged=bool(result.converged), singular=bool(result.singular), n_obs=n,
                     n_participants=int(design.data[subject].nunique()) if subject and subject in design.data
                     else n, method=method if design.structure is not None else "ols", engine=result.engine,
-                    notes=notes, _varpar=np.append(result.theta, result.sigma2), _satt=result.satt,
+                    notes=notes, variance_parameters=np.append(result.theta, result.sigma2), satterthwaite_state=result.satt,
                     formula=parsed.text, formula_model=design)
-    fit._source, fit._source_attrs = df, dict(df.attrs)
-    fit._options = dict(formula=formula, time=time, method=method, reference_arm=reference_arm,
+    fit.data, fit.data_attrs = df, dict(df.attrs)
+    fit.options = dict(formula=formula, time=time, method=method, reference_arm=reference_arm,
                         reference_levels=dict(reference_levels), level=level, arm=arm)
     return fit
 
@@ -167,10 +167,10 @@ def simulate_response(fit, rng: np.random.Generator) -> np.ndarray:
     ``u_f ~ N(0, G_f)`` per level and ``e ~ N(0, s2)``."""
     design = fit.formula_model
     beta = fit.fixed_effects["estimate"].to_numpy(float)
-    s2 = float(fit._varpar[-1])
+    s2 = float(fit.variance_parameters[-1])
     y = design.X @ beta
     if design.structure is not None:
-        theta = np.asarray(fit._varpar[:-1], float)
+        theta = np.asarray(fit.variance_parameters[:-1], float)
         for f, G, Z, code in zip(design.structure.factors, design.structure.covariances(theta, s2), design.Zs,
                                  design.codes, strict=True):
             u = rng.multivariate_normal(np.zeros(f.q), G, size=f.n_levels, method="eigh")
@@ -188,5 +188,6 @@ def refit_response(fit, y: np.ndarray):
     return replace(fit, fixed_effects=result.fixed, variance_components=result.variance,
                    log_likelihood=float(result.loglik), aic=float(result.aic), bic=float(result.bic),
                    converged=bool(result.converged), singular=bool(result.singular),
-                   _varpar=np.append(result.theta, result.sigma2), _satt=result.satt, formula_model=design,
+                   variance_parameters=np.append(result.theta, result.sigma2), satterthwaite_state=result.satt,
+                   formula_model=design,
                    notes=list(result.notes), _twin=None)

@@ -27,8 +27,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import AnalysisError
-from .likelihood import LOG_2PI, _pattern_statistics, sufficient_statistics
 from .stacks import congruence
+from .statistics import LOG_2PI, pattern_statistics, sufficient_statistics
 from .structure import RandomStructure
 
 __all__ = ["MAX_DENSE", "GeneralData", "general_deviance", "general_evaluate", "general_forms"]
@@ -110,7 +110,7 @@ class GeneralData:
         st["yy"] = np.array(float(st["yy"]) - 2.0 * float(beta0 @ st["Xy"]) + float(beta0 @ st["XX"] @ beta0))
         st["Xy"] = st["Xy"] - st["XX"] @ beta0
         z2y = None if self.Z2y is None else self.Z2y - self.Z2X @ beta0
-        st.update(_pattern_statistics(st["ZZ"], st["ZX"], st["Zy"]))  # the residuals' patterns
+        st.update(pattern_statistics(st["ZZ"], st["ZX"], st["Zy"]))  # the residuals' patterns
         return replace(self, stats=st, Z2y=z2y)
 
 

@@ -30,8 +30,8 @@ import numpy as np
 import scipy.linalg
 
 from .general import GeneralData, general_forms
-from .likelihood import LOG_2PI
 from .stacks import products
+from .statistics import LOG_2PI
 from .structure import _tril
 
 __all__ = ["general_deviance_and_gradient"]

@@ -53,13 +53,19 @@ class GrowthFit:
     method: str
     engine: str
     notes: list[str] = field(default_factory=list)
-    _design: Design | None = field(default=None, repr=False)
-    _varpar: np.ndarray | None = field(default=None, repr=False)
-    _satt: SatterthwaiteState | None = field(default=None, repr=False)
-    _mixed: MixedData | None = field(default=None, repr=False)
-    _source: pd.DataFrame | None = field(default=None, repr=False)
-    _source_attrs: dict[str, Any] = field(default_factory=dict, repr=False)
-    _options: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: the keyword model's design (rows, matrices, participants); None for formula fits and partitioned data
+    design: Design | None = field(default=None, repr=False)
+    #: the covariance parameters (lme4's variances and covariances, then sigma^2)
+    variance_parameters: np.ndarray | None = field(default=None, repr=False)
+    #: what Satterthwaite's df of any contrast need (lmerTest's derivatives at the optimum)
+    satterthwaite_state: SatterthwaiteState | None = field(default=None, repr=False)
+    #: the engine's sufficient statistics (partitioned fits keep only these)
+    mixed_data: MixedData | None = field(default=None, repr=False)
+    #: the table the model was fitted to, and its attributes (the study it was loaded with)
+    data: pd.DataFrame | None = field(default=None, repr=False)
+    data_attrs: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: the arguments of the call, to fit the same model again (:meth:`refit`)
+    options: dict[str, Any] = field(default_factory=dict, repr=False)
     #: the lme4-style formula of the model (built from the keyword arguments when none was given)
     formula: str = ""
     #: what a formula fit keeps (design and estimates), None for fits from keyword arguments
@@ -69,13 +75,13 @@ class GrowthFit:
     @property
     def n_parameters(self) -> int:
         """Fixed effects plus covariance parameters (what AIC and BIC count)."""
-        return len(self.fixed_effects) + (0 if self._varpar is None else len(self._varpar))
+        return len(self.fixed_effects) + (0 if self.variance_parameters is None else len(self.variance_parameters))
 
     def refit(self, **changes: Any) -> GrowthFit:
         """Fit the same model again with some settings changed (``method="ml"``, ``random=...``)."""
-        if self._source is None:
+        if self.data is None:
             raise ArgumentError("this fit does not keep its data; call fit_growth again.")
-        return fit_growth(self._source, **{**self._options, "check": False, **changes})  # data checked already
+        return fit_growth(self.data, **{**self.options, "check": False, **changes})  # data checked already
 
     def trajectories(self, times: Sequence[float] | None = None, by: str | None = None,
                      level: float = 0.95, weights: str = "proportional") -> pd.DataFrame:
@@ -104,7 +110,7 @@ class GrowthFit:
         """Estimated marginal means as emmeans computes them (see :func:`.formula_means.marginal_means`)."""
         from .formula_means import marginal_means
 
-        return marginal_means(self._as_formula_fit(), specs, at=at, weights=weights, by=by, level=level)
+        return marginal_means(self.as_formula_fit(), specs, at=at, weights=weights, by=by, level=level)
 
     def contrasts(self, specs: Sequence[str] | str = "arm", at: dict[str, Any] | None = None,
                   method: str = "trt.vs.ctrl", weights: str = "equal", by: Sequence[str] | str | None = None,
@@ -112,18 +118,18 @@ class GrowthFit:
         """Contrasts of marginal means as emmeans' ``contrast`` (see :func:`.formula_means.contrasts`)."""
         from .formula_means import contrasts
 
-        return contrasts(self._as_formula_fit(), specs, at=at, method=method, weights=weights, by=by, adjust=adjust,
+        return contrasts(self.as_formula_fit(), specs, at=at, method=method, weights=weights, by=by, adjust=adjust,
                          level=level)
 
-    def _as_formula_fit(self) -> GrowthFit:
+    def as_formula_fit(self) -> GrowthFit:
         """This fit, or for a fit from keyword arguments the same model fitted from its formula (once)."""
         if self.formula_model is not None:
             return self
-        if self._source is None or self.spec.shape == "piecewise" or self.spec.baseline not in ("outcome", "covariate"):
+        if self.data is None or self.spec.shape == "piecewise" or self.spec.baseline not in ("outcome", "covariate"):
             raise ArgumentError("marginal means and contrasts need the model as a formula: fit it with "
                                 f"ipt.fit_growth(df, formula=...) (this model: {self.formula}).")
         if self._twin is None:
-            self._twin = fit_growth(self._source, formula=self.formula, method=self.method,
+            self._twin = fit_growth(self.data, formula=self.formula, method=self.method,
                                     reference_arm=self.spec.reference_arm,
                                     reference_levels=dict(self.spec.reference_levels), time=self.spec.time, check=False)
         return self._twin
@@ -147,7 +153,7 @@ class GrowthFit:
     @property
     def registry(self) -> Registry:
         """The instrument registry in force for the data fitted (the study's instruments included)."""
-        return registry_in_force(None, study=Study.from_attrs(self._source_attrs.get("ipt_study")))
+        return registry_in_force(None, study=Study.from_attrs(self.data_attrs.get("ipt_study")))
 
     def summary_text(self) -> str:
         """Plain-text summary: fixed effects with Satterthwaite df, variance components, fit."""
@@ -218,13 +224,14 @@ class GrowthFit:
         beta = self.fixed_effects["estimate"].to_numpy()
         if L.shape != beta.shape:
             raise ArgumentError(f"a contrast needs {len(beta)} weights, one per fixed effect.")
-        if self._satt is None and self._mixed is not None and self._varpar is not None:  # computed on first use
-            self._satt = satterthwaite_state(self._mixed, self._varpar, self.method == "reml")
-        if self._satt is None:
+        # computed on first use
+        if self.satterthwaite_state is None and self.mixed_data is not None and self.variance_parameters is not None:
+            self.satterthwaite_state = satterthwaite_state(self.mixed_data, self.variance_parameters, self.method == "reml")
+        if self.satterthwaite_state is None:
             raise ArgumentError("this fit keeps no covariance of its estimates; refit it with fit_growth.")
         est = float(L @ beta)
-        se = math.sqrt(float(L @ self._satt.vcov @ L))
-        df = _usable_df(self._satt.df(L), self.n_obs, len(beta), self.notes, "a contrast")
+        se = math.sqrt(float(L @ self.satterthwaite_state.vcov @ L))
+        df = _usable_df(self.satterthwaite_state.df(L), self.n_obs, len(beta), self.notes, "a contrast")
         t = est / se
         crit = t_ppf(0.5 + level / 2, df)
         return {"estimate": est, "std_error": se, "df": df, "statistic": t,
@@ -424,7 +431,7 @@ def fit_growth(
         fit.notes.insert(0, reference.statement + ".")
     if chosen_time.how == "default":
         fit.notes.insert(0, chosen_time.statement + ".")
-    fit._source, fit._source_attrs, fit._options = df, dict(df.attrs), options
+    fit.data, fit.data_attrs, fit.options = df, dict(df.attrs), options
     fit.formula = keyword_formula(spec)
     return fit
 
@@ -521,8 +528,9 @@ def fit_design(design: Design, spec: GrowthSpec, engine: str = "ipt", level: flo
         spec=spec, fixed_effects=fixed, variance_components=_variance_table(design, G, g_t, s2, spec.therapist),
         log_likelihood=loglik, aic=-2 * loglik + 2 * (p + k), bic=-2 * loglik + math.log(n) * (p + k),
         converged=result.converged, singular=singular, n_obs=n, n_participants=len(design.participant_ids),
-        method=method, engine=result.optimizer, notes=notes, _design=design, _varpar=result.varpar, _satt=satt,
-        _mixed=data,
+        method=method, engine=result.optimizer, notes=notes, design=design, variance_parameters=result.varpar,
+        satterthwaite_state=satt,
+        mixed_data=data,
     )
 
 

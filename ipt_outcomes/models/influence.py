@@ -27,7 +27,7 @@ CHUNK = 20_000  # participants per batch: bounds the memory of the per-participa
 
 def _g_matrix(fit) -> tuple[np.ndarray, float]:
     vc = fit.variance_components
-    terms = list(fit._design.random_terms)
+    terms = list(fit.design.random_terms)
     g = np.zeros((len(terms), len(terms)))
     part = vc[vc["group"] == "participant_id"]
     for r in part.itertuples():
@@ -45,7 +45,7 @@ def participant_influence(fit) -> pd.DataFrame:
     Available for the growth model with participant random effects only (not with a therapist
     effect or a formula model, where the random part couples participants or has another shape).
     """
-    design = getattr(fit, "_design", None)
+    design = getattr(fit, "design", None)
     if design is None or fit.formula_model is not None or design.therapist is not None:
         raise AnalysisError("participant influence needs the growth model with participant random effects only "
                             "(no therapist effect, no formula model).")

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .nested import nested_forms, nested_statistics
+from .statistics import LOG_2PI, pattern_statistics, quadratic_forms, sufficient_statistics
 
 __all__ = ["Evaluation", "MixedData", "evaluate", "evaluate_relative", "sufficient_statistics", "unpack"]
-
-LOG_2PI = float(np.log(2 * np.pi))
-
 
 @dataclass(frozen=True)
 class MixedData:
@@ -85,7 +83,7 @@ class MixedData:
                                  for a in range(self.q)], axis=1).reshape(len(st["n"]), self.q)
             st["Xy"], st["yy"] = self.X.T @ y, np.array(float(y @ y))
             if "pattern_T" in st:
-                st.update(_pattern_statistics(st["ZZ"], st["ZX"], st["Zy"], T=st["pattern_T"]))
+                st.update(pattern_statistics(st["ZZ"], st["ZX"], st["Zy"], T=st["pattern_T"]))
             return MixedData(y=y, X=self.X, Z=self.Z, participant=self.participant, therapist=None, stats=st)
         st = dict(self.stats or {})
         st["Zy"] = st["Zy"] - np.einsum("gqp,p->gq", st["ZX"], beta0)
@@ -100,7 +98,7 @@ class MixedData:
         """A participant-only model known only through its sufficient statistics (e.g. combined
         from data partitions); patterns are derived here."""
         stats = dict(stats)
-        stats.update(_pattern_statistics(stats["ZZ"], stats["ZX"], stats["Zy"]))
+        stats.update(pattern_statistics(stats["ZZ"], stats["ZX"], stats["Zy"]))
         empty = np.empty(0)
         return cls(y=empty, X=np.empty((0, stats["XX"].shape[0])), Z=np.empty((0, stats["ZZ"].shape[1])),
                    participant=np.empty(0, int), therapist=None, stats=stats)
@@ -127,71 +125,6 @@ def unpack(varpar: np.ndarray, q: int, has_therapist: bool) -> tuple[np.ndarray,
     g_t = float(varpar[k]) if has_therapist else 0.0
     s2 = float(varpar[-1])
     return G, g_t, s2
-
-
-def sufficient_statistics(y: np.ndarray, X: np.ndarray, Z: np.ndarray, participant: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-participant Z'Z, Z'X, Z'y and counts, plus the totals X'X, X'y, y'y: one pass over the rows."""
-    n_groups = int(participant.max()) + 1 if len(participant) else 0
-    q, p = Z.shape[1], X.shape[1]
-    ZZ = np.zeros((n_groups, q, q))
-    ZX = np.zeros((n_groups, q, p))
-    Zy = np.zeros((n_groups, q))
-    for a in range(q):
-        Zy[:, a] = np.bincount(participant, Z[:, a] * y, n_groups)
-        for b in range(q):
-            ZZ[:, a, b] = np.bincount(participant, Z[:, a] * Z[:, b], n_groups)
-        for b in range(p):
-            ZX[:, a, b] = np.bincount(participant, Z[:, a] * X[:, b], n_groups)
-    out = {"ZZ": ZZ, "ZX": ZX, "Zy": Zy, "n": np.bincount(participant, minlength=n_groups).astype(float),
-           "XX": X.T @ X, "Xy": X.T @ y, "yy": np.array(float(y @ y))}
-    out.update(_pattern_statistics(ZZ, ZX, Zy))
-    return out
-
-
-def _pattern_statistics(ZZ: np.ndarray, ZX: np.ndarray, Zy: np.ndarray, max_p: int = 16,
-                        T: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Participants with the same ``Z'Z`` share ``C_i`` at every theta. When they are few patterns
-    for many participants (session-by-session data), the second moments of ``Z'X`` and ``Z'y``
-    summed within each pattern make an evaluation cost independent of the number of participants.
-    ``T`` (the moments of ``Z'X`` alone), when known, is kept rather than summed again."""
-    n_groups, q, p = ZX.shape
-    if n_groups < 1000 or p > max_p:
-        return {}
-    flat = ZZ.reshape(n_groups, -1)
-    index, first = _row_patterns(flat)
-    patterns = flat[first]
-    n_pat = len(patterns)
-    if n_pat > n_groups / 4:
-        return {}
-    known = T is not None
-    T = T if known else np.zeros((n_pat, q, q, p, p))
-    U = np.zeros((n_pat, q, q, p))
-    V = np.zeros((n_pat, q, q))
-    for a in range(q):
-        for b in range(q):
-            V[:, a, b] = np.bincount(index, Zy[:, a] * Zy[:, b], n_pat)
-            for r in range(p):
-                U[:, a, b, r] = np.bincount(index, ZX[:, a, r] * Zy[:, b], n_pat)
-                for c in range(r, p if not known else r):
-                    T[:, a, b, r, c] = np.bincount(index, ZX[:, a, r] * ZX[:, b, c], n_pat)
-                    T[:, b, a, c, r] = T[:, a, b, r, c]
-    return {"pattern_ZZ": patterns.reshape(n_pat, q, q), "pattern_count": np.bincount(index, minlength=n_pat).astype(float),
-            "pattern_T": T, "pattern_U": U, "pattern_V": V}
-
-
-def _row_patterns(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the distinct rows of a float matrix (in lexicographic order of the rows) and the first
-    row of each. Column by column with 1-D ``np.unique``: ``np.unique(axis=0)`` sorts the rows as byte
-    strings, ten times slower at a million rows (and it tells 0.0 from -0.0)."""
-    codes = np.zeros(len(rows), dtype=np.int64)
-    for column in rows.T:
-        values, inverse = np.unique(column, return_inverse=True)
-        codes = codes * len(values) + inverse.reshape(-1)
-        _, codes = np.unique(codes, return_inverse=True)  # dense again: no overflow however many columns
-        codes = codes.reshape(-1)
-    order = np.argsort(codes, kind="stable")
-    starts = np.r_[True, codes[order][1:] != codes[order][:-1]] if len(codes) else np.zeros(0, bool)
-    return codes, order[starts]
 
 
 def _evaluate_stats(data: MixedData, G: np.ndarray, s2: float, reml: bool) -> Evaluation:
@@ -227,14 +160,13 @@ def evaluate_relative(data: MixedData, lam: np.ndarray, s2: float, reml: bool) -
     """Participant-only model at lme4's parameters: ``Lambda`` (the relative Cholesky factor,
     ``G = s2 Lambda Lambda'``, any sign) and the residual variance ``s2``; closed-form 1x1 / 2x2
     algebra of the fast engine."""
-    from .fast import _quadratic_forms
 
     st = data.stats
     if st is None:
         raise ValueError("evaluate_relative needs participant-level sufficient statistics")
     if not s2 > 0:
         return _failed(data.p)
-    xtvx, xtvy, ytvy, logdet_rel = _quadratic_forms(st, lam)
+    xtvx, xtvy, ytvy, logdet_rel = quadratic_forms(st, lam)
     n = data.n_obs
     return _finish(xtvx / s2, xtvy / s2, ytvy / s2, n * math.log(s2) + logdet_rel, n, reml)
 

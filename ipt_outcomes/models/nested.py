@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .stacks import congruence
+from .statistics import sufficient_statistics
 
 __all__ = ["nested_forms", "nested_statistics"]
 
@@ -27,8 +28,6 @@ def nested_statistics(y: np.ndarray, X: np.ndarray, Z: np.ndarray, participant: 
                       therapist: np.ndarray) -> dict[str, np.ndarray] | None:
     """Per-participant sums for a model with a therapist intercept; None when a participant is seen
     with more than one therapist (not nested: the caller falls back to dense blocks)."""
-    from .likelihood import sufficient_statistics
-
     n_groups = int(participant.max()) + 1 if len(participant) else 0
     first = np.full(n_groups, -1)
     first[participant[::-1]] = therapist[::-1]

@@ -100,8 +100,8 @@ class _Precise:
         self.q, self.p, self.n = data.q, data.p, data.n_obs
 
     def __call__(self, phi: np.ndarray, reml: bool) -> tuple[np.longdouble, np.ndarray]:
-        from .fast import _quadratic_forms
         from .nested import nested_forms
+        from .statistics import quadratic_forms
 
         phi = np.asarray(phi, np.longdouble)
         lam = np.array([[phi[0]]]) if self.q == 1 else np.array([[phi[0], 0], [phi[1], phi[2]]], np.longdouble)
@@ -109,7 +109,7 @@ class _Precise:
         if self.is_nested:
             xtvx, xtvy, ytvy, logdet_rel = nested_forms(self.stats, lam, phi[-2] ** 2)
         else:
-            xtvx, xtvy, ytvy, logdet_rel = _quadratic_forms(self.stats, lam)
+            xtvx, xtvy, ytvy, logdet_rel = quadratic_forms(self.stats, lam)
         from .general import _cholesky, _solve_lower
 
         try:

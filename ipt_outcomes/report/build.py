@@ -394,7 +394,7 @@ def _analysed_participants(fit: Any) -> set[str]:
     if fit.formula_model is not None:
         data = fit.formula_model.data
         return set(data["participant_id"].astype(str)) if "participant_id" in data else set()
-    return set(map(str, fit._design.participant_ids)) if fit._design is not None else set()
+    return set(map(str, fit.design.participant_ids)) if fit.design is not None else set()
 
 
 def _compact_summary(summary: pd.DataFrame) -> pd.DataFrame:

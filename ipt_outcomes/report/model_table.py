@@ -116,7 +116,7 @@ def _group_sizes(fit: Any) -> dict[str, int]:
         structure = fit.formula_model.structure
         return {} if structure is None else {f.name: int(f.n_levels) for f in structure.factors}
     sizes = {"participant_id": int(fit.n_participants)}
-    design = fit._design
+    design = fit.design
     if fit.spec.therapist and design is not None and design.therapist is not None:
         sizes[fit.spec.therapist] = len(set(design.therapist.tolist()))
     return sizes

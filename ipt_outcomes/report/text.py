@@ -138,7 +138,7 @@ def results_paragraph(fit: GrowthFit, differences: pd.DataFrame, summary: pd.Dat
 
 def _slope_sentences(fit: GrowthFit, w: Wording, arm: str, reference: str) -> list[str]:
     fe = fit.fixed_effects.set_index("term")
-    time_term = fit._design.time_terms[0] if fit._design is not None else fit.spec.time
+    time_term = fit.design.time_terms[0] if fit.design is not None else fit.spec.time
     term = f"{time_term}:arm[{arm}]"
     if term not in fe.index:
         return []

@@ -33,8 +33,9 @@ from ..models.growth import (
     _is_singular,
     singular_advice,
 )
-from ..models.likelihood import MixedData, evaluate, sufficient_statistics, unpack
+from ..models.likelihood import MixedData, evaluate, unpack
 from ..models.satterthwaite import satterthwaite_state
+from ..models.statistics import sufficient_statistics
 from ..validation import ValidationReport, validate
 from ..validation.report import FAILURE_COLUMNS
 
@@ -217,4 +218,4 @@ def fit_growth_partitioned(data: str | Path | Any, outcome: str, time: str = "se
                      log_likelihood=loglik, aic=-2 * loglik + 2 * (p + k), bic=-2 * loglik + math.log(n) * (p + k),
                      converged=result.converged, singular=singular, n_obs=n, n_participants=len(combined["ids"]),
                      method=method, engine="ipt_outcomes profiled (RE)ML from partition statistics (Dask)",
-                     notes=notes, _varpar=result.varpar, _satt=satt, _mixed=md)
+                     notes=notes, variance_parameters=result.varpar, satterthwaite_state=satt, mixed_data=md)
