@@ -199,7 +199,7 @@ def _keyword_rows(df: pd.DataFrame, outcome: str, visit: str, reference_arm: str
                   visit_windows: Mapping[float, tuple[float, float]] | None, baseline_visit: str | None) -> _Prepared:
     """The canonical table's rows of ``outcome`` made into the template's formula and data."""
     from ..formula import quote_name
-    from ..models.growth import _reference
+    from ..models.checks import reference_arm_of
 
     if covariance not in STRUCTURES or covariance in SPATIAL:
         allowed = [s for s in STRUCTURES if s not in SPATIAL]
@@ -213,7 +213,7 @@ def _keyword_rows(df: pd.DataFrame, outcome: str, visit: str, reference_arm: str
         if column not in df.columns:
             raise ArgumentError(f"column {column!r} is not in the data; columns: {', '.join(map(str, df.columns))}.")
     notes: list[str] = []
-    reference = _reference(df, outcome, reference_arm)
+    reference = reference_arm_of(df, outcome, reference_arm)
     if reference.assumed:
         notes.append(reference.statement + ".")
     rows = outcome_rows(df, outcome, ["participant_id", "arm", visit, "score", *covariates]).copy()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,10 +22,8 @@ from ..errors import AnalysisError, ArgumentError
 from . import formula_levels, formula_means
 from .design import time_columns
 from .distributions import chi2_sf, norm_ppf
+from .fitted import GrowthModel
 from .likelihood import unpack
-
-if TYPE_CHECKING:
-    from .growth import GrowthFit
 
 __all__ = [
     "arm_differences",
@@ -39,7 +37,7 @@ __all__ = [
 ]
 
 
-def require_rows(fit: GrowthFit, what: str) -> None:
+def require_rows(fit: GrowthModel, what: str) -> None:
     """Raise a clear error where a method needs the analysed rows, which fits from partitioned data
     (sufficient statistics only) do not keep."""
     if fit.formula_model is not None:
@@ -53,7 +51,7 @@ def require_rows(fit: GrowthFit, what: str) -> None:
                             "with ipt.fit_growth for it, e.g. the partitions you need read with pandas.")
 
 
-def contrast_row(fit: GrowthFit, arm: str, time: float, levels: dict[str, str] | None = None) -> np.ndarray:
+def contrast_row(fit: GrowthModel, arm: str, time: float, levels: dict[str, str] | None = None) -> np.ndarray:
     """The design row of the model-implied mean for ``arm`` at ``time`` (other columns at their mean)."""
     design = fit.design
     require_rows(fit, "a model-implied mean")
@@ -84,7 +82,7 @@ def contrast_row(fit: GrowthFit, arm: str, time: float, levels: dict[str, str] |
     return np.array(row)
 
 
-def _moderator_groups(fit: GrowthFit, by: str | None) -> list[dict[str, str]]:
+def _moderator_groups(fit: GrowthModel, by: str | None) -> list[dict[str, str]]:
     """[{}] without ``by``; else one {by: level} per level of that moderator in the analysed rows."""
     if by is None:
         return [{}]
@@ -98,11 +96,11 @@ def _moderator_groups(fit: GrowthFit, by: str | None) -> list[dict[str, str]]:
     return [{by: str(v)} for v in sorted(fit.design.data[by].astype(str).unique())]
 
 
-def _estimate(fit: GrowthFit, L: np.ndarray, level: float) -> dict[str, float]:
+def _estimate(fit: GrowthModel, L: np.ndarray, level: float) -> dict[str, float]:
     return fit.contrast(L, level=level)
 
 
-def end_of_treatment(fit: GrowthFit) -> float:
+def end_of_treatment(fit: GrowthModel) -> float:
     """Default time of 'end of treatment': the study's planned maximum, else the largest time observed."""
     from ..study import Study
 
@@ -121,7 +119,7 @@ def _check_weights(weights: str) -> None:
         raise ArgumentError(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}.")
 
 
-def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str | None = None,
+def trajectories(fit: GrowthModel, times: Sequence[float] | None = None, by: str | None = None,
                  level: float = 0.95, weights: str = "proportional") -> pd.DataFrame:
     """Model-implied mean trajectory of each arm (and moderator level) with confidence bands.
 
@@ -150,7 +148,7 @@ def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str |
     return pd.DataFrame(rows)
 
 
-def baseline_sd(fit: GrowthFit) -> float:
+def baseline_sd(fit: GrowthModel) -> float:
     """SD of the observed outcome at time 0 (all arms pooled): the denominator of Feingold's d.
     NaN when the analysed data hold no baseline scores."""
     design = fit.design
@@ -164,7 +162,7 @@ def baseline_sd(fit: GrowthFit) -> float:
     return float(values.std(ddof=1))
 
 
-def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95, by: str | None = None,
+def arm_differences(fit: GrowthModel, at: float | None = None, level: float = 0.95, by: str | None = None,
                     weights: str = "proportional") -> pd.DataFrame:
     """Difference of each arm from the reference arm at time ``at`` (default: end of treatment).
 
@@ -220,7 +218,7 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     return out
 
 
-def observed_time(fit: GrowthFit, value: Any, name: str) -> float:
+def observed_time(fit: GrowthModel, value: Any, name: str) -> float:
     """``value`` as a comparison time. Inside the analysed rows' range (or up to the study's planned end
     of treatment) it is used as is; outside it the model extrapolates (as emmeans would), and an
     :class:`ApproximationWarning` says so."""
@@ -237,7 +235,7 @@ def observed_time(fit: GrowthFit, value: Any, name: str) -> float:
     return t
 
 
-def icc(fit: GrowthFit) -> pd.DataFrame:
+def icc(fit: GrowthModel) -> pd.DataFrame:
     """Intraclass correlations at time 0: share of variance between participants (and therapists).
 
     ``icc = var(participant intercept) / (var(participant intercept) + [var(therapist)] + var(residual))``;
@@ -254,7 +252,7 @@ def icc(fit: GrowthFit) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def r_squared(fit: GrowthFit) -> dict[str, float]:
+def r_squared(fit: GrowthModel) -> dict[str, float]:
     """Marginal and conditional R^2 (Nakagawa and Schielzeth 2013; random slopes as in Johnson 2014).
 
     ``var_f = var(X b)`` (sample variance), ``var_r = mean_i z_i' G z_i (+ var(therapist))``,
@@ -277,7 +275,7 @@ def r_squared(fit: GrowthFit) -> dict[str, float]:
     return {"marginal": var_f / total, "conditional": (var_f + var_r) / total}
 
 
-def _blups(fit: GrowthFit) -> tuple[np.ndarray, np.ndarray | None]:
+def _blups(fit: GrowthModel) -> tuple[np.ndarray, np.ndarray | None]:
     """Participant BLUPs (N x q) and therapist BLUPs (or None), from per-participant sums in O(rows).
 
     With ``P_i = G (s2 I + Z_i'Z_i G)^-1`` and residuals ``r = y - X b``: participant-only,
@@ -316,7 +314,7 @@ def _blups(fit: GrowthFit) -> tuple[np.ndarray, np.ndarray | None]:
     return u, v
 
 
-def random_effects(fit: GrowthFit, group: str | None = None) -> pd.DataFrame:
+def random_effects(fit: GrowthModel, group: str | None = None) -> pd.DataFrame:
     """Predicted random effects (BLUPs, lme4's conditional modes): one row per participant, or with
     ``group`` the therapist (site) column of the model, one row per therapist.
 
@@ -337,7 +335,7 @@ def random_effects(fit: GrowthFit, group: str | None = None) -> pd.DataFrame:
     return pd.DataFrame({group: [str(c) for c in codes], "Intercept": v})
 
 
-def compare_models(*fits: GrowthFit) -> pd.DataFrame:
+def compare_models(*fits: GrowthModel) -> pd.DataFrame:
     """Likelihood-ratio comparison of nested models, refitting REML fits by ML (as lme4's anova).
 
     Returns one row per model (fewest parameters first): ``model``, ``n_parameters``, ``aic``,
@@ -368,7 +366,7 @@ def compare_models(*fits: GrowthFit) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def residuals(fit: GrowthFit) -> pd.DataFrame:
+def residuals(fit: GrowthModel) -> pd.DataFrame:
     """Observed, fitted (fixed plus every random effect, as lme4's ``fitted``) and residual values per row.
 
     Columns: ``participant_id``, ``arm``, ``time``, ``observed``, ``fitted_marginal`` (X b),
@@ -396,7 +394,7 @@ def _as_text(values: pd.Series) -> Any:
     return row_texts([str(u) for u in uniques], codes)
 
 
-def random_effect_intervals(fit: GrowthFit, level: float = 0.95, group: str | None = None) -> pd.DataFrame:
+def random_effect_intervals(fit: GrowthModel, level: float = 0.95, group: str | None = None) -> pd.DataFrame:
     """BLUPs with conditional SDs, ``Var(u_i | y) = G - G Z_i' V_i^-1 Z_i G`` (as lme4's condVar).
 
     Columns: ``participant_id``, ``term``, ``estimate``, ``std_error``, ``ci_lower``, ``ci_upper``.

@@ -23,15 +23,11 @@ Johnson PCD (2014). Methods Ecol Evol 5:944-946. doi:10.1111/2041-210X.12225
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-
-if TYPE_CHECKING:
-    from .growth import GrowthFit
+from .fitted import GrowthModel
 
 __all__ = ["formula_icc", "formula_r_squared", "formula_random_effects", "formula_residuals"]
 
@@ -39,18 +35,18 @@ __all__ = ["formula_icc", "formula_r_squared", "formula_random_effects", "formul
 MAX_CONDITIONAL = 6000
 
 
-def _estimates(fit: GrowthFit) -> tuple[np.ndarray, np.ndarray, float]:
+def _estimates(fit: GrowthModel) -> tuple[np.ndarray, np.ndarray, float]:
     beta = fit.fixed_effects["estimate"].to_numpy(float)
     q = fit.formula_model.structure.n_theta if fit.formula_model.structure else 0
     return beta, np.asarray(fit.variance_parameters[:q], float), float(fit.variance_parameters[-1])
 
 
-def _require_random(fit: GrowthFit, what: str) -> None:
+def _require_random(fit: GrowthModel, what: str) -> None:
     if fit.formula_model.structure is None:
         raise ArgumentError(f"{fit.formula} has no random part (a linear model): it has no {what}.")
 
 
-def _system(fit: GrowthFit):
+def _system(fit: GrowthModel):
     """Sparse Z Lambda of the whole random part and the offsets of each factor's effects."""
     from scipy import sparse
 
@@ -69,7 +65,7 @@ def _system(fit: GrowthFit):
     return sparse.hstack(blocks, format="csc"), offsets
 
 
-def _modes(fit: GrowthFit, conditional: bool = False) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+def _modes(fit: GrowthModel, conditional: bool = False) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
     """Each factor's conditional modes (levels x q) and, when small enough, conditional SDs."""
     from scipy import sparse
     from scipy.sparse.linalg import splu
@@ -96,7 +92,7 @@ def _modes(fit: GrowthFit, conditional: bool = False) -> tuple[list[np.ndarray],
     return modes, (sds if inverse is not None else None)
 
 
-def formula_random_effects(fit: GrowthFit, group: str | None = None, intervals: bool = False,
+def formula_random_effects(fit: GrowthModel, group: str | None = None, intervals: bool = False,
                            level: float = 0.95) -> pd.DataFrame:
     """Conditional modes of one grouping factor (default: the participants, else the factor with the
     most levels), one row per level and a column per random term; with ``intervals``, long format with
@@ -129,7 +125,7 @@ def formula_random_effects(fit: GrowthFit, group: str | None = None, intervals: 
                          "ci_lower": (u - z * s).ravel(), "ci_upper": (u + z * s).ravel()})
 
 
-def formula_residuals(fit: GrowthFit) -> pd.DataFrame:
+def formula_residuals(fit: GrowthModel) -> pd.DataFrame:
     """Observed, marginal fitted (``X b``), fitted (plus every level's random effects, lme4's
     ``fitted``) and residual values per analysed row."""
     design = fit.formula_model
@@ -156,7 +152,7 @@ def formula_residuals(fit: GrowthFit) -> pd.DataFrame:
     return frame
 
 
-def _variances(fit: GrowthFit) -> tuple[float, list[tuple[str, float, float]], float]:
+def _variances(fit: GrowthModel) -> tuple[float, list[tuple[str, float, float]], float]:
     """var_f, per group (name, var_r of the group, intercept variance), s2."""
     design = fit.formula_model
     beta, theta, s2 = _estimates(fit)
@@ -171,7 +167,7 @@ def _variances(fit: GrowthFit) -> tuple[float, list[tuple[str, float, float]], f
     return var_f, groups, s2
 
 
-def formula_r_squared(fit: GrowthFit) -> dict[str, float]:
+def formula_r_squared(fit: GrowthModel) -> dict[str, float]:
     """Marginal and conditional R^2 (Nakagawa et al. 2017, as performance::r2_nakagawa); for a linear
     model, R^2 and adjusted R^2 as R's ``summary.lm``."""
     design = fit.formula_model
@@ -190,7 +186,7 @@ def formula_r_squared(fit: GrowthFit) -> dict[str, float]:
     return {"marginal": var_f / total, "conditional": (var_f + var_r) / total}
 
 
-def formula_icc(fit: GrowthFit) -> pd.DataFrame:
+def formula_icc(fit: GrowthModel) -> pd.DataFrame:
     """ICC per grouping factor (intercept variance over the sum of intercept variances and the residual
     variance), with ``attrs["adjusted"]`` and ``attrs["unadjusted"]`` over all random effects."""
     _require_random(fit, "intraclass correlation")

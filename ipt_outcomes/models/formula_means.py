@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-
-if TYPE_CHECKING:
-    from .growth import GrowthFit
+from .fitted import GrowthModel
 
 __all__ = ["contrasts", "marginal_means", "reference_rows"]
 
@@ -39,14 +37,14 @@ METHODS = ("trt.vs.ctrl", "pairwise")
 ADJUST = ("none", "bonferroni")
 
 
-def _fixed_variables(fit: GrowthFit) -> list[str]:
+def _fixed_variables(fit: GrowthModel) -> list[str]:
     from .formula import parse_formula
 
     names = set(parse_formula(fit.formula).fixed_variables)
     return [c for c in fit.formula_model.data.columns if c in names]
 
 
-def _grid_values(fit: GrowthFit, at: Mapping[str, Any]) -> tuple[dict[str, list[Any]], list[str], dict[str, float]]:
+def _grid_values(fit: GrowthModel, at: Mapping[str, Any]) -> tuple[dict[str, list[Any]], list[str], dict[str, float]]:
     """Values of each fixed-part variable on the grid; the factor-like ones; numeric ones held at a mean."""
     data = fit.formula_model.data
     variables = _fixed_variables(fit)
@@ -91,7 +89,7 @@ def _grid_values(fit: GrowthFit, at: Mapping[str, Any]) -> tuple[dict[str, list[
     return values, factors, means
 
 
-def reference_rows(fit: GrowthFit, specs: Sequence[str] | str, at: Mapping[str, Any] | None, weights: str,
+def reference_rows(fit: GrowthModel, specs: Sequence[str] | str, at: Mapping[str, Any] | None, weights: str,
                    by: Sequence[str] | str | None = None) -> tuple[pd.DataFrame, np.ndarray, list[str], list[str]]:
     """One row per combination of ``specs`` within each combination of the ``by`` variables (``by``
     plus the ``at`` variables given several values), its ``L`` (rows of the returned matrix), the
@@ -143,7 +141,7 @@ def reference_rows(fit: GrowthFit, specs: Sequence[str] | str, at: Mapping[str, 
     return frame, L, groups, notes
 
 
-def marginal_means(fit: GrowthFit, specs: Sequence[str] | str, at: Mapping[str, Any] | None = None,
+def marginal_means(fit: GrowthModel, specs: Sequence[str] | str, at: Mapping[str, Any] | None = None,
                    weights: str = "equal", by: Sequence[str] | str | None = None, level: float = 0.95) -> pd.DataFrame:
     """Estimated marginal means (emmeans' ``emmeans(fit, ~ specs | by, at=, weights=)``).
 
@@ -165,7 +163,7 @@ def _label(values: tuple[Any, ...]) -> str:
     return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
-def contrasts(fit: GrowthFit, specs: Sequence[str] | str, at: Mapping[str, Any] | None = None,
+def contrasts(fit: GrowthModel, specs: Sequence[str] | str, at: Mapping[str, Any] | None = None,
               method: str = "trt.vs.ctrl", weights: str = "equal", by: Sequence[str] | str | None = None,
               adjust: str = "none", level: float = 0.95) -> pd.DataFrame:
     """Contrasts of marginal means (emmeans' ``contrast(emmeans(fit, ~ specs | by), method)``), within each
@@ -208,22 +206,22 @@ def contrasts(fit: GrowthFit, specs: Sequence[str] | str, at: Mapping[str, Any] 
 
 
 
-def _time_in_model(fit: GrowthFit) -> str | None:
+def _time_in_model(fit: GrowthModel) -> str | None:
     time = fit.spec.time
     return time if time in _fixed_variables(fit) else None
 
 
-def arm_column(fit: GrowthFit) -> str:
+def arm_column(fit: GrowthModel) -> str:
     """The treatment column of a formula fit (``arm`` on the canonical table; ``arm=`` names another)."""
     return getattr(fit.formula_model, "arm", None) or "arm"
 
 
-def _arm_in_model(fit: GrowthFit) -> bool:
+def _arm_in_model(fit: GrowthModel) -> bool:
     data, arm = fit.formula_model.data, arm_column(fit)
     return arm in _fixed_variables(fit) and isinstance(data[arm].dtype, pd.CategoricalDtype)
 
 
-def _by_levels(fit: GrowthFit, by: str | None) -> list[str]:
+def _by_levels(fit: GrowthModel, by: str | None) -> list[str]:
     if by is None:
         return []
     data = fit.formula_model.data
@@ -232,7 +230,7 @@ def _by_levels(fit: GrowthFit, by: str | None) -> list[str]:
     return [by]
 
 
-def end_of_treatment(fit: GrowthFit) -> float:
+def end_of_treatment(fit: GrowthModel) -> float:
     """The study's planned end of treatment (sessions), else the largest analysed time."""
     from ..study import Study
 
@@ -242,7 +240,7 @@ def end_of_treatment(fit: GrowthFit) -> float:
     return float(fit.formula_model.data[fit.spec.time].max())
 
 
-def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str | None = None,
+def trajectories(fit: GrowthModel, times: Sequence[float] | None = None, by: str | None = None,
                  level: float = 0.95, weights: str = "proportional") -> pd.DataFrame:
     """Model-implied mean of each arm over time (marginal means at each time), as the keyword fits'
     ``trajectories``: columns ``arm``, [``by``], ``time``, ``estimate``, ``std_error``, ``df``,
@@ -269,14 +267,14 @@ def trajectories(fit: GrowthFit, times: Sequence[float] | None = None, by: str |
     return means[[*order, "estimate", "std_error", "df", "ci_lower", "ci_upper"]].reset_index(drop=True)
 
 
-def _arm_rank(fit: GrowthFit) -> dict[str, int]:
+def _arm_rank(fit: GrowthModel) -> dict[str, int]:
     data, arm = fit.formula_model.data, arm_column(fit)
     if arm in data and isinstance(data[arm].dtype, pd.CategoricalDtype):
         return {a: i for i, a in enumerate(data[arm].cat.categories)}
     return {}
 
 
-def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95, by: str | None = None,
+def arm_differences(fit: GrowthModel, at: float | None = None, level: float = 0.95, by: str | None = None,
                     weights: str = "proportional") -> pd.DataFrame:
     """Each arm against the reference arm at time ``at`` (default: end of treatment), the keyword fits'
     columns: ``arm``, [``by``], ``reference_arm``, ``time``, ``difference``, ``std_error``, ``df``,
@@ -338,7 +336,7 @@ def arm_differences(fit: GrowthFit, at: float | None = None, level: float = 0.95
     return out
 
 
-def _baseline_sd(fit: GrowthFit) -> float:
+def _baseline_sd(fit: GrowthModel) -> float:
     """SD of the baseline scores (participants' first baseline value when it is a covariate; the scores
     at time 0 otherwise); NaN when there are fewer than two or no spread (d is then not defined)."""
     design = fit.formula_model

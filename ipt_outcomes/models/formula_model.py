@@ -1,20 +1,51 @@
-"""``fit_growth(df, formula=...)``: a model from the analysis plan's formula, as a :class:`GrowthFit`."""
+"""``fit_growth(df, formula=...)``: a model from the analysis plan's formula (the fields of a
+:class:`~.growth.GrowthFit`, which :func:`~.growth.fit_growth` makes)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
 from ..study import time_column
+from .checks import check_growth_input
 from .design import GrowthSpec
 from .formula import parse_formula
 from .formula_design import build_formula_design, tidy_response
 from .formula_fit import fit_formula_design
 
-__all__ = ["fit_formula", "formula_time"]
+__all__ = ["FormulaFit", "fit_formula", "formula_time"]
+
+
+@dataclass(frozen=True)
+class FormulaFit:
+    """What a formula fit yields: the fields of a :class:`~.growth.GrowthFit`, which
+    :func:`~.growth.fit_growth` makes of them (this module imports no result class)."""
+
+    spec: GrowthSpec
+    fixed_effects: pd.DataFrame
+    variance_components: pd.DataFrame
+    log_likelihood: float
+    aic: float
+    bic: float
+    converged: bool
+    singular: bool
+    n_obs: int
+    n_participants: int
+    method: str
+    engine: str
+    notes: list[str]
+    variance_parameters: np.ndarray
+    satterthwaite_state: Any
+    formula: str
+    formula_model: Any
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def fit_formula(df: pd.DataFrame, formula: str, *, outcome: str | None, time: str | None, method: str,
@@ -24,9 +55,6 @@ def fit_formula(df: pd.DataFrame, formula: str, *, outcome: str | None, time: st
     table (the left side a column): the grouping factors, time and arm come from the formula and the
     arguments. Canonical validation runs where the canonical table is given; otherwise only the checks
     the model needs (columns exist, the response is numeric, missing values counted and stated)."""
-    from ..formula import CovarianceTerm  # noqa: F401  (the parser's covariance terms belong to fit_mmrm)
-    from .growth import GrowthFit, _check_input
-
     parsed = parse_formula(formula)
     if parsed.covariance is not None:
         raise ArgumentError(f"formula {formula!r}: {parsed.covariance.text} is an MMRM's residual covariance; fit it "
@@ -71,7 +99,7 @@ def fit_formula(df: pd.DataFrame, formula: str, *, outcome: str | None, time: st
                                                       "session", "week"} & set(df.columns))),
                       reference_levels=dict(reference_levels))
     if check and not tidy:
-        _check_input(df, spec)
+        check_growth_input(df, spec)
     design = build_formula_design(df, parsed, time_name if time_name in df.columns else None, None, levels,
                                   subject=subject)
     if tidy:
@@ -87,17 +115,15 @@ def fit_formula(df: pd.DataFrame, formula: str, *, outcome: str | None, time: st
                      "the log-likelihood is the maximum-likelihood one, as R's logLik.lm.")
     notes += result.notes
     n = len(design.y)
-    fit = GrowthFit(spec=spec, fixed_effects=result.fixed, variance_components=result.variance,
-                    log_likelihood=float(result.loglik), aic=float(result.aic), bic=float(result.bic),
-                    converged=bool(result.converged), singular=bool(result.singular), n_obs=n,
-                    n_participants=int(design.data[subject].nunique()) if subject and subject in design.data
-                    else n, method=method if design.structure is not None else "ols", engine=result.engine,
-                    notes=notes, variance_parameters=np.append(result.theta, result.sigma2), satterthwaite_state=result.satt,
-                    formula=parsed.text, formula_model=design)
-    fit.data, fit.data_attrs = df, dict(df.attrs)
-    fit.options = dict(formula=formula, time=time, method=method, reference_arm=reference_arm,
-                        reference_levels=dict(reference_levels), level=level, arm=arm)
-    return fit
+    return FormulaFit(spec=spec, fixed_effects=result.fixed, variance_components=result.variance,
+                      log_likelihood=float(result.loglik), aic=float(result.aic), bic=float(result.bic),
+                      converged=bool(result.converged), singular=bool(result.singular), n_obs=n,
+                      n_participants=int(design.data[subject].nunique()) if subject and subject in design.data else n,
+                      method=method if design.structure is not None else "ols", engine=result.engine, notes=notes,
+                      variance_parameters=np.append(result.theta, result.sigma2), satterthwaite_state=result.satt,
+                      formula=parsed.text, formula_model=design,
+                      options=dict(formula=formula, time=time, method=method, reference_arm=reference_arm,
+                                   reference_levels=dict(reference_levels), level=level, arm=arm))
 
 
 def _subject(df: pd.DataFrame, parsed) -> str | None:
@@ -181,9 +207,8 @@ def simulate_response(fit, rng: np.random.Generator) -> np.ndarray:
 def refit_response(fit, y: np.ndarray):
     """The formula fit refitted to response ``y`` on the same rows (bootstrap replicates): estimates
     and ``Var(b)`` exact; tests use the residual df (no Satterthwaite derivatives per replicate)."""
-    from dataclasses import replace
-
-    design = replace(fit.formula_model, y=np.asarray(y, float), data=fit.formula_model.data.assign(score=y))
+    model = fit.formula_model
+    design = replace(model, y=np.asarray(y, float), data=model.data.assign(**{model.response_column: y}))
     result = fit_formula_design(design, fit.method == "reml", 0.95, warn=False, inference=False)
     return replace(fit, fixed_effects=result.fixed, variance_components=result.variance,
                    log_likelihood=float(result.loglik), aic=float(result.aic), bic=float(result.bic),

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from ..arguments import checked, choice, each, frame, level, mapping, names, number, optional, text
-from ..arms import ReferenceArm, choose_reference_arm
 from ..errors import (
     AnalysisError,
     ApproximationWarning,
@@ -24,6 +23,7 @@ from ..errors import (
 from ..registry import Registry
 from ..study import Study, registry_in_force, time_column
 from . import derived
+from .checks import check_growth_input, reference_arm_of
 from .design import Design, GrowthSpec, build_design
 from .distributions import t_ppf, t_two_sided
 from .engine import fit_covariance
@@ -378,8 +378,9 @@ def fit_growth(
                                 "well (e.g. covariates as '+ age', a therapist intercept as '+ (1 | therapist_id)').")
         from .formula_model import fit_formula
 
-        return fit_formula(df, formula, outcome=outcome, time=time, method=method, reference_arm=reference_arm,
-                           reference_levels=dict(reference_levels or {}), level=level, check=check, arm=arm)
+        parts = fit_formula(df, formula, outcome=outcome, time=time, method=method, reference_arm=reference_arm,
+                            reference_levels=dict(reference_levels or {}), level=level, check=check, arm=arm)
+        return GrowthFit(**parts.fields(), data=df, data_attrs=dict(df.attrs))
     if arm is not None and arm != "arm":
         raise ArgumentError("arm= names the treatment column of a formula's data; the keyword form reads the canonical "
                             "column arm.")
@@ -399,13 +400,13 @@ def fit_growth(
     chosen_time = time_column(df, time)
     time = chosen_time.column
     options["time"] = time
-    reference = _reference(df, outcome, reference_arm)
+    reference = reference_arm_of(df, outcome, reference_arm)
     spec = GrowthSpec(outcome=outcome, time=time, shape=shape, random=random or "slope", method=method,
                       reference_arm=reference.arm, covariates=tuple(covariates),
                       moderators=tuple(moderators), baseline=baseline, therapist=therapist,
                       breakpoints=tuple(breakpoints), reference_levels=dict(reference_levels or {}))
     if check:
-        _check_input(df, spec)
+        check_growth_input(df, spec)
     fallback = None
     if random is None and shape not in ("linear", "log"):  # a random slope needs one time term
         spec = GrowthSpec(**{**spec.__dict__, "random": "intercept"})
@@ -452,16 +453,6 @@ def keyword_formula(spec: GrowthSpec) -> str:
     if spec.therapist:
         parts.append(f"(1 | {quote_name(spec.therapist)})")
     return f"{spec.outcome} ~ " + " + ".join(parts)
-
-
-def _reference(df: pd.DataFrame, outcome: str, given: str | None) -> ReferenceArm:
-    """The reference arm among the arms with rows of the outcome (:func:`..arms.choose_reference_arm`)."""
-    if "arm" not in df.columns:
-        raise ArgumentError("column 'arm' is needed for a growth model but is not in the data.")
-    arms = df.loc[df["instrument"] == outcome, "arm"] if "instrument" in df.columns else df["arm"]
-    if arms.dropna().empty:  # no rows for the outcome: build_design says so
-        return ReferenceArm(str(given or ""), "given")
-    return choose_reference_arm(arms.dropna().unique(), given, df.attrs.get("ipt_study"))
 
 
 def identifiability_problem(design: Design, spec: GrowthSpec) -> str | None:
@@ -532,28 +523,6 @@ def fit_design(design: Design, spec: GrowthSpec, engine: str = "ipt", level: flo
         satterthwaite_state=satt,
         mixed_data=data,
     )
-
-
-def _check_input(df: pd.DataFrame, spec: GrowthSpec) -> None:
-    """Validate the outcome's rows on the columns the model uses; raise DataValidationError if invalid."""
-    from ..errors import DataValidationError
-    from ..validation import validate
-
-    used = {"participant_id", "arm", "instrument", "score", spec.time, *spec.covariates, *spec.moderators}
-    if spec.therapist:
-        used.add(spec.therapist)
-    keep = [c for c in df.columns if c in used or c in ("trial_id", "session", "week")]
-    rows = df["instrument"].astype(str) == spec.outcome if "instrument" in df.columns else slice(None)
-    report = validate(df.loc[rows, keep])
-    errors = report.errors
-    ignorable = (errors["check"].isin(["required_column", "time_column"]) & ~errors["column"].isin(used)) | \
-        (errors["check"] == "no_rows")  # no rows for the outcome: the design says which instruments there are
-    errors = errors[~ignorable]
-    if len(errors):
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        first = str(errors["message"].iloc[0]).rstrip(".")
-        raise DataValidationError(f"the {spec.outcome} data failed validation: {first}{more}. "
-                                  "Run ipt.validate() to see every problem, or pass check=False.", report=report)
 
 
 def singular_advice(G: np.ndarray, g_t: float, s2: float, spec: GrowthSpec, terms: Sequence[str]) -> str:
