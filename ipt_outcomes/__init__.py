@@ -39,7 +39,7 @@ _LAZY = {
     "MmrmFit": "mmrm", "fit_mmrm": "mmrm",
     "MetaAnalysis": "pooling", "meta_analysis": "pooling", "harmonise": "pooling", "load_trials": "pooling",
     "trial_effects": "pooling", "fit_pooled": "pooling",
-    "parametric_bootstrap": "models.bootstrap", "power_simulation": "models.power",
+    "parametric_bootstrap": "models.planning.bootstrap", "power_simulation": "models.planning.power",
     "Instrument": "registry", "Registry": "registry", "default_registry": "registry",
     "Report": "report", "build_report": "report", "model_table": "report", "baseline_table": "report",
     "simulate_trial": "simulate",
@@ -76,8 +76,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .missing import SensitivityResult, last_observed, pool_rubin, retention, sensitivity_analyses
     from .mmrm import MmrmFit, fit_mmrm
     from .models import ClassicalAnova, GrowthFit, classical_anova, compare_models, fit_growth
-    from .models.bootstrap import parametric_bootstrap
-    from .models.power import power_simulation
+    from .models.planning.bootstrap import parametric_bootstrap
+    from .models.planning.power import power_simulation
     from .registry import Instrument, Registry, default_registry
     from .report import Report, baseline_table, build_report, model_table
     from .simulate import simulate_trial

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from ipt_outcomes.models.recovery import binomial_band, recovery_study, summarise_recovery
+from ipt_outcomes.models.planning.recovery import binomial_band, recovery_study, summarise_recovery
 
 SCENARIOS = {
     "linear, random slope, MAR dropout 20 %": (

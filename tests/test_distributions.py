@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ipt_outcomes.models import distributions as d
+from ipt_outcomes.inference import distributions as d
 
 X = np.array([-40.0, -3.1, -1.0, 0.0, 0.4, 1.96, 7.5, 60.0])
 DF = np.array([0.6, 1.0, 2.5, 7.0, 31.2, 400.0, 1e7, np.inf])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import ipt_outcomes as ipt
-from ipt_outcomes.models.satterthwaite import SatterthwaiteState, theta_sigma, varpar_from_theta
+from ipt_outcomes.models.engine.satterthwaite import SatterthwaiteState, theta_sigma, varpar_from_theta
 
 
 def test_infinite_satterthwaite_df_is_never_returned_silently(example_df):

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 import ipt_outcomes as ipt
-from ipt_outcomes.models.general import GeneralData, general_deviance
-from ipt_outcomes.models.general_gradient import general_deviance_and_gradient
-from ipt_outcomes.models.structure import Block, Factor, RandomStructure
+from ipt_outcomes.models.engine.general import GeneralData, general_deviance
+from ipt_outcomes.models.engine.general_gradient import general_deviance_and_gradient
+from ipt_outcomes.models.engine.structure import Block, Factor, RandomStructure
 
 REF = Path(__file__).resolve().parent / "reference"
 

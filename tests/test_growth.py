@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 import ipt_outcomes as ipt
-from ipt_outcomes.models import engine
+from ipt_outcomes.models.engine import estimate as engine
 
 
 @pytest.fixture(scope="module")
@@ -216,8 +216,8 @@ def test_engines_agree(trial):
 def test_pattern_moments_equal_per_participant_algebra():
     """With many participants sharing Z'Z, the engine sums moments within patterns; the result must
     equal the per-participant computation."""
-    from ipt_outcomes.models import statistics
-    from ipt_outcomes.models.likelihood import MixedData
+    from ipt_outcomes.models.engine import statistics
+    from ipt_outcomes.models.engine.likelihood import MixedData
 
     df = ipt.simulate_trial(n_participants=1500, seed=40, therapists_per_arm=0, instruments=["PHQ9"],
                             schedule={"PHQ9": [0, 4, 8, 12]}, sessions=(12, 12))

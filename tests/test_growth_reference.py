@@ -123,7 +123,7 @@ MODEL_CASES = sorted(k for k in FIXTURES if "fixed_effects" in FIXTURES[k])
 def _at_session_16(fit):
     """Arm differences at session 16, as emmeans computes them; where the data end before 16 the toolkit
     extrapolates as emmeans does, and says so."""
-    from ipt_outcomes.models.derived import end_of_treatment
+    from ipt_outcomes.models.derived.quantities import end_of_treatment
 
     if max(fit.design.data["session"].max(), end_of_treatment(fit)) >= 16:
         return fit.arm_differences(at=16).set_index("arm")

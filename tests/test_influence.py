@@ -9,7 +9,7 @@ import pytest
 
 import ipt_outcomes as ipt
 from ipt_outcomes.errors import AnalysisError
-from ipt_outcomes.models.influence import _g_matrix, participant_influence
+from ipt_outcomes.models.derived.influence import _g_matrix, participant_influence
 from ipt_outcomes.simulate import simulate_trial
 
 

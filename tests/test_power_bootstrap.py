@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ipt_outcomes as ipt
-from ipt_outcomes.models.recovery import binomial_band
+from ipt_outcomes.models.planning.recovery import binomial_band
 
 SMALL = {"sessions": (8, 8), "schedule": {"HAMD17": [0, 2, 4, 6, 8]}}
 

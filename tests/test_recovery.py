@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from ipt_outcomes.models.recovery import binomial_band, recovery_study, summarise_recovery
+from ipt_outcomes.models.planning.recovery import binomial_band, recovery_study, summarise_recovery
 
 REPLICATES = 30
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..arguments import checked, frame, number, optional, text
 from ..errors import AnalysisError
-from ..models.distributions import t_ppf
+from ..inference.distributions import t_ppf
 from ..registry import Registry
 from ..selection import outcome_rows
 from ..study import registry_in_force, time_column

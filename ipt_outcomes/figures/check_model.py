@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 
 from ..errors import AnalysisError
 from ..models import GrowthFit
-from ..models.influence import participant_influence
+from ..models.derived.influence import participant_influence
 from .diagnostics import normal_qq
 from .style import MAX_POINTS, plain, thinned
 

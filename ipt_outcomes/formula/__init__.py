@@ -7,7 +7,16 @@ terms as R does.
 """
 
 from .matrices import MAX_COLUMNS, TermMatrix, build_term_matrix, design_columns, term_name
-from .parser import COVARIANCES, MAX_DEPTH, MAX_ORDER, MAX_TERMS, CovarianceTerm, ParsedFormula, RandomBar, parse_formula
+from .parser import (
+    COVARIANCES,
+    MAX_DEPTH,
+    MAX_ORDER,
+    MAX_TERMS,
+    CovarianceTerm,
+    ParsedFormula,
+    RandomBar,
+    parse_formula,
+)
 from .syntax import TRANSFORMS, Factor, TermSet, quote_name
 from .tokens import MAX_FORMULA_CHARS
 from .transforms import FactorState, fit_factor

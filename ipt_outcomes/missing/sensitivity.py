@@ -36,7 +36,7 @@ from scipy import stats
 from ..arguments import checked, each, frame, level, number, optional, seed, text, whole
 from ..errors import AnalysisError, ArgumentError, SingularFitWarning
 from ..models import GrowthFit, fit_growth
-from ..models.derived import end_of_treatment
+from ..models.derived.quantities import end_of_treatment
 from ..models.design import GrowthSpec
 from ..selection import outcome_rows
 from ..study import Study, registry_in_force, time_column

@@ -143,7 +143,7 @@ def gradient(data: MmrmData, structure: str, theta: np.ndarray, reml: bool) -> t
     ``Pi = V^-1 - V^-1 X Phi X'V^-1`` (``V^-1`` under ML; beta is profiled, so no term of its own).
     ``V_h = dSigma/dtheta_h`` by central differences on the ``m x m`` covariance alone, which costs
     nothing next to an evaluation of the likelihood. ``(inf, nan)`` where not positive definite."""
-    from ..models.numdiff import jacobian
+    from ..inference.numdiff import jacobian
 
     theta = np.asarray(theta, float)
     dev, beta, Phi = evaluate(data, structure, theta, reml)

@@ -7,7 +7,7 @@ Satterthwaite df for every coefficient, mean and contrast (as lmerTest and emmea
 derivatives of ``Var(beta)`` along the covariance parameters and the inverse Hessian of the
 criterion), or the residual df. Marginal means by visit x arm with proportional weights over the
 other factors (as emmeans with ``weights = "proportional"`` and tern do) and arm differences at every
-visit reuse the formula engine's emmeans code (:mod:`..models.formula_means`).
+visit reuse the formula engine's emmeans code (:mod:`..models.derived.means`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, ArgumentError
-from ..models import formula_means
-from ..models.distributions import t_ppf, t_two_sided
-from ..models.fast import minimise
+from ..inference.distributions import t_ppf, t_two_sided
+from ..inference.optimise import minimise
+from ..models.derived import means as formula_means
 from ..models.formula import parse_formula
 from ..models.formula_design import build_formula_design
 from ..selection import outcome_rows
@@ -465,7 +465,7 @@ def _between_within_df(X: np.ndarray, participant: np.ndarray) -> np.ndarray:
 
 def _optimise(mm: MmrmData, structure: str, m: int, sds: np.ndarray, reml: bool) -> tuple[np.ndarray, bool, int]:
     """The optimum of the criterion with its analytic gradient (L-BFGS-B, restarts and a Nelder-Mead
-    polish in :func:`..models.fast.minimise`), from the observed visit SDs with independent visits;
+    polish in :func:`..inference.optimise.minimise`), from the observed visit SDs with independent visits;
     when that does not converge, from further starting points (one pooled SD; moderate positive
     correlations), as the mmrm package tries further optimizers. Returns the best point, whether it
     is stationary, and how many starting points were tried."""

@@ -39,8 +39,8 @@ import math
 
 import numpy as np
 
-from ..models.numdiff import hessian, jacobian
-from ..models.satterthwaite import EIGEN_TOL
+from ..inference.numdiff import hessian, jacobian
+from ..models.engine.satterthwaite import EIGEN_TOL
 from .covariance import SPATIAL, distances
 from .engine import MmrmData, evaluate_covariances
 

@@ -1,7 +1,7 @@
 """Mixed-effects growth models of symptom change."""
 
-from .anova import ClassicalAnova, classical_anova
-from .derived import compare_models
+from .derived.anova import ClassicalAnova, classical_anova
+from .derived.quantities import compare_models
 from .growth import FIXED_EFFECT_COLUMNS, VARIANCE_COLUMNS, GrowthFit, fit_growth
 
 __all__ = [

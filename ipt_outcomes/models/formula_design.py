@@ -25,7 +25,7 @@ import pandas as pd
 from ..errors import AnalysisError, ArgumentError
 from ..formula import MAX_COLUMNS, FactorState, ParsedFormula, build_term_matrix, design_columns, fit_factor, term_name
 from ..selection import outcome_rows
-from .structure import Block, Factor, RandomStructure
+from .engine.structure import Block, Factor, RandomStructure
 
 __all__ = ["FormulaDesign", "build_formula_design", "term_name", "tidy_response"]
 

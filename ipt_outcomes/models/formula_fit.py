@@ -11,13 +11,13 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from ..errors import ConvergenceWarning, SingularFitWarning
-from .distributions import t_ppf, t_two_sided
-from .fast import minimise
+from ..inference.distributions import t_ppf, t_two_sided
+from ..inference.numdiff import hessian, jacobian
+from ..inference.optimise import minimise
+from .engine.general import GeneralData, general_deviance, general_evaluate
+from .engine.general_gradient import general_deviance_and_gradient
+from .engine.satterthwaite import EIGEN_TOL, SatterthwaiteState
 from .formula_design import FormulaDesign
-from .general import GeneralData, general_deviance, general_evaluate
-from .general_gradient import general_deviance_and_gradient
-from .numdiff import hessian, jacobian
-from .satterthwaite import EIGEN_TOL, SatterthwaiteState
 
 __all__ = ["FormulaResult", "fit_formula_design"]
 

@@ -20,15 +20,15 @@ from ..errors import (
     ModelFallbackWarning,
     SingularFitWarning,
 )
+from ..inference.distributions import t_ppf, t_two_sided
 from ..registry import Registry
 from ..study import Study, registry_in_force, time_column
-from . import derived
 from .checks import check_growth_input, reference_arm_of
+from .derived import quantities as derived
 from .design import Design, GrowthSpec, build_design
-from .distributions import t_ppf, t_two_sided
-from .engine import fit_covariance
-from .likelihood import MixedData, evaluate, unpack
-from .satterthwaite import SatterthwaiteState, satterthwaite_state
+from .engine.estimate import fit_covariance
+from .engine.likelihood import MixedData, evaluate, unpack
+from .engine.satterthwaite import SatterthwaiteState, satterthwaite_state
 
 __all__ = ["FIXED_EFFECT_COLUMNS", "VARIANCE_COLUMNS", "GrowthFit", "fit_growth", "identifiability_problem"]
 
@@ -108,7 +108,7 @@ class GrowthFit:
                        weights: str = "equal", by: Sequence[str] | str | None = None,
                        level: float = 0.95) -> pd.DataFrame:
         """Estimated marginal means as emmeans computes them (see :func:`.formula_means.marginal_means`)."""
-        from .formula_means import marginal_means
+        from .derived.means import marginal_means
 
         return marginal_means(self.as_formula_fit(), specs, at=at, weights=weights, by=by, level=level)
 
@@ -116,7 +116,7 @@ class GrowthFit:
                   method: str = "trt.vs.ctrl", weights: str = "equal", by: Sequence[str] | str | None = None,
                   adjust: str = "none", level: float = 0.95) -> pd.DataFrame:
         """Contrasts of marginal means as emmeans' ``contrast`` (see :func:`.formula_means.contrasts`)."""
-        from .formula_means import contrasts
+        from .derived.means import contrasts
 
         return contrasts(self.as_formula_fit(), specs, at=at, method=method, weights=weights, by=by, adjust=adjust,
                          level=level)
@@ -326,7 +326,7 @@ def fit_growth(
         Confidence level of the intervals.
     engine
         ``"ipt"`` (default): lme4's profiled criterion evaluated from per-participant sufficient
-        statistics (fast; :mod:`ipt_outcomes.models.fast`). ``"statsmodels"``: statsmodels MixedLM,
+        statistics (fast; :mod:`ipt_outcomes.models.engine.profiled`). ``"statsmodels"``: statsmodels MixedLM,
         refined on the same criterion. Both give the same optimum.
     check
         Validate the rows and columns the model uses first (the outcome's rows; identifiers, arm,

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, ArgumentError
-from ..models.distributions import chi2_sf, norm_ppf, norm_sf, t_ppf, t_two_sided
+from ..inference.distributions import chi2_sf, norm_ppf, norm_sf, t_ppf, t_two_sided
 from .tau2 import estimate_tau2
 
 __all__ = ["METHODS", "MetaAnalysis", "meta_analysis"]

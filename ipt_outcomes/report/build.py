@@ -343,8 +343,8 @@ def _primary_fit(df: pd.DataFrame, outcome: str, time: str, reference_arm: str |
     model = study.model if study is not None else {}
     if not model:
         return fit_growth(df, outcome=outcome, time=time, reference_arm=reference_arm, check=False)
+    from ..models.derived.means import _arm_in_model
     from ..models.formula import parse_formula
-    from ..models.formula_means import _arm_in_model
 
     response = parse_formula(model["formula"]).response
     if response != outcome:
@@ -378,7 +378,7 @@ def _n_in(people: pd.DataFrame, arms: list[str], column: str | None = None, leve
 def _has_time(fit: Any) -> bool:
     if fit.formula_model is None:
         return True
-    from ..models.formula_means import _time_in_model
+    from ..models.derived.means import _time_in_model
 
     return _time_in_model(fit) is not None
 

@@ -26,16 +26,11 @@ import pandas as pd
 from ..arms import choose_reference_arm
 from ..errors import AnalysisError, ArgumentError, ConvergenceWarning, InputFileError, SingularFitWarning
 from ..models.design import GrowthSpec, build_design
-from ..models.fast import fit_profiled
-from ..models.growth import (
-    GrowthFit,
-    _fixed_table,
-    _is_singular,
-    singular_advice,
-)
-from ..models.likelihood import MixedData, evaluate, unpack
-from ..models.satterthwaite import satterthwaite_state
-from ..models.statistics import sufficient_statistics
+from ..models.engine.likelihood import MixedData, evaluate, unpack
+from ..models.engine.profiled import fit_profiled
+from ..models.engine.satterthwaite import satterthwaite_state
+from ..models.engine.statistics import sufficient_statistics
+from ..models.growth import GrowthFit, _fixed_table, _is_singular, singular_advice
 from ..validation import ValidationReport, validate
 from ..validation.report import FAILURE_COLUMNS
 

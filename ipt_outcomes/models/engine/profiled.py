@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..inference.optimise import minimise
+from ...inference.optimise import minimise
 from .likelihood import MixedData
 from .nested import nested_forms
 from .statistics import LOG_2PI, lambda_matrix, quadratic_forms

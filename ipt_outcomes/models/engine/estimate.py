@@ -1,7 +1,7 @@
 """Estimate the covariance parameters: the fast profiled engine (default) or statsmodels MixedLM.
 
 Both engines end on lme4's profiled (RE)ML criterion over the relative Cholesky factor
-(:mod:`.fast`). With ``engine="statsmodels"``, statsmodels MixedLM fits the participant-level model
+(:mod:`.profiled`). With ``engine="statsmodels"``, statsmodels MixedLM fits the participant-level model
 (optimizers tried in turn until one converges) and the criterion is minimised from its estimate,
 so the optimum matches lme4's where statsmodels stops early; fixed effects are GLS at the optimum,
 the guard against statsmodels issue 10239 (between-group fixed effects returned as 0.0 when a
@@ -64,7 +64,7 @@ def fit_covariance(data: MixedData, reml: bool, engine: str = "ipt") -> EngineRe
     MixedLM for the participant-level model, then the same criterion minimised from its estimate
     (with a therapist component added), so both engines reach lme4's optimum.
     """
-    from .fast import fit_profiled
+    from .profiled import fit_profiled
     from .satterthwaite import theta_sigma
 
     q, has_t = data.q, data.therapist is not None

@@ -29,8 +29,8 @@ import math
 import numpy as np
 import scipy.linalg
 
+from ...inference.stacks import products
 from .general import GeneralData, general_forms
-from .stacks import products
 from .statistics import LOG_2PI
 from .structure import _tril
 

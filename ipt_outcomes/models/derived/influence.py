@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..distinct import row_texts
-from ..errors import AnalysisError
+from ...distinct import row_texts
+from ...errors import AnalysisError
 
 __all__ = ["participant_influence"]
 

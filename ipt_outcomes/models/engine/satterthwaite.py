@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
+from ...inference.numdiff import hessian, jacobian
 from .likelihood import MixedData, evaluate, unpack
-from .numdiff import hessian, jacobian
 
 __all__ = ["EIGEN_TOL", "SatterthwaiteState", "satterthwaite_state", "theta_sigma", "varpar_from_theta"]
 

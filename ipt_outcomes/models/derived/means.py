@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ArgumentError
-from .fitted import GrowthModel
+from ...errors import ArgumentError
+from ..fitted import GrowthModel
 
 __all__ = ["contrasts", "marginal_means", "reference_rows"]
 
@@ -38,7 +38,7 @@ ADJUST = ("none", "bonferroni")
 
 
 def _fixed_variables(fit: GrowthModel) -> list[str]:
-    from .formula import parse_formula
+    from ..formula import parse_formula
 
     names = set(parse_formula(fit.formula).fixed_variables)
     return [c for c in fit.formula_model.data.columns if c in names]
@@ -232,7 +232,7 @@ def _by_levels(fit: GrowthModel, by: str | None) -> list[str]:
 
 def end_of_treatment(fit: GrowthModel) -> float:
     """The study's planned end of treatment (sessions), else the largest analysed time."""
-    from ..study import Study
+    from ...study import Study
 
     study = Study.from_attrs(fit.data_attrs.get("ipt_study")) if fit.data_attrs else None
     if study is not None and study.planned_sessions_max is not None and fit.spec.time == "session":

@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import AnalysisError
-from .stacks import congruence
+from ...errors import AnalysisError
+from ...inference.stacks import congruence
 from .statistics import LOG_2PI, pattern_statistics, sufficient_statistics
 from .structure import RandomStructure
 

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..distinct import row_texts
-from ..errors import AnalysisError, ArgumentError
-from . import formula_levels, formula_means
-from .design import time_columns
-from .distributions import chi2_sf, norm_ppf
-from .fitted import GrowthModel
-from .likelihood import unpack
+from ...distinct import row_texts
+from ...errors import AnalysisError, ArgumentError
+from ...inference.distributions import chi2_sf, norm_ppf
+from ..design import time_columns
+from ..engine.likelihood import unpack
+from ..fitted import GrowthModel
+from . import levels, means
 
 __all__ = [
     "arm_differences",
@@ -102,7 +102,7 @@ def _estimate(fit: GrowthModel, L: np.ndarray, level: float) -> dict[str, float]
 
 def end_of_treatment(fit: GrowthModel) -> float:
     """Default time of 'end of treatment': the study's planned maximum, else the largest time observed."""
-    from ..study import Study
+    from ...study import Study
 
     study = Study.from_attrs(fit.data_attrs.get("ipt_study")) if fit.data_attrs else None
     if study is not None and study.planned_sessions_max is not None and fit.spec.time == "session":
@@ -128,9 +128,9 @@ def trajectories(fit: GrowthModel, times: Sequence[float] | None = None, by: str
     """
     _check_weights(weights)
     if fit.formula_model is not None:
-        return formula_means.trajectories(fit, times=times, by=by, level=level, weights=weights)
+        return means.trajectories(fit, times=times, by=by, level=level, weights=weights)
     if weights == "equal":
-        return formula_means.trajectories(fit.as_formula_fit(), times=times, by=by, level=level, weights=weights)
+        return means.trajectories(fit.as_formula_fit(), times=times, by=by, level=level, weights=weights)
     design = fit.design
     require_rows(fit, "trajectories()")
     if times is None:
@@ -190,9 +190,9 @@ def arm_differences(fit: GrowthModel, at: float | None = None, level: float = 0.
     """
     _check_weights(weights)
     if fit.formula_model is not None:
-        return formula_means.arm_differences(fit, at=at, level=level, by=by, weights=weights)
+        return means.arm_differences(fit, at=at, level=level, by=by, weights=weights)
     if weights == "equal":
-        return formula_means.arm_differences(fit.as_formula_fit(), at=at, level=level, by=by, weights=weights)
+        return means.arm_differences(fit.as_formula_fit(), at=at, level=level, by=by, weights=weights)
     design = fit.design
     require_rows(fit, "arm_differences()")
     at = end_of_treatment(fit) if at is None else observed_time(fit, at, "at")
@@ -222,8 +222,8 @@ def observed_time(fit: GrowthModel, value: Any, name: str) -> float:
     """``value`` as a comparison time. Inside the analysed rows' range (or up to the study's planned end
     of treatment) it is used as is; outside it the model extrapolates (as emmeans would), and an
     :class:`ApproximationWarning` says so."""
-    from ..arguments import number
-    from ..errors import ApproximationWarning
+    from ...arguments import number
+    from ...errors import ApproximationWarning
 
     t = number()(value, name)
     times = fit.design.data[fit.spec.time]
@@ -242,7 +242,7 @@ def icc(fit: GrowthModel) -> pd.DataFrame:
     with random slopes this is the ICC at time 0 (time term = 0).
     """
     if fit.formula_model is not None:
-        return formula_levels.formula_icc(fit)
+        return levels.formula_icc(fit)
     require_rows(fit, "icc()")
     G, g_t, s2 = unpack(fit.variance_parameters, fit.design.Z.shape[1], fit.design.therapist is not None)
     total = G[0, 0] + g_t + s2
@@ -264,7 +264,7 @@ def r_squared(fit: GrowthModel) -> dict[str, float]:
     Johnson PCD (2014). Methods Ecol Evol 5:944-946. doi:10.1111/2041-210X.12225
     """
     if fit.formula_model is not None:
-        return formula_levels.formula_r_squared(fit)
+        return levels.formula_r_squared(fit)
     design = fit.design
     require_rows(fit, "r_squared()")
     G, g_t, s2 = unpack(fit.variance_parameters, design.Z.shape[1], design.therapist is not None)
@@ -321,7 +321,7 @@ def random_effects(fit: GrowthModel, group: str | None = None) -> pd.DataFrame:
     ``u_i = G Z_i' V^-1 (y - X b)``. Columns: the group's id column and one per random term.
     """
     if fit.formula_model is not None:
-        return formula_levels.formula_random_effects(fit, group)
+        return levels.formula_random_effects(fit, group)
     design = fit.design
     require_rows(fit, "random effects")
     u, v = _blups(fit)
@@ -373,7 +373,7 @@ def residuals(fit: GrowthModel) -> pd.DataFrame:
     ``fitted``, ``residual``.
     """
     if fit.formula_model is not None:
-        return formula_levels.formula_residuals(fit)
+        return levels.formula_residuals(fit)
     design = fit.design
     require_rows(fit, "residuals()")
     beta = fit.fixed_effects["estimate"].to_numpy()
@@ -401,7 +401,7 @@ def random_effect_intervals(fit: GrowthModel, level: float = 0.95, group: str | 
     Participant-only models.
     """
     if fit.formula_model is not None:
-        return formula_levels.formula_random_effects(fit, group, intervals=True, level=level)
+        return levels.formula_random_effects(fit, group, intervals=True, level=level)
     design = fit.design
     require_rows(fit, "random_effect_intervals()")
     if group not in (None, "participant_id"):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..arguments import checked, each, frame, number, optional, text
-from ..errors import AnalysisError, ArgumentError
-from ..selection import outcome_mask
+from ...arguments import checked, each, frame, number, optional, text
+from ...errors import AnalysisError, ArgumentError
+from ...selection import outcome_mask
 
 __all__ = ["ClassicalAnova", "classical_anova"]
 
@@ -68,7 +68,7 @@ def classical_anova(df: pd.DataFrame, outcome: str, time: str | None = None,
     """
     import pingouin as pg
 
-    from ..study import time_column
+    from ...study import time_column
 
     time = time_column(df, time).column
 

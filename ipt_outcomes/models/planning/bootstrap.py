@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
-from ..arguments import checked, function, instance, level, optional, seed, whole
-from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
-from .derived import require_rows
-from .formula_model import refit_response, simulate_response
-from .growth import GrowthFit, fit_design
-from .likelihood import unpack
+from ...arguments import checked, function, instance, level, optional, seed, whole
+from ...errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
+from ..derived.quantities import require_rows
+from ..engine.likelihood import unpack
+from ..formula_model import refit_response, simulate_response
+from ..growth import GrowthFit, fit_design
 
 __all__ = ["fixed_effect_statistic", "parametric_bootstrap"]
 
@@ -50,7 +50,7 @@ def _simulate_response(fit: GrowthFit, rng: np.random.Generator) -> np.ndarray:
 
 
 def _growth_fit(value: object, where: str) -> GrowthFit:
-    from .growth import GrowthFit
+    from ..growth import GrowthFit
 
     return instance(GrowthFit, "a GrowthFit (what ipt.fit_growth returns)")(value, where)
 

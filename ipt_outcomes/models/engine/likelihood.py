@@ -47,7 +47,7 @@ class MixedData:
         therapist = np.asarray(therapist)
         nested = nested_statistics(y, X, Z, participant, therapist)
         if nested is None:
-            from ..errors import AnalysisError
+            from ...errors import AnalysisError
 
             raise AnalysisError("a participant is seen by more than one therapist: the therapist component needs "
                                 "participants nested in therapists (one therapist per participant). Validate the "

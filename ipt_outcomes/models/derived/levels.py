@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import ArgumentError
-from .fitted import GrowthModel
+from ...errors import ArgumentError
+from ..fitted import GrowthModel
 
 __all__ = ["formula_icc", "formula_r_squared", "formula_random_effects", "formula_residuals"]
 
@@ -97,7 +97,7 @@ def formula_random_effects(fit: GrowthModel, group: str | None = None, intervals
     """Conditional modes of one grouping factor (default: the participants, else the factor with the
     most levels), one row per level and a column per random term; with ``intervals``, long format with
     ``std_error`` and normal intervals (as lme4's ``condVar``)."""
-    from .distributions import norm_ppf
+    from ...inference.distributions import norm_ppf
 
     _require_random(fit, "random effects")
     design = fit.formula_model

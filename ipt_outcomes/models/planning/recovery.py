@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import SingularFitWarning
-from ..simulate import simulate_trial
-from .growth import fit_growth
+from ...errors import SingularFitWarning
+from ...simulate import simulate_trial
+from ..growth import fit_growth
 
 __all__ = ["binomial_band", "recovery_study", "summarise_recovery"]
 

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
-from ..arguments import checked, each, level, mapping, number, optional, seed, text, whole
-from ..errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
-from ..simulate import simulate_trial, time_term
+from ...arguments import checked, each, level, mapping, number, optional, seed, text, whole
+from ...errors import ArgumentError, IPTOutcomesError, IPTOutcomesWarning
+from ...simulate import simulate_trial, time_term
 
 __all__ = ["power_simulation"]
 
@@ -30,7 +30,7 @@ __all__ = ["power_simulation"]
 def _one(args: tuple[int, int, dict[str, Any], dict[str, Any], str, str, float]) -> tuple[float, float, bool]:
     """One replicate: (estimate, p value, failed)."""
     seed, n, sim, fit_kw, outcome, term, _alpha = args
-    from .growth import fit_growth
+    from ..growth import fit_growth
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IPTOutcomesWarning)
@@ -146,7 +146,7 @@ def power_simulation(
             hits = int(np.sum(p[ok] < alpha))
             m = int(ok.sum())
             power = hits / m if m else math.nan
-            from ..clinical.summary import wilson_interval
+            from ...clinical.summary import wilson_interval
 
             lo, hi = wilson_interval(hits, m) if m else (math.nan, math.nan)
             truth = _truth(sim, outcome, term)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stacks import congruence
+from ...inference.stacks import congruence
 from .statistics import sufficient_statistics
 
 __all__ = ["nested_forms", "nested_statistics"]

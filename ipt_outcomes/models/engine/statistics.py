@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stacks import congruence
+from ...inference.stacks import congruence
 
 __all__ = ["LOG_2PI", "lambda_matrix", "pattern_statistics", "quadratic_forms", "sufficient_statistics"]
 

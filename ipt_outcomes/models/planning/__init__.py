@@ -1,0 +1,2 @@
+"""Planning and checking a design: power by simulation, the parametric bootstrap,
+parameter recovery."""
