@@ -136,7 +136,7 @@ def test_fit_bundled_example_prints_paper_table():
     result = run("fit", str(ipt.example_path()), "--study", str(ipt.example_study_path()), "--anova")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for text in ("Linear mixed growth model of HAMD17", "session:arm[IPT]", "95% CI", "Arm differences at session 16",
+    for text in ("Linear mixed growth model of HAMD17", "session:arm[IPT]", "ci_lower", "Arm differences at session 16",
                  "IPT - TAU", "d = ", "ICC at baseline", "Mixed ANOVA cross-check (pingouin"):
         assert text in out, text
 

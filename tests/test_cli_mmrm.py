@@ -52,7 +52,7 @@ def test_text_output_states_assumed_visit_and_reference_arm():
     result = run("mmrm", str(DATA), "--outcome", "HAMD17", "--covariance", "ar1")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "MMRM of HAMD17 (REML), covariance ar1, df satterthwaite" in out
+    assert "MMRM of HAMD17" in out and "covariance ar1, REML, df satterthwaite" in out
     assert "visit: time column week (the only time column in the data)" in out
     assert "reference arm" in out.lower() and "TAU" in out
     assert "Least-squares means by week" in out and "Arm differences at every week (against TAU)" in out

@@ -309,7 +309,7 @@ def test_week_schedule_end_to_end(tmp_path):
     assert run("validate", str(path)).returncode == 0
     fit = run("fit", str(path), "--outcome", "HAMD17")
     assert fit.returncode == 0, fit.stderr
-    assert "of HAMD17 by week" in fit.stdout
+    assert "time: week (linear)" in fit.stdout
     assert "reference arm TAU (its name marks a control condition; pass --reference-arm to change)" in fit.stdout
     clinical = run("clinical", str(path), "--outcome", "HAMD17", "--imputations", "3")
     assert clinical.returncode == 0, clinical.stderr

@@ -36,7 +36,7 @@ def test_pooled_result_matches_metafor(case):
     fit = ipt.meta_analysis(DATA, **_args(case))
     for key in KEYS:
         assert getattr(fit, key) == pytest.approx(ref[key], rel=1e-10, abs=1e-12), key
-    row = fit.summary.iloc[0]
+    row = fit.to_frame().iloc[0]
     assert row["estimate"] == fit.estimate and row["i2"] == fit.i2
     assert fit.studies["weight_percent"].sum() == pytest.approx(100)
 

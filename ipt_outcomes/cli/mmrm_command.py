@@ -119,7 +119,7 @@ def cmd_mmrm(args: argparse.Namespace) -> int:
                   "validation": {"n_warnings": report.n_warnings} if report is not None else None}
         sys.stdout.write(json.dumps(result, indent=2, default=_json_default) + "\n")
         return 0
-    out = [fit.summary(), *(f"note: {c}" for c in choices), "",
+    out = [str(fit.summary()), *(f"note: {c}" for c in choices), "",
            f"Least-squares means by {visit.column} (proportional weights)"]
     for r in means.itertuples(index=False):
         out.append(f"  {visit.column} {r[0]:<6} {r.arm:<12} {r.estimate:8.2f} [{r.ci_lower:.2f}, {r.ci_upper:.2f}]"

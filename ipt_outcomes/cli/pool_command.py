@@ -45,7 +45,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
     fit = report.results["meta_analysis"]
     if args.json:
         out = {"pooling": str(pooling), "method": args.method, "effect": args.effect, "tau2_method": args.tau2,
-               "hksj": args.hksj, "summary": _records(fit.summary)[0], "trial_effects": _records(report.results["effects"]),
+               "hksj": args.hksj, "summary": _records(fit.to_frame())[0], "trial_effects": _records(report.results["effects"]),
                "subgroups": _records(fit.subgroups) if getattr(fit, "subgroups", None) is not None else None,
                "q_between": getattr(fit, "q_between", None), "q_between_p_value": getattr(fit, "q_between_p_value", None),
                "notes": report.notes}

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,10 +26,11 @@ from ..inference.optimise import minimise
 from ..models.derived import means as formula_means
 from ..models.formula import parse_formula
 from ..models.formula_design import build_formula_design
+from ..results import Summary, jsonable
 from ..selection import outcome_rows
 from .covariance import SPATIAL, STRUCTURES, covariance_matrix, start
 from .engine import MmrmData, evaluate, gradient
-from .inference import covariance_inference
+from .inference import CovarianceInference, covariance_inference
 from .options import ALIASES, DF_METHODS
 from .visits import apply_windows, baseline_label, off_plan, order_visits, staggered_note
 
@@ -35,14 +38,46 @@ __all__ = ["DF_METHODS", "MmrmFit", "fit_mmrm"]
 
 
 
+@dataclass(eq=False)
 class MmrmFit:
-    """Result of :func:`fit_mmrm`: ``fixed_effects`` (term, estimate, std_error, df, statistic, p_value,
-    ci_lower, ci_upper), ``covariance`` and ``correlation`` (visits x visits; a dict by arm with
-    ``group_covariance="arm"``), ``log_likelihood``, ``aic``, ``bic``, ``converged``,
-    :meth:`marginal_means`, :meth:`arm_differences`, :meth:`summary`, ``notes``."""
+    """Result of :func:`fit_mmrm`. Tables: ``fixed_effects`` (term, estimate, std_error, df, statistic,
+    p_value, ci_lower, ci_upper), ``covariance`` and ``correlation`` (visits x visits; a dict by group
+    with a per-group covariance), :meth:`marginal_means`, :meth:`arm_differences`; fit:
+    ``log_likelihood``, ``aic``, ``bic``, ``converged``; :meth:`summary`, :meth:`to_frame`,
+    :meth:`to_dict`; ``notes`` (every default assumed). ``design`` is the formula design (rows and
+    matrices), ``engine_data`` the sufficient statistics by visit pattern, ``inference`` what the
+    Satterthwaite and Kenward-Roger df need."""
 
-    def __init__(self, **values: object) -> None:
-        self.__dict__.update(values)
+    outcome: str
+    formula: str
+    visit: str
+    visits: list[str]
+    subject: str
+    arm: str | None
+    reference_arm: str | None
+    covariance_structure: str
+    group_covariance: str | None
+    spatial: bool
+    method: str
+    df_method: str
+    n_obs: int
+    n_participants: int
+    log_likelihood: float
+    aic: float
+    bic: float
+    converged: bool
+    covariance: pd.DataFrame | dict[str, pd.DataFrame]
+    correlation: pd.DataFrame | dict[str, pd.DataFrame]
+    beta: np.ndarray = field(repr=False)
+    vcov: np.ndarray = field(repr=False)
+    vcov_unadjusted: np.ndarray = field(repr=False)
+    theta: np.ndarray = field(repr=False)
+    design: Any = field(repr=False)
+    engine_data: MmrmData = field(repr=False)
+    inference: CovarianceInference | None = field(default=None, repr=False)
+    between_within: np.ndarray | None = field(default=None, repr=False)
+    fixed_effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
 
     # the names formula_means reads
     @property
@@ -85,7 +120,7 @@ class MmrmFit:
 
     def _by_visit(self, at: Mapping[str, object] | None) -> list[str]:
         """Means by visit where the visit is a factor of the fixed part, or at the ``at`` times given."""
-        fixed = formula_means._fixed_variables(self)
+        fixed = formula_means.fixed_variables(self)
         if self.visit not in fixed:
             return []
         categorical = isinstance(self.design.data[self.visit].dtype, pd.CategoricalDtype)
@@ -116,19 +151,46 @@ class MmrmFit:
         return out[[*by, "arm", "reference_arm", "difference", "std_error", "df", "statistic", "p_value", "ci_lower",
                     "ci_upper"]]
 
-    def summary(self) -> str:
-        lines = [f"MMRM of {self.outcome} ({self.method.upper()}), covariance {self.covariance_structure}"
-                 f"{' by arm' if self.group_covariance else ''}, df {self.df_method}",
-                 f"formula: {self.formula}",
-                 f"{self.n_obs} observations, {self.n_participants} participants, visits "
-                 f"{', '.join(self.visits)}; log-likelihood {self.log_likelihood:.3f}, AIC {self.aic:.2f}, "
-                 f"BIC {self.bic:.2f}{'' if self.converged else '; NOT CONVERGED'}", "",
-                 self.fixed_effects.to_string(index=False, float_format=lambda v: f"{v:.4g}"), ""]
-        lines += [f"note: {n}" for n in dict.fromkeys(self.notes)]
-        return "\n".join(lines)
+    def summary(self) -> Summary:
+        """The model, the fit, the fixed effects and the notes (prints as text; HTML in a notebook)."""
+        by = f" by {self.group_covariance}" if self.group_covariance else ""
+        lines = [f"formula: {self.formula}",
+                 f"covariance {self.covariance_structure}{by}, {self.method.upper()}, df {self.df_method}",
+                 f"{self.n_obs} observations, {self.n_participants} subjects ({self.subject}), {self.visit} "
+                 f"{', '.join(self.visits)}",
+                 f"log-likelihood {self.log_likelihood:.2f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}"
+                 + ("" if self.converged else "; NOT CONVERGED")]
+        return Summary.of(f"MMRM of {self.outcome}", lines, [("fixed effects", self.fixed_effects)], self.notes)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The fixed effects table."""
+        return self.fixed_effects.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the model, the fit, every table (the covariance by visit)."""
+        def matrices(value: pd.DataFrame | dict[str, pd.DataFrame]) -> dict:
+            if isinstance(value, dict):
+                return {str(g): matrices(m) for g, m in value.items()}
+            return {str(i): {str(c): float(v) for c, v in row.items()} for i, row in value.iterrows()}
+
+        out = {"outcome": self.outcome, "formula": self.formula, "visit": self.visit, "visits": list(self.visits),
+               "subject": self.subject, "arm": self.arm, "reference_arm": self.reference_arm,
+               "covariance_structure": self.covariance_structure, "group_covariance": self.group_covariance,
+               "method": self.method, "df_method": self.df_method, "n_obs": self.n_obs,
+               "n_participants": self.n_participants, "log_likelihood": self.log_likelihood, "aic": self.aic,
+               "bic": self.bic, "converged": self.converged, "fixed_effects": self.fixed_effects,
+               "covariance": matrices(self.covariance), "correlation": matrices(self.correlation),
+               "notes": list(dict.fromkeys(self.notes))}
+        if self.arm is not None:
+            out["marginal_means"] = self.marginal_means()
+            out["arm_differences"] = self.arm_differences()
+        return jsonable(out)
 
     def __repr__(self) -> str:
-        return self.summary()
+        return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
 
 
 def fit_mmrm(df: pd.DataFrame, outcome: str | None = None, visit: str | None = None, reference_arm: str | None = None,

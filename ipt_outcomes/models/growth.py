@@ -22,6 +22,7 @@ from ..errors import (
 )
 from ..inference.distributions import t_ppf, t_two_sided
 from ..registry import Registry
+from ..results import Summary, jsonable
 from ..study import Study, registry_in_force, time_column
 from .checks import check_growth_input, reference_arm_of
 from .derived import quantities as derived
@@ -155,68 +156,56 @@ class GrowthFit:
         """The instrument registry in force for the data fitted (the study's instruments included)."""
         return registry_in_force(None, study=Study.from_attrs(self.data_attrs.get("ipt_study")))
 
-    def summary_text(self) -> str:
-        """Plain-text summary: fixed effects with Satterthwaite df, variance components, fit."""
-        fe = self.fixed_effects.copy()
+    def summary(self) -> Summary:
+        """The model, the fit, the fixed effects (Satterthwaite df) and variance components, and the
+        notes: prints as text, renders as HTML in a notebook."""
         if self.formula_model is not None:
             kind = "Linear mixed model" if self.formula_model.structure is not None else "Linear model"
-            head = [f"{kind} of {self.outcome}, {self.method.upper() if self.formula_model.structure else 'least squares'}",
-                    f"formula: {self.formula}"]
+            title = f"{kind} of {self.outcome}"
+            lines = [f"formula: {self.formula}",
+                     f"estimation: {self.method.upper() if self.formula_model.structure else 'least squares'}"]
         else:
-            head = [
-                f"Linear mixed growth model of {self.outcome} by {self.spec.time} ({self.spec.shape} time), "
-                f"{self.method.upper()}",
-                f"random: {'intercept and slope' if self.spec.random == 'slope' else 'intercept'} by participant"
-                + (f", intercept by {self.spec.therapist}" if self.spec.therapist else ""),
-                f"formula: {self.formula}"]
-        lines = [
-            *head,
-            f"observations {self.n_obs}, participants {self.n_participants}; log-likelihood "
-            f"{self.log_likelihood:.2f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}",
-            "",
-            f"{'term':<34}{'estimate':>10}{'SE':>9}{'df':>9}{'t':>8}{'p':>10}{'95% CI':>22}",
-        ]
-        for r in fe.itertuples():
-            ci = f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]"
-            lines.append(f"{r.term:<34}{r.estimate:>10.3f}{r.std_error:>9.3f}{r.df:>9.1f}{r.statistic:>8.2f}"
-                         f"{_p(r.p_value):>10}{ci:>22}")
-        lines += ["", "variance components"]
-        for r in self.variance_components.itertuples():
-            label = r.group + (f" {r.term1}" if isinstance(r.term1, str) else "") + \
-                (f" x {r.term2}" if isinstance(r.term2, str) else "")
-            lines.append(f"  {label:<40}{r.estimate:>12.4f}")
+            title = f"Linear mixed growth model of {self.outcome}"
+            random = "intercept and slope" if self.spec.random == "slope" else "intercept"
+            lines = [f"formula: {self.formula}",
+                     f"time: {self.spec.time} ({self.spec.shape}); random {random} by participant"
+                     + (f", intercept by {self.spec.therapist}" if self.spec.therapist else "")
+                     + f"; estimation: {self.method.upper()}"]
+        lines.append(f"{self.n_obs} observations, {self.n_participants} participants; log-likelihood "
+                     f"{self.log_likelihood:.2f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}"
+                     + ("" if self.converged else "; NOT CONVERGED"))
+        notes = list(self.notes)
         if self.singular:
-            lines.append("warning: singular fit (a variance at 0 or a correlation at +-1); simplify the random part.")
-        for note in self.notes:
-            lines.append(f"note: {note}")
-        return "\n".join(lines)
+            notes.insert(0, "singular fit (a variance at 0 or a correlation at +-1); simplify the random part.")
+        return Summary.of(title, lines, [("fixed effects", self.fixed_effects),
+                                         ("variance components", self.variance_components)], notes)
+
+    def summary_text(self) -> str:
+        """:meth:`summary` as text."""
+        return str(self.summary())
+
+    def to_frame(self) -> pd.DataFrame:
+        """The fixed effects table."""
+        return self.fixed_effects.copy()
 
     def __repr__(self) -> str:
         return self.summary_text()
 
     def _repr_html_(self) -> str:
-        import html
-
-        head = html.escape(self.summary_text().split("\n\n")[0]).replace("\n", "<br>")
-        fe = self.fixed_effects.to_html(index=False, float_format=lambda x: f"{x:.4g}", escape=True)
-        vc = self.variance_components.to_html(index=False, float_format=lambda x: f"{x:.4g}", escape=True, na_rep="")
-        return f"<p>{head}</p>{fe}<p>variance components</p>{vc}"
+        return self.summary()._repr_html_()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (used by ``ipt-outcomes fit --json``)."""
-        def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-            return df.astype(object).where(df.notna(), None).to_dict(orient="records")
-
-        return {
+        return jsonable({
             "outcome": self.outcome, "formula": self.formula, "time": self.spec.time, "shape": self.spec.shape,
             "random": self.spec.random,
             "method": self.method, "reference_arm": self.spec.reference_arm, "engine": self.engine,
-            "fixed_effects": records(self.fixed_effects), "variance_components": records(self.variance_components),
+            "fixed_effects": self.fixed_effects, "variance_components": self.variance_components,
             "log_likelihood": float(self.log_likelihood), "aic": float(self.aic), "bic": float(self.bic),
             "converged": bool(self.converged), "singular": bool(self.singular), "n_obs": int(self.n_obs),
             "n_participants": int(self.n_participants),
             "notes": list(self.notes),
-        }
+        })
 
     def contrast(self, L: Sequence[float] | np.ndarray, level: float = 0.95) -> dict[str, float]:
         """Estimate, SE, Satterthwaite df, t, p and CI of a linear combination of the fixed effects."""
@@ -236,12 +225,6 @@ class GrowthFit:
         crit = t_ppf(0.5 + level / 2, df)
         return {"estimate": est, "std_error": se, "df": df, "statistic": t,
                 "p_value": float(t_two_sided(t, df)), "ci_lower": est - crit * se, "ci_upper": est + crit * se}
-
-
-def _p(p: float) -> str:
-    from ..formatting import p_cell
-
-    return p_cell(p)
 
 
 @checked(df=frame, outcome=optional(text), formula=optional(text), time=optional(text),

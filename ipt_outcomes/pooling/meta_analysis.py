@@ -21,12 +21,16 @@ subgroup estimates, as the Cochrane Handbook and metafor's subgroup vignette do)
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, ArgumentError
+from ..formatting import p_text
 from ..inference.distributions import chi2_sf, norm_ppf, norm_sf, t_ppf, t_two_sided
+from ..results import Summary, jsonable
 from .tau2 import estimate_tau2
 
 __all__ = ["METHODS", "MetaAnalysis", "meta_analysis"]
@@ -34,22 +38,77 @@ __all__ = ["METHODS", "MetaAnalysis", "meta_analysis"]
 METHODS = ("reml", "dl", "pm", "fe")
 
 
+@dataclass(eq=False)
 class MetaAnalysis:
     """Result of :func:`meta_analysis`: ``estimate``, ``std_error``, ``ci_lower``, ``ci_upper``,
     ``statistic``, ``p_value``, ``tau2``, ``i2`` (percent), ``h2``, ``q``, ``q_df``, ``q_p_value``,
     ``pi_lower``, ``pi_upper``, ``k``, ``method``, ``hksj``, ``level``, ``studies`` (the input with
-    each trial's weight), ``summary`` (one-row DataFrame), :meth:`leave_one_out`, ``notes``; with
-    ``by``: ``subgroups`` (one row per level) and ``q_between``, ``q_between_df``, ``q_between_p_value``."""
+    each trial's weight), :meth:`to_frame` (one row), :meth:`summary`, :meth:`to_dict`,
+    :meth:`leave_one_out`, ``notes``; with ``by``: ``subgroups`` (one row per level) and
+    ``q_between``, ``q_between_df``, ``q_between_p_value``."""
 
-    def __init__(self, **values: object) -> None:
-        self.__dict__.update(values)
+    estimate: float
+    std_error: float
+    ci_lower: float
+    ci_upper: float
+    statistic: float
+    p_value: float
+    tau2: float
+    i2: float
+    h2: float
+    q: float
+    q_df: int
+    q_p_value: float
+    pi_lower: float
+    pi_upper: float
+    k: int
+    method: str
+    hksj: bool
+    level: float
+    studies: pd.DataFrame
+    estimates: np.ndarray = field(repr=False)   # each trial's estimate
+    variances: np.ndarray = field(repr=False)   # and its squared standard error
+    notes: list[str] = field(default_factory=list)
+    by: str | None = None
+    subgroups: pd.DataFrame | None = None
+    q_between: float | None = None
+    q_between_df: int | None = None
+    q_between_p_value: float | None = None
 
-    @property
-    def summary(self) -> pd.DataFrame:
+    def to_frame(self) -> pd.DataFrame:
+        """The pooled result as one row: ``method``, ``k``, ``estimate`` ... ``pi_upper``."""
         keys = ["k", "estimate", "std_error", "ci_lower", "ci_upper", "statistic", "p_value", "tau2", "i2", "h2", "q",
                 "q_df", "q_p_value", "pi_lower", "pi_upper"]
         return pd.DataFrame([{"method": self.method + (" + HKSJ" if self.hksj else ""),
                               **{k: getattr(self, k) for k in keys}}])
+
+    def summary(self) -> Summary:
+        """The pooled result, heterogeneity, each trial's weight and the subgroups (text; HTML in a notebook)."""
+        lines = [f"{self.k} trials; {self.method}{' with the Knapp-Hartung interval' if self.hksj else ''}",
+                 f"pooled {self.estimate:.2f} [{self.ci_lower:.2f}, {self.ci_upper:.2f}], {p_text(self.p_value)}; "
+                 f"prediction interval [{self.pi_lower:.2f}, {self.pi_upper:.2f}]",
+                 f"heterogeneity: Q = {self.q:.2f} on {self.q_df} df, {p_text(self.q_p_value)}; tau2 = {self.tau2:.4f}; "
+                 f"I2 = {self.i2:.0f} %; H2 = {self.h2:.2f}"]
+        tables = [("trials", self.studies)]
+        if self.subgroups is not None:
+            lines.append(f"subgroup differences ({self.by}): Q = {self.q_between:.2f} on {self.q_between_df} df, "
+                         f"{p_text(self.q_between_p_value)}")
+            tables.append((f"by {self.by}", self.subgroups))
+        return Summary.of("Meta-analysis of trial effects", lines, tables, self.notes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the pooled result, the trials with their weights, the subgroups, the notes."""
+        out = {"summary": self.to_frame().iloc[0].to_dict(), "trials": self.studies, "notes": list(self.notes)}
+        if self.subgroups is not None:
+            out.update(by=self.by, subgroups=self.subgroups, q_between=self.q_between, q_between_df=self.q_between_df,
+                       q_between_p_value=self.q_between_p_value)
+        return jsonable(out)
+
+    def __repr__(self) -> str:
+        return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
 
     def leave_one_out(self) -> pd.DataFrame:
         """The pooled result with each trial left out in turn (metafor's ``leave1out``); at least 3 trials."""
@@ -59,16 +118,10 @@ class MetaAnalysis:
         rows = []
         for i, label in enumerate(self.studies["label"]):
             keep = np.arange(len(self.studies)) != i
-            one = _pool(self._y[keep], self._v[keep], self.method, self.hksj, self.level)
+            one = _pool(self.estimates[keep], self.variances[keep], self.method, self.hksj, self.level)
             rows.append({"left_out": label, **{k: one[k] for k in ("estimate", "std_error", "ci_lower", "ci_upper",
                                                                    "p_value", "tau2", "i2", "q")}})
         return pd.DataFrame(rows)
-
-    def __repr__(self) -> str:
-        return (f"meta-analysis ({self.method}{', HKSJ' if self.hksj else ''}) of {self.k} trials: "
-                f"{self.estimate:.3f} [{self.ci_lower:.3f}, {self.ci_upper:.3f}], p = {self.p_value:.3g}; "
-                f"tau2 = {self.tau2:.4f}, I2 = {self.i2:.1f}%, prediction interval [{self.pi_lower:.3f}, "
-                f"{self.pi_upper:.3f}]")
 
 
 def meta_analysis(effects: pd.DataFrame, method: str = "reml", hksj: bool = False, by: str | None = None,
@@ -115,7 +168,7 @@ def meta_analysis(effects: pd.DataFrame, method: str = "reml", hksj: bool = Fals
     studies = effects.copy()
     studies["weight_percent"] = 100 * result["weights"] / result["weights"].sum()
     fit = MetaAnalysis(**{k: v for k, v in result.items() if k != "weights"}, method=method, hksj=hksj, level=level,
-                       studies=studies, _y=y, _v=se ** 2, notes=notes, by=by)
+                       studies=studies, estimates=y, variances=se ** 2, notes=notes, by=by)
     if by is not None:
         _subgroups(fit, effects, by)
     return fit
@@ -174,7 +227,7 @@ def _subgroups(fit: MetaAnalysis, effects: pd.DataFrame, by: str) -> None:
     for level_value in sorted(groups.astype(str).unique()):
         keep = (groups.astype(str) == level_value).to_numpy()
         if keep.sum() < 2:
-            one = {"estimate": float(fit._y[keep][0]), "std_error": math.sqrt(float(fit._v[keep][0])), "k": 1}
+            one = {"estimate": float(fit.estimates[keep][0]), "std_error": math.sqrt(float(fit.variances[keep][0])), "k": 1}
             fit.notes.append(f"{by} {level_value}: one trial, shown as it is (no pooling, no tau2).")
             crit = float(norm_ppf(0.5 + fit.level / 2))
             one.update(ci_lower=one["estimate"] - crit * one["std_error"],
@@ -182,7 +235,7 @@ def _subgroups(fit: MetaAnalysis, effects: pd.DataFrame, by: str) -> None:
                        p_value=2.0 * float(norm_sf(abs(one["estimate"] / one["std_error"]))), tau2=float("nan"),
                        i2=float("nan"), q=float("nan"), pi_lower=float("nan"), pi_upper=float("nan"))
         else:
-            one = _pool(fit._y[keep], fit._v[keep], fit.method, fit.hksj, fit.level)
+            one = _pool(fit.estimates[keep], fit.variances[keep], fit.method, fit.hksj, fit.level)
             fit.notes.extend(one.pop("notes"))
         rows.append({by: level_value, **{k: one[k] for k in ("k", "estimate", "std_error", "ci_lower", "ci_upper",
                                                              "p_value", "tau2", "i2", "q", "pi_lower", "pi_upper")}})

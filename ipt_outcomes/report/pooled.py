@@ -105,7 +105,7 @@ def _sections(pooled, common, effects, fit, figs, by, method, effect, tau2, hksj
     methods.paragraph(_results(fit, by, effect), "apa")
     pooled_s = Section("pooled", "Pooled arm effect")
     pooled_s.add(figure_html(figs["forest"], "fig-forest-pooled"))
-    pooled_s.add(table_html(fit.summary, 3, "Pooled over all trials"))
+    pooled_s.add(table_html(fit.to_frame(), 3, "Pooled over all trials"))
     if by is not None:
         pooled_s.add(table_html(fit.subgroups, 3, f"By {by}; test for subgroup differences Q = {fit.q_between:.2f} on "
                                                   f"{fit.q_between_df} df, p = {fit.q_between_p_value:.3g}"))

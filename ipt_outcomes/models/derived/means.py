@@ -37,7 +37,7 @@ METHODS = ("trt.vs.ctrl", "pairwise")
 ADJUST = ("none", "bonferroni")
 
 
-def _fixed_variables(fit: GrowthModel) -> list[str]:
+def fixed_variables(fit: GrowthModel) -> list[str]:
     from ..formula import parse_formula
 
     names = set(parse_formula(fit.formula).fixed_variables)
@@ -47,7 +47,7 @@ def _fixed_variables(fit: GrowthModel) -> list[str]:
 def _grid_values(fit: GrowthModel, at: Mapping[str, Any]) -> tuple[dict[str, list[Any]], list[str], dict[str, float]]:
     """Values of each fixed-part variable on the grid; the factor-like ones; numeric ones held at a mean."""
     data = fit.formula_model.data
-    variables = _fixed_variables(fit)
+    variables = fixed_variables(fit)
     unknown = sorted(set(at) - set(variables))
     if unknown:
         raise ArgumentError(f"at= names {', '.join(map(repr, unknown))}, not a variable of the fixed part; variables: "
@@ -208,7 +208,7 @@ def contrasts(fit: GrowthModel, specs: Sequence[str] | str, at: Mapping[str, Any
 
 def _time_in_model(fit: GrowthModel) -> str | None:
     time = fit.spec.time
-    return time if time in _fixed_variables(fit) else None
+    return time if time in fixed_variables(fit) else None
 
 
 def arm_column(fit: GrowthModel) -> str:
@@ -218,14 +218,14 @@ def arm_column(fit: GrowthModel) -> str:
 
 def _arm_in_model(fit: GrowthModel) -> bool:
     data, arm = fit.formula_model.data, arm_column(fit)
-    return arm in _fixed_variables(fit) and isinstance(data[arm].dtype, pd.CategoricalDtype)
+    return arm in fixed_variables(fit) and isinstance(data[arm].dtype, pd.CategoricalDtype)
 
 
 def _by_levels(fit: GrowthModel, by: str | None) -> list[str]:
     if by is None:
         return []
     data = fit.formula_model.data
-    if by not in _fixed_variables(fit) or not isinstance(data[by].dtype, pd.CategoricalDtype):
+    if by not in fixed_variables(fit) or not isinstance(data[by].dtype, pd.CategoricalDtype):
         raise ArgumentError(f"by={by!r} must be a categorical variable of the fixed part of {fit.formula}.")
     return [by]
 
