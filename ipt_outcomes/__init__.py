@@ -79,7 +79,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .models.planning.bootstrap import parametric_bootstrap
     from .models.planning.power import power_simulation
     from .registry import Instrument, Registry, default_registry
-    from .report import Report, baseline_table, build_report, model_table
+    from .report import Report, baseline_table, build_report, model_table  # type: ignore[no-redef]
     from .simulate import simulate_trial
     from .study import Study, load_study
     from .validation import ValidationReport, trial_schema, validate

@@ -125,7 +125,7 @@ def whole(minimum: int | None = None, maximum: int | None = None) -> Check:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) \
                     and float(value).is_integer():
-                value = int(value)
+                value = int(float(value))
             else:
                 raise ArgumentTypeError(f"{where} must be a whole number, not {_type_name(value)} {_short(value)}.")
         value = int(value)

@@ -104,6 +104,8 @@ def _remember_codes(series: pd.Series, values: list[Any], positions: np.ndarray)
     if data is None or len(positions) < 10_000:  # small columns are hashed in no time
         return
     small = np.int8 if len(values) < 127 else np.int16 if len(values) < 32_767 else np.int32
+    codes: np.ndarray
+    uniques: Any
     if None not in values and len(set(values)) == len(values):  # no value merged or dropped
         codes, uniques = positions.astype(small), values
     else:
@@ -127,8 +129,11 @@ def _remember_codes(series: pd.Series, values: list[Any], positions: np.ndarray)
         coded = rank[codes].astype(small)
     coded.setflags(write=False)
     key = id(data)
-    _CODES[key] = (weakref.ref(data, lambda _ref, key=key: _CODES.pop(key, None)), coded,
-                   np.asarray(uniques, dtype=object)[order])
+
+    def forget(_ref: object, key: int = key) -> None:
+        _CODES.pop(key, None)
+
+    _CODES[key] = (weakref.ref(data, forget), coded, np.asarray(uniques, dtype=object)[order])
 
 
 def _known_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:

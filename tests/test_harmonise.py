@@ -92,3 +92,13 @@ def test_choice_of_instrument_and_refusals():
         ipt.harmonise(ipt.harmonise(flat, "pomp"))
     with pytest.raises(ipt.ArgumentError, match="'pomp' or 'baseline_sd'"):
         ipt.harmonise(flat, "zscore")
+
+
+def test_the_metric_is_named_metric_and_method_is_a_deprecated_alias():
+    pooled = ipt.load_trials(ipt.pooled_example_path())
+    new = ipt.harmonise(pooled, metric="baseline_sd")
+    with pytest.warns(DeprecationWarning, match="harmonise\\(metric=...\\)"):
+        old = ipt.harmonise(pooled, method="baseline_sd")
+    pd.testing.assert_frame_equal(new, old)
+    with pytest.raises(ipt.ArgumentError, match="metric must be 'pomp' or 'baseline_sd'"):
+        ipt.harmonise(pooled, metric="z")

@@ -111,8 +111,8 @@ def test_mmrm_command_takes_the_study_block(study_file):
     result = subprocess.run([sys.executable, "-m", "ipt_outcomes.cli.main", "mmrm", str(DATA), "--study",
                              str(study_file)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "covariance cs, df kenward-roger" in result.stdout
+    assert "covariance cs, REML, df kenward-roger" in result.stdout
     assert "(the default)" not in result.stdout
     flag = subprocess.run([sys.executable, "-m", "ipt_outcomes.cli.main", "mmrm", str(DATA), "--study",
                            str(study_file), "--covariance", "ar1"], capture_output=True, text=True, timeout=300)
-    assert flag.returncode == 0 and "covariance ar1, df kenward-roger" in flag.stdout
+    assert flag.returncode == 0 and "covariance ar1, REML, df kenward-roger" in flag.stdout

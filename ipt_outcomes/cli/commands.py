@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -17,6 +18,9 @@ from ..loading import load
 from ..simulate import simulate_trial
 from ..study import primary_outcome, time_column
 from .render import cli_words, stderr_console, stdout_console, validation_lines, validation_table
+
+if TYPE_CHECKING:
+    from ..validation import ValidationReport
 
 __all__ = ["REGISTRY"]
 
@@ -307,7 +311,7 @@ def cmd_clinical(args: argparse.Namespace) -> int:
     time = chosen_time.column
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        cc = clinical_change(df, outcome, reliability=args.reliability, cutoff=cutoff, time=time)
+        cc = clinical_change(df, outcome, reliability=args.reliability, cutoff=cutoff, time=time)  # type: ignore[arg-type]
     summary = summarise_change(cc, reference_arm=args.reference_arm)
     gains = sudden_gains(df, outcome, reliability=args.reliability, time=time)
     sens = sensitivity_analyses(df, outcome, n_imputations=args.imputations, seed=args.seed, time=time,
@@ -358,7 +362,7 @@ def cmd_clinical(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_valid(args: argparse.Namespace) -> tuple[pd.DataFrame | None, object]:
+def _load_valid(args: argparse.Namespace) -> tuple[pd.DataFrame | None, ValidationReport]:
     """Load and validate ``args.data``; on errors print them to stderr and return (None, report)."""
     _import_in_background("pandera.pandas")  # while the file is read
     df = load(args.data, study=args.study)
@@ -437,7 +441,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if docx is not None:
         from ..report.docx import write_docx
 
-        write_docx(report, docx, title=f"IPT trial report: {report.results['fit'].outcome}", force=force, inputs=inputs)
+        write_docx(report, docx, title=f"IPT trial report: {report.results['fit'].outcome}", force=force,
+                   inputs=tuple(inputs))
         stderr_console().print(f"wrote {docx}", markup=False)
     stderr_console().print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", markup=False)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -12,6 +13,9 @@ from ..errors import ArgumentError
 from ..study import primary_outcome, time_column
 from .commands import _import_in_background, _json_default, _load_valid, _names, _p, _records
 from .render import cli_words
+
+if TYPE_CHECKING:
+    from ..validation import ValidationReport
 
 __all__ = ["add_mmrm", "cmd_mmrm"]
 
@@ -93,11 +97,11 @@ def cmd_mmrm(args: argparse.Namespace) -> int:
     else:
         outcome = primary_outcome(df, args.outcome)
         visit = time_column(df, args.visit or plan.get("visit"))
-        given = {"covariance": args.covariance, "df_method": args.df_method, "method": args.method,
+        flags = {"covariance": args.covariance, "df_method": args.df_method, "method": args.method,
                  "baseline": args.baseline, "group_covariance": args.group_covariance,
                  "baseline_visit": args.baseline_visit,
                  "covariates": None if args.covariates is None else _names(args.covariates)}
-        options, assumed = resolve(plan, given)
+        options, assumed = resolve(plan, flags)
         fit = fit_mmrm(df, outcome, visit=visit.column, reference_arm=args.reference_arm, **options)
         choices = [] if visit.how == "given" else [f"visit: {visit.statement.replace('set time=', 'set --visit ')}"]
         choices += [f"{a}; choose with --{a.split()[0]} or the study file's mmrm: block" for a in assumed]
@@ -105,10 +109,10 @@ def cmd_mmrm(args: argparse.Namespace) -> int:
     if report is None:
         choices.append("the data are not the canonical table: only the checks the model needs were run (its columns "
                        "exist, the outcome is numeric, one value per subject and visit, missing values counted)")
-    visit = _Named(visit_name)
+    named = _Named(visit_name)
     means, differences = fit.marginal_means(), fit.arm_differences()
     if args.json:
-        result = {"outcome": fit.outcome, "visit": visit.column, "formula": fit.formula, "covariance_structure":
+        result = {"outcome": fit.outcome, "visit": named.column, "formula": fit.formula, "covariance_structure":
                   fit.covariance_structure, "group_covariance": fit.group_covariance, "method": fit.method,
                   "df_method": fit.df_method, "reference_arm": fit.reference_arm, "n_obs": fit.n_obs,
                   "n_participants": fit.n_participants, "log_likelihood": fit.log_likelihood, "aic": fit.aic,
@@ -120,13 +124,13 @@ def cmd_mmrm(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(result, indent=2, default=_json_default) + "\n")
         return 0
     out = [str(fit.summary()), *(f"note: {c}" for c in choices), "",
-           f"Least-squares means by {visit.column} (proportional weights)"]
+           f"Least-squares means by {named.column} (proportional weights)"]
     for r in means.itertuples(index=False):
-        out.append(f"  {visit.column} {r[0]:<6} {r.arm:<12} {r.estimate:8.2f} [{r.ci_lower:.2f}, {r.ci_upper:.2f}]"
+        out.append(f"  {named.column} {r[0]:<6} {r.arm:<12} {r.estimate:8.2f} [{r.ci_lower:.2f}, {r.ci_upper:.2f}]"
                    f"  SE {r.std_error:.2f}, df {r.df:.1f}")
-    out += ["", f"Arm differences at every {visit.column} (against {fit.reference_arm})"]
+    out += ["", f"Arm differences at every {named.column} (against {fit.reference_arm})"]
     for r in differences.itertuples(index=False):
-        out.append(f"  {visit.column} {r[0]:<6} {r.arm} - {r.reference_arm}: {r.difference:.2f} [{r.ci_lower:.2f}, "
+        out.append(f"  {named.column} {r[0]:<6} {r.arm} - {r.reference_arm}: {r.difference:.2f} [{r.ci_lower:.2f}, "
                    f"{r.ci_upper:.2f}], "
                    f"t({r.df:.1f}) = {r.statistic:.2f}, {_p(r.p_value)}")
     sys.stdout.write(cli_words("\n".join(out)) + "\n")
@@ -138,7 +142,7 @@ class _Named:
         self.column = column
 
 
-def _load_for_formula(args: argparse.Namespace) -> tuple[pd.DataFrame | None, object]:
+def _load_for_formula(args: argparse.Namespace) -> tuple[pd.DataFrame | None, ValidationReport | None]:
     """A formula's data: the canonical table is validated in full; any other tidy table gets only the
     checks the model needs (in :func:`ipt_outcomes.fit_mmrm`); the report is then None."""
     from ..loading import load
@@ -149,7 +153,7 @@ def _load_for_formula(args: argparse.Namespace) -> tuple[pd.DataFrame | None, ob
     return df, None
 
 
-def _load_valid_frame(args: argparse.Namespace, df: pd.DataFrame) -> tuple[pd.DataFrame | None, object]:
+def _load_valid_frame(args: argparse.Namespace, df: pd.DataFrame) -> tuple[pd.DataFrame | None, ValidationReport]:
     from ..validation import validate
     from .render import stderr_console, validation_lines
 

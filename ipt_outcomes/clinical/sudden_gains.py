@@ -20,6 +20,7 @@ Wiedemann M, Thew GR, Stott R, Ehlers A (2020) suddengains: an R package. PLoS O
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -155,9 +156,9 @@ def _mean_var(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, var
 
 
-def _default_threshold(data: pd.DataFrame, inst: object, reliability: float | None) -> float:
+def _default_threshold(data: pd.DataFrame, inst: Any, reliability: float | None) -> float:
     if inst is not None and reliability is None and getattr(inst, "reliable_change_points", None):
-        return float(inst.reliable_change_points)  # type: ignore[union-attr]
+        return float(inst.reliable_change_points)
     r = reliability if reliability is not None else getattr(inst, "reliability", None)
     if r is None:
         raise AnalysisError("no reliable-change threshold for this instrument; pass threshold= or reliability=.")

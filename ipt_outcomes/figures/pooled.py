@@ -19,7 +19,9 @@ def meta_forest_figure(fit, by: str = "disorder", what: str = "effect") -> go.Fi
     effects = fit.studies
     groups = fit.subgroups.set_index(by) if getattr(fit, "subgroups", None) is not None else None
     fig = go.Figure()
-    y, labels, row = [], [], 0
+    y: list[float] = []
+    labels: list[str] = []
+    row = 0.0
     z = 1.959963984540054
     order = sorted(effects[by].astype(str).unique()) if by in effects.columns else [None]
     for level in order:

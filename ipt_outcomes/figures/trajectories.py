@@ -40,7 +40,7 @@ def trajectory_figure(df: pd.DataFrame, fit: GrowthFit, max_participants: int | 
                                  hovertemplate="participant %{text}<br>" + plain(time) + " %{x}<br>score %{y}<extra>"
                                  + plain(arm) + "</extra>"))
     times = np.linspace(float(data[time].min()), float(data[time].max()), 40)
-    traj = fit.trajectories(times=times)
+    traj = fit.trajectories(times=list(times))
     for arm, t in traj.groupby("arm"):
         c = colors.get(arm, "#333333")
         fig.add_trace(go.Scatter(x=np.r_[t["time"], t["time"][::-1]], y=np.r_[t["ci_upper"], t["ci_lower"][::-1]],

@@ -222,7 +222,7 @@ class _Parser:
         fixed = " + ".join(pieces).replace("+ - ", "- ")
         return total, bars, fixed
 
-    def product(self) -> TermSet | _Bar:
+    def product(self) -> TermSet | _Bar | _Cov:
         left = self.nest()
         while self.at("*", "/"):
             op = self.take()
@@ -231,7 +231,7 @@ class _Parser:
             left = self.limited(star(left, right, self.order) if op.value == "*" else nested(left, right, self.order), op)
         return left
 
-    def nest(self) -> TermSet | _Bar:
+    def nest(self) -> TermSet | _Bar | _Cov:
         left = self.interact()
         while self.at("%in%"):
             op = self.take()
@@ -239,7 +239,7 @@ class _Parser:
             left = self.limited(colon(self.no_bar(left, op), right, self.order), op)
         return left
 
-    def interact(self) -> TermSet | _Bar:
+    def interact(self) -> TermSet | _Bar | _Cov:
         left = self.power()
         while self.at(":"):
             op = self.take()
@@ -247,7 +247,7 @@ class _Parser:
             left = self.limited(colon(self.no_bar(left, op), right, self.order), op)
         return left
 
-    def power(self) -> TermSet | _Bar:
+    def power(self) -> TermSet | _Bar | _Cov:
         base = self.primary()
         if self.at("^"):
             op = self.take()
@@ -263,7 +263,7 @@ class _Parser:
             base = self.limited(power_of(base, order, self.order), op)
         return base
 
-    def primary(self) -> TermSet | _Bar:
+    def primary(self) -> TermSet | _Bar | _Cov:
         t = self.tok
         if self.at("("):
             self.take()
@@ -360,7 +360,8 @@ class _Parser:
                 levels.append([])
             else:
                 break
-        out, prefix = [], ()
+        out: list[tuple[str, ...]] = []
+        prefix: tuple[str, ...] = ()
         for names in levels:
             prefix = tuple(names) + prefix
             out.append(prefix)

@@ -163,7 +163,7 @@ def _imputation_model(per: pd.DataFrame, wide: pd.DataFrame) -> tuple[list[_Patt
             raise AnalysisError(f"arm {a} has {int(donors.sum())} completers; too few to impute from.")
         rows = group["_pos"].to_numpy()
         predictors = [("baseline", baseline), *([(f"the score at {s:g}", last_score)] if use_last else [])]
-        kept = []
+        kept: list[tuple[str, np.ndarray]] = []
         for name, values in predictors:  # a predictor the donors do not vary on (or that repeats another) is left out
             trial = np.column_stack([np.ones(int(donors.sum())), *[v[donors] for _, v in kept], values[donors]])
             if np.linalg.matrix_rank(trial) == trial.shape[1]:

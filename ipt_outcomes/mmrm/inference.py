@@ -36,6 +36,7 @@ tests in linear mixed models: the R package pbkrtest. J Stat Softw 59(9).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -212,12 +213,17 @@ def covariance_inference(data: MmrmData, structure: str, sigmas: np.ndarray, rem
             D1.append(first)
             D2.append(second)
             continue
-        D1.append(np.moveaxis(jacobian(lambda x: sas_covariance(structure, m, x, times), psi[g]), -1, 0))  # (k, m, m)
+        def matrix(x: np.ndarray) -> np.ndarray:
+            return sas_covariance(structure, m, x, times)
+
+        D1.append(np.moveaxis(jacobian(matrix, psi[g]), -1, 0))  # (k, m, m)
         if structure in LINEAR:
             D2.append(np.zeros((k, k, m, m)))
         else:
-            flat = [hessian(lambda x, a=a, b=b: float(sas_covariance(structure, m, x, times)[a, b]), psi[g])
-                    for a in range(m) for b in range(m)]
+            def entry(x: np.ndarray, a: int, b: int) -> float:
+                return float(sas_covariance(structure, m, x, times)[a, b])
+
+            flat = [hessian(partial(entry, a=a, b=b), psi[g]) for a in range(m) for b in range(m)]
             D2.append(np.moveaxis(np.array(flat).reshape(m, m, k, k), (2, 3), (0, 1)))
     _, beta, Phi = evaluate_covariances(data, sigmas, reml)
     p = data.p

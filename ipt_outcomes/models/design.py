@@ -181,7 +181,7 @@ def build_design(df: pd.DataFrame, spec: GrowthSpec) -> Design:
     for mod in spec.moderators:
         if _is_numeric(data[mod]):  # continuous: one slope, and its interactions with arm and time
             m_names, m_cols = [mod], data[mod].to_numpy(float)[:, None]
-            m_f = [(mod, None)]
+            m_f: list[tuple[str, str | None]] = [(mod, None)]
             if np.ptp(m_cols) == 0 and not spec.level_sets:
                 raise AnalysisError(f"moderator {mod!r} takes one value ({m_cols[0, 0]:g}) in the analysed {spec.outcome} "
                                     "rows, so it cannot moderate anything; drop it from moderators.")

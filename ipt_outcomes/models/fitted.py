@@ -17,7 +17,19 @@ import pandas as pd
 
 from .design import Design, GrowthSpec
 
-__all__ = ["GrowthModel"]
+__all__ = ["FormulaModel", "GrowthModel"]
+
+
+class FormulaModel(Protocol):
+    """Any model with a formula design (growth or MMRM), as the reference grids of marginal means and
+    contrasts read it."""
+
+    formula: str
+
+    @property
+    def formula_model(self) -> Any: ...
+
+    def contrast(self, L: Sequence[float] | np.ndarray, level: float = 0.95) -> dict[str, float]: ...
 
 
 class GrowthModel(Protocol):
@@ -26,7 +38,16 @@ class GrowthModel(Protocol):
     spec: GrowthSpec
     fixed_effects: pd.DataFrame
     variance_components: pd.DataFrame
+    log_likelihood: float
+    aic: float
+    bic: float
+    converged: bool
+    singular: bool
+    n_obs: int
+    n_participants: int
     method: str
+    engine: str
+    notes: list[str]
     formula: str
     formula_model: Any
     design: Design | None
@@ -36,6 +57,11 @@ class GrowthModel(Protocol):
 
     @property
     def outcome(self) -> str: ...
+
+    @property
+    def n_parameters(self) -> int: ...
+
+    def refit(self, **changes: Any) -> GrowthModel: ...
 
     def contrast(self, L: Sequence[float] | np.ndarray, level: float = 0.95) -> dict[str, float]: ...
 

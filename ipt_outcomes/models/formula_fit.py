@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,11 +31,25 @@ LONG_DOUBLE_MAX = 60
 SINGULAR_TOL = 1e-4
 
 
+@dataclass(eq=False)
 class FormulaResult:
     """What :func:`fit_formula_design` computes; turned into a GrowthFit by :func:`..growth.fit_growth`."""
 
-    def __init__(self, **values: object) -> None:
-        self.__dict__.update(values)
+    fixed: pd.DataFrame
+    variance: pd.DataFrame
+    loglik: float
+    aic: float
+    bic: float
+    converged: bool
+    singular: bool
+    beta: np.ndarray
+    vcov: np.ndarray
+    theta: np.ndarray
+    sigma2: float
+    satt: SatterthwaiteState
+    data: Any
+    engine: str
+    notes: list[str] = field(default_factory=list)
 
 
 def _table(terms: list[str], beta: np.ndarray, se: np.ndarray, dfs: np.ndarray, level: float) -> pd.DataFrame:

@@ -105,7 +105,7 @@ class GrowthFit:
         """Random effects with conditional standard errors (participants; any grouping factor of a formula)."""
         return derived.random_effect_intervals(self, level=level, group=group)
 
-    def marginal_means(self, specs: Sequence[str] | str = "arm", at: dict[str, Any] | None = None,
+    def marginal_means(self, specs: Sequence[str] | str = "arm", at: Mapping[str, Any] | None = None,
                        weights: str = "equal", by: Sequence[str] | str | None = None,
                        level: float = 0.95) -> pd.DataFrame:
         """Estimated marginal means as emmeans computes them (see :func:`.formula_means.marginal_means`)."""
@@ -113,7 +113,7 @@ class GrowthFit:
 
         return marginal_means(self.as_formula_fit(), specs, at=at, weights=weights, by=by, level=level)
 
-    def contrasts(self, specs: Sequence[str] | str = "arm", at: dict[str, Any] | None = None,
+    def contrasts(self, specs: Sequence[str] | str = "arm", at: Mapping[str, Any] | None = None,
                   method: str = "trt.vs.ctrl", weights: str = "equal", by: Sequence[str] | str | None = None,
                   adjust: str = "none", level: float = 0.95) -> pd.DataFrame:
         """Contrasts of marginal means as emmeans' ``contrast`` (see :func:`.formula_means.contrasts`)."""
@@ -130,7 +130,7 @@ class GrowthFit:
             raise ArgumentError("marginal means and contrasts need the model as a formula: fit it with "
                                 f"ipt.fit_growth(df, formula=...) (this model: {self.formula}).")
         if self._twin is None:
-            self._twin = fit_growth(self.data, formula=self.formula, method=self.method,
+            self._twin = fit_growth(self.data, formula=self.formula, method="ml" if self.method == "ml" else "reml",
                                     reference_arm=self.spec.reference_arm,
                                     reference_levels=dict(self.spec.reference_levels), time=self.spec.time, check=False)
         return self._twin
@@ -387,7 +387,8 @@ def fit_growth(
     spec = GrowthSpec(outcome=outcome, time=time, shape=shape, random=random or "slope", method=method,
                       reference_arm=reference.arm, covariates=tuple(covariates),
                       moderators=tuple(moderators), baseline=baseline, therapist=therapist,
-                      breakpoints=tuple(breakpoints), reference_levels=dict(reference_levels or {}))
+                      breakpoints=(float(breakpoints[0]), float(breakpoints[1])),
+                      reference_levels=dict(reference_levels or {}))
     if check:
         check_growth_input(df, spec)
     fallback = None

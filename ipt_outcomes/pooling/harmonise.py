@@ -34,8 +34,8 @@ __all__ = ["METRICS", "harmonise", "pooled_sd"]
 METRICS = {"pomp": "POMP", "baseline_sd": "BASELINE_SD"}
 
 
-def harmonise(df: pd.DataFrame, method: str = "pomp", instrument: str | Mapping[str, str] | None = None,
-              time: str | None = None) -> pd.DataFrame:
+def harmonise(df: pd.DataFrame, metric: str = "pomp", instrument: str | Mapping[str, str] | None = None,
+              time: str | None = None, *, method: str | None = None) -> pd.DataFrame:
     """The table with every score on a common metric (see the module docstring).
 
     Parameters
@@ -43,8 +43,9 @@ def harmonise(df: pd.DataFrame, method: str = "pomp", instrument: str | Mapping[
     df
         Canonical long table, one or more trials (``trial_id``), any instruments the registry or the
         table's study knows.
-    method
-        ``pomp`` or ``baseline_sd``.
+    metric
+        The common metric: ``pomp`` or ``baseline_sd``. (``method=`` is its former name, still accepted
+        with a DeprecationWarning: ``method`` now means an estimator everywhere.)
     instrument
         The instrument to harmonise: one name, or one per trial (``{trial_id: instrument}``). Default:
         each trial's only instrument, else the study's primary instrument; a trial with several and
@@ -55,16 +56,23 @@ def harmonise(df: pd.DataFrame, method: str = "pomp", instrument: str | Mapping[
     """
     if not isinstance(df, pd.DataFrame):
         raise ArgumentError(f"harmonise() needs a pandas DataFrame, not {type(df).__name__}.")
-    if method not in METRICS:
-        raise ArgumentError(f"method must be 'pomp' or 'baseline_sd', not {method!r}.")
+    if method is not None:
+        import warnings
+
+        warnings.warn("harmonise(method=...) is now harmonise(metric=...); method means an estimator everywhere.",
+                      DeprecationWarning, stacklevel=2)
+        metric = method
+    if metric not in METRICS:
+        raise ArgumentError(f"metric must be 'pomp' or 'baseline_sd', not {metric!r}.")
+    method = metric
     for column in ("instrument", "score"):
         if column not in df.columns:
             raise ArgumentError(f"the table has no {column!r} column; harmonise() needs instrument and score.")
     registry = registry_in_force(df)
     out = df.loc[_chosen_rows(df, instrument)].copy()
-    instrument = out["instrument"].astype("string")
+    chosen: pd.Series = out["instrument"].astype("string")
     score = pd.to_numeric(out["score"], errors="coerce").to_numpy(float)
-    names = [str(v) for v in instrument.dropna().unique()]
+    names = [str(v) for v in chosen.dropna().unique()]
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise AnalysisError(f"instrument(s) {', '.join(unknown)} are not in the registry: their range and direction "
@@ -75,13 +83,13 @@ def harmonise(df: pd.DataFrame, method: str = "pomp", instrument: str | Mapping[
     common = np.full(len(out), np.nan)
     if method == "pomp":
         for name in names:
-            rows = (instrument == name).fillna(False).to_numpy()
+            rows = (chosen == name).fillna(False).to_numpy()
             inst = registry[name]
             pomp = 100.0 * (score[rows] - inst.min) / (inst.max - inst.min)
             common[rows] = 100.0 - pomp if inst.higher_is == "better" else pomp
         bounds = (0.0, 100.0)
     else:
-        common, bounds = _baseline_sd(out, instrument, score, registry, time)
+        common, bounds = _baseline_sd(out, chosen, score, registry, time)
     out["source_instrument"] = out["instrument"]
     out["source_score"] = out["score"]
     out["instrument"] = METRICS[method]

@@ -227,7 +227,8 @@ def _subgroups(fit: MetaAnalysis, effects: pd.DataFrame, by: str) -> None:
     for level_value in sorted(groups.astype(str).unique()):
         keep = (groups.astype(str) == level_value).to_numpy()
         if keep.sum() < 2:
-            one = {"estimate": float(fit.estimates[keep][0]), "std_error": math.sqrt(float(fit.variances[keep][0])), "k": 1}
+            one: dict[str, Any] = {"estimate": float(fit.estimates[keep][0]),
+                                   "std_error": math.sqrt(float(fit.variances[keep][0])), "k": 1}
             fit.notes.append(f"{by} {level_value}: one trial, shown as it is (no pooling, no tau2).")
             crit = float(norm_ppf(0.5 + fit.level / 2))
             one.update(ci_lower=one["estimate"] - crit * one["std_error"],
@@ -236,7 +237,7 @@ def _subgroups(fit: MetaAnalysis, effects: pd.DataFrame, by: str) -> None:
                        i2=float("nan"), q=float("nan"), pi_lower=float("nan"), pi_upper=float("nan"))
         else:
             one = _pool(fit.estimates[keep], fit.variances[keep], fit.method, fit.hksj, fit.level)
-            fit.notes.extend(one.pop("notes"))
+            fit.notes.extend(str(n) for n in one.pop("notes"))
         rows.append({by: level_value, **{k: one[k] for k in ("k", "estimate", "std_error", "ci_lower", "ci_upper",
                                                              "p_value", "tau2", "i2", "q", "pi_lower", "pi_upper")}})
         mus.append(one["estimate"])

@@ -18,6 +18,7 @@ one trial per disorder and a disorder moderator it is not identifiable, and ``tr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import pandas as pd
 
@@ -32,6 +33,10 @@ def fit_pooled(df: pd.DataFrame, outcome: str | None = None, moderators: Sequenc
                time: str | None = None, trial_effect: bool | str = "auto", method: str = "reml"):
     """Fit the one-stage pooled model (see the module docstring); returns a GrowthFit."""
     from ..models import fit_growth
+
+    if method not in ("reml", "ml"):
+        raise ArgumentError(f"method must be 'reml' or 'ml', not {method!r}.")
+    estimation: Literal["reml", "ml"] = "ml" if method == "ml" else "reml"
 
     if not isinstance(df, pd.DataFrame):
         raise ArgumentError(f"fit_pooled() needs a pandas DataFrame, not {type(df).__name__}.")
@@ -50,14 +55,14 @@ def fit_pooled(df: pd.DataFrame, outcome: str | None = None, moderators: Sequenc
     with_trial = f"{outcome} ~ {moderated} + {participants} + (1 | trial_id)"
     without = f"{outcome} ~ {moderated} + {participants}"
     if trial_effect is False:
-        fit = fit_growth(data, formula=without, method=method, reference_arm="control", check=False)
+        fit = fit_growth(data, formula=without, method=estimation, reference_arm="control", check=False)
     else:
         try:
-            fit = fit_growth(data, formula=with_trial, method=method, reference_arm="control", check=False)
+            fit = fit_growth(data, formula=with_trial, method=estimation, reference_arm="control", check=False)
         except AnalysisError as exc:
             if trial_effect is True or "random intercept of trial_id" not in str(exc):
                 raise
-            fit = fit_growth(data, formula=without, method=method, reference_arm="control", check=False)
+            fit = fit_growth(data, formula=without, method=estimation, reference_arm="control", check=False)
             notes.append(f"the trial random intercept was left out: {exc}")
     fit.notes[:0] = notes
     return fit

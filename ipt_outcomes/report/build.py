@@ -409,9 +409,9 @@ def _compact_summary(summary: pd.DataFrame) -> pd.DataFrame:
         "n (%)": [f"{c}/{n} ({p:.0f}%)" if n else "" for c, n, p in zip(summary["count"], summary["n"], summary["percent"],
                                                                         strict=True)],
         "missing": summary["n_missing"],
-        "risk difference, % points": [interval(*r, scale=100) for r in
+        "risk difference, % points": [interval(r[0], r[1], r[2], scale=100) for r in
                                       summary[["risk_difference", "rd_ci_lower", "rd_ci_upper"]].itertuples(index=False)],
-        "odds ratio": [interval(*r, digits=2)
+        "odds ratio": [interval(r[0], r[1], r[2], digits=2)
                        for r in summary[["odds_ratio", "or_ci_lower", "or_ci_upper"]].itertuples(index=False)],
         "NNT": summary["nnt_text"].fillna(""),
     })

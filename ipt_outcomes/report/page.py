@@ -34,7 +34,8 @@ class Section:
     """A titled part of the report; ``parts`` are HTML snippets already escaped."""
 
     def __init__(self, key: str, title: str) -> None:
-        self.key, self.title, self.parts = key, title, []
+        self.key, self.title = key, title
+        self.parts: list[str] = []
 
     def add(self, snippet: str) -> None:
         self.parts.append(snippet)

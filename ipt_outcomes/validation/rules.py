@@ -246,7 +246,7 @@ def _score_range(ctx: ValidationContext, t: Tables) -> Rule:
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         out = []
         for value, inst in zip(_values(frame, "score", pos), _values(frame, "instrument", pos), strict=True):
-            i = ctx.registry[inst]
+            i = ctx.registry[str(inst)]
             out.append((value, f"score {_text(value)} is outside the {inst} range {_format_number(i.min)} to "
                                f"{_format_number(i.max)}; correct the score (or leave it empty if unknown), or "
                                "check that the row's instrument is right."))
@@ -288,7 +288,7 @@ def _unique_key(ctx: ValidationContext, t: Tables) -> Rule:
         rows_of: dict[int, list[int]] = {}
         for q in np.flatnonzero(wanted):
             rows_of.setdefault(int(key[q]), []).append(int(q))
-        out = []
+        out: list[tuple[object, str]] = []
         for p in pos:
             same = rows_of[int(key[p])]
             others = [q for q in same if q != p]
@@ -414,7 +414,8 @@ def _spelling_variants(column: str, t: Tables, severity: str = "error") -> Rule:
                            "spelling (or map them in the study file's values section)."))
         return out
 
-    return Rule("spelling_variants", column, severity, passes, explain, frame_level=True)
+    return Rule("spelling_variants", column, "warning" if severity == "warning" else "error", passes, explain,
+                frame_level=True)
 
 
 def _area_codes(table: CodedTable, columns: list[str]) -> tuple[list[np.ndarray], list[str]]:
@@ -470,7 +471,7 @@ def _at_most_two_problem_areas(t: Tables) -> Rule:
     def explain(frame: pd.DataFrame, pos: np.ndarray) -> list[tuple[object, str]]:
         people, areas, names = pairs(frame)
         person = t(frame).participant()
-        out = []
+        out: list[tuple[object, str]] = []
         for p in pos:
             found = tuple(sorted(names[a] for a in areas[people == person[p]]))
             out.append((", ".join(found), f"this participant has {len(found)} problem areas "

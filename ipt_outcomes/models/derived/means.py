@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ArgumentError
-from ..fitted import GrowthModel
+from ..fitted import FormulaModel, GrowthModel
 
 __all__ = ["contrasts", "marginal_means", "reference_rows"]
 
@@ -37,14 +37,14 @@ METHODS = ("trt.vs.ctrl", "pairwise")
 ADJUST = ("none", "bonferroni")
 
 
-def fixed_variables(fit: GrowthModel) -> list[str]:
+def fixed_variables(fit: FormulaModel) -> list[str]:
     from ..formula import parse_formula
 
     names = set(parse_formula(fit.formula).fixed_variables)
     return [c for c in fit.formula_model.data.columns if c in names]
 
 
-def _grid_values(fit: GrowthModel, at: Mapping[str, Any]) -> tuple[dict[str, list[Any]], list[str], dict[str, float]]:
+def _grid_values(fit: FormulaModel, at: Mapping[str, Any]) -> tuple[dict[str, list[Any]], list[str], dict[str, float]]:
     """Values of each fixed-part variable on the grid; the factor-like ones; numeric ones held at a mean."""
     data = fit.formula_model.data
     variables = fixed_variables(fit)
@@ -89,7 +89,7 @@ def _grid_values(fit: GrowthModel, at: Mapping[str, Any]) -> tuple[dict[str, lis
     return values, factors, means
 
 
-def reference_rows(fit: GrowthModel, specs: Sequence[str] | str, at: Mapping[str, Any] | None, weights: str,
+def reference_rows(fit: FormulaModel, specs: Sequence[str] | str, at: Mapping[str, Any] | None, weights: str,
                    by: Sequence[str] | str | None = None) -> tuple[pd.DataFrame, np.ndarray, list[str], list[str]]:
     """One row per combination of ``specs`` within each combination of the ``by`` variables (``by``
     plus the ``at`` variables given several values), its ``L`` (rows of the returned matrix), the
@@ -141,7 +141,7 @@ def reference_rows(fit: GrowthModel, specs: Sequence[str] | str, at: Mapping[str
     return frame, L, groups, notes
 
 
-def marginal_means(fit: GrowthModel, specs: Sequence[str] | str, at: Mapping[str, Any] | None = None,
+def marginal_means(fit: FormulaModel, specs: Sequence[str] | str, at: Mapping[str, Any] | None = None,
                    weights: str = "equal", by: Sequence[str] | str | None = None, level: float = 0.95) -> pd.DataFrame:
     """Estimated marginal means (emmeans' ``emmeans(fit, ~ specs | by, at=, weights=)``).
 
@@ -163,7 +163,7 @@ def _label(values: tuple[Any, ...]) -> str:
     return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
-def contrasts(fit: GrowthModel, specs: Sequence[str] | str, at: Mapping[str, Any] | None = None,
+def contrasts(fit: FormulaModel, specs: Sequence[str] | str, at: Mapping[str, Any] | None = None,
               method: str = "trt.vs.ctrl", weights: str = "equal", by: Sequence[str] | str | None = None,
               adjust: str = "none", level: float = 0.95) -> pd.DataFrame:
     """Contrasts of marginal means (emmeans' ``contrast(emmeans(fit, ~ specs | by), method)``), within each
@@ -252,7 +252,7 @@ def trajectories(fit: GrowthModel, times: Sequence[float] | None = None, by: str
     data = fit.formula_model.data
     if times is None:
         observed = np.unique(data[time].to_numpy(float))
-        times = observed if len(observed) <= 40 else np.linspace(observed.min(), observed.max(), 40)
+        times = list(observed if len(observed) <= 40 else np.linspace(observed.min(), observed.max(), 40))
     arm = arm_column(fit)
     specs = [arm] if _arm_in_model(fit) else []
     means = marginal_means(fit, specs, at={time: [float(t) for t in times]}, weights=weights,

@@ -20,7 +20,7 @@ import pandas as pd
 from ...distinct import row_texts
 from ...errors import AnalysisError, ArgumentError
 from ...inference.distributions import chi2_sf, norm_ppf
-from ..design import time_columns
+from ..design import Design, time_columns
 from ..engine.likelihood import unpack
 from ..fitted import GrowthModel
 from . import levels, means
@@ -35,6 +35,22 @@ __all__ = [
     "random_effects",
     "trajectories",
 ]
+
+
+def keyword_design(fit: GrowthModel) -> Design:
+    """The keyword model's design (rows and matrices), or a clear error where the fit has none."""
+    design = fit.design
+    if design is None:
+        require_rows(fit, "this quantity")  # says why
+        raise ArgumentError("this quantity needs the keyword model's design, which this fit does not keep.")
+    return design
+
+
+def variance_parameters(fit: GrowthModel) -> np.ndarray:
+    """The covariance parameters of a fit that keeps them."""
+    if fit.variance_parameters is None:
+        raise ArgumentError("this fit keeps no covariance parameters; fit it again with ipt.fit_growth.")
+    return fit.variance_parameters
 
 
 def require_rows(fit: GrowthModel, what: str) -> None:
@@ -53,7 +69,7 @@ def require_rows(fit: GrowthModel, what: str) -> None:
 
 def contrast_row(fit: GrowthModel, arm: str, time: float, levels: dict[str, str] | None = None) -> np.ndarray:
     """The design row of the model-implied mean for ``arm`` at ``time`` (other columns at their mean)."""
-    design = fit.design
+    design = keyword_design(fit)
     require_rows(fit, "a model-implied mean")
     levels = dict(levels or {})
     t_names, t_vals = time_columns(np.array([time]), fit.spec)
@@ -89,11 +105,11 @@ def _moderator_groups(fit: GrowthModel, by: str | None) -> list[dict[str, str]]:
     if by not in fit.spec.moderators:
         raise ArgumentError(f"by={by!r} is not a moderator of this model; moderators: {list(fit.spec.moderators)}.")
     require_rows(fit, "a comparison by moderator")
-    column = fit.design.data[by]
+    column = keyword_design(fit).data[by]
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         raise ArgumentError(f"by={by!r} needs a categorical moderator; {by} is modelled as continuous. Compare arms "
                             f"at chosen values of {by} with fit.contrast(), or make {by} categorical (e.g. bands).")
-    return [{by: str(v)} for v in sorted(fit.design.data[by].astype(str).unique())]
+    return [{by: str(v)} for v in sorted(keyword_design(fit).data[by].astype(str).unique())]
 
 
 def _estimate(fit: GrowthModel, L: np.ndarray, level: float) -> dict[str, float]:
@@ -108,7 +124,7 @@ def end_of_treatment(fit: GrowthModel) -> float:
     if study is not None and study.planned_sessions_max is not None and fit.spec.time == "session":
         return float(study.planned_sessions_max)
     require_rows(fit, "the end-of-treatment time")
-    return float(fit.design.data[fit.spec.time].max())
+    return float(keyword_design(fit).data[fit.spec.time].max())
 
 
 WEIGHTS = ("proportional", "equal")
@@ -131,11 +147,11 @@ def trajectories(fit: GrowthModel, times: Sequence[float] | None = None, by: str
         return means.trajectories(fit, times=times, by=by, level=level, weights=weights)
     if weights == "equal":
         return means.trajectories(fit.as_formula_fit(), times=times, by=by, level=level, weights=weights)
-    design = fit.design
+    design = keyword_design(fit)
     require_rows(fit, "trajectories()")
     if times is None:
         observed = np.unique(design.data[fit.spec.time].to_numpy(float))
-        times = observed if len(observed) <= 40 else np.linspace(observed.min(), observed.max(), 40)
+        times = list(observed if len(observed) <= 40 else np.linspace(observed.min(), observed.max(), 40))
     groups = _moderator_groups(fit, by)
     rows = []
     for arm in design.arm_levels:
@@ -151,7 +167,7 @@ def trajectories(fit: GrowthModel, times: Sequence[float] | None = None, by: str
 def baseline_sd(fit: GrowthModel) -> float:
     """SD of the observed outcome at time 0 (all arms pooled): the denominator of Feingold's d.
     NaN when the analysed data hold no baseline scores."""
-    design = fit.design
+    design = keyword_design(fit)
     require_rows(fit, "the baseline SD of Feingold's d")
     if fit.spec.baseline == "covariate":
         values = design.data.groupby("participant_id")["baseline"].first()
@@ -193,7 +209,7 @@ def arm_differences(fit: GrowthModel, at: float | None = None, level: float = 0.
         return means.arm_differences(fit, at=at, level=level, by=by, weights=weights)
     if weights == "equal":
         return means.arm_differences(fit.as_formula_fit(), at=at, level=level, by=by, weights=weights)
-    design = fit.design
+    design = keyword_design(fit)
     require_rows(fit, "arm_differences()")
     at = end_of_treatment(fit) if at is None else observed_time(fit, at, "at")
     sd = baseline_sd(fit)
@@ -226,7 +242,7 @@ def observed_time(fit: GrowthModel, value: Any, name: str) -> float:
     from ...errors import ApproximationWarning
 
     t = number()(value, name)
-    times = fit.design.data[fit.spec.time]
+    times = keyword_design(fit).data[fit.spec.time]
     low, high = float(times.min()), float(times.max())
     if not low <= t <= max(high, end_of_treatment(fit)):
         warnings.warn(f"{name}={t:g} is outside the analysed {fit.spec.time} range {low:g} to {high:g}: the model "
@@ -244,10 +260,10 @@ def icc(fit: GrowthModel) -> pd.DataFrame:
     if fit.formula_model is not None:
         return levels.formula_icc(fit)
     require_rows(fit, "icc()")
-    G, g_t, s2 = unpack(fit.variance_parameters, fit.design.Z.shape[1], fit.design.therapist is not None)
+    G, g_t, s2 = unpack(variance_parameters(fit), keyword_design(fit).Z.shape[1], keyword_design(fit).therapist is not None)
     total = G[0, 0] + g_t + s2
     rows = [{"group": "participant_id", "icc": G[0, 0] / total}]
-    if fit.design.therapist is not None:
+    if keyword_design(fit).therapist is not None:
         rows.append({"group": fit.spec.therapist, "icc": g_t / total})
     return pd.DataFrame(rows)
 
@@ -265,9 +281,9 @@ def r_squared(fit: GrowthModel) -> dict[str, float]:
     """
     if fit.formula_model is not None:
         return levels.formula_r_squared(fit)
-    design = fit.design
+    design = keyword_design(fit)
     require_rows(fit, "r_squared()")
-    G, g_t, s2 = unpack(fit.variance_parameters, design.Z.shape[1], design.therapist is not None)
+    G, g_t, s2 = unpack(variance_parameters(fit), design.Z.shape[1], design.therapist is not None)
     beta = fit.fixed_effects["estimate"].to_numpy()
     var_f = float(np.var(design.X @ beta, ddof=1))  # sample variance, as R's MuMIn and performance
     var_r = float(np.mean(np.einsum("ij,jk,ik->i", design.Z, G, design.Z))) + g_t
@@ -284,11 +300,11 @@ def _blups(fit: GrowthModel) -> tuple[np.ndarray, np.ndarray | None]:
     ``b_k = sum d_i(r)``, ``c_k = g_t / (1 + g_t s_k)``; then ``v_k = g_t b_k (1 - c_k s_k)`` and
     ``u_i = P_i (Z_i'r_i - c_k b_k Z_i'1)``.
     """
-    design = fit.design
+    design = keyword_design(fit)
     require_rows(fit, "random effects")
     has_t = design.therapist is not None
     q = design.Z.shape[1]
-    G, g_t, s2 = unpack(fit.variance_parameters, q, has_t)
+    G, g_t, s2 = unpack(variance_parameters(fit), q, has_t)
     beta = fit.fixed_effects["estimate"].to_numpy()
     r = design.y - design.X @ beta
     pid, N = design.participant, len(design.participant_ids)
@@ -322,7 +338,7 @@ def random_effects(fit: GrowthModel, group: str | None = None) -> pd.DataFrame:
     """
     if fit.formula_model is not None:
         return levels.formula_random_effects(fit, group)
-    design = fit.design
+    design = keyword_design(fit)
     require_rows(fit, "random effects")
     u, v = _blups(fit)
     if group is None or group == "participant_id":
@@ -374,7 +390,7 @@ def residuals(fit: GrowthModel) -> pd.DataFrame:
     """
     if fit.formula_model is not None:
         return levels.formula_residuals(fit)
-    design = fit.design
+    design = keyword_design(fit)
     require_rows(fit, "residuals()")
     beta = fit.fixed_effects["estimate"].to_numpy()
     u, v = _blups(fit)
@@ -402,14 +418,14 @@ def random_effect_intervals(fit: GrowthModel, level: float = 0.95, group: str | 
     """
     if fit.formula_model is not None:
         return levels.formula_random_effects(fit, group, intervals=True, level=level)
-    design = fit.design
+    design = keyword_design(fit)
     require_rows(fit, "random_effect_intervals()")
     if group not in (None, "participant_id"):
         raise ArgumentError("random-effect intervals of a model from keyword arguments are by participant.")
     if design.therapist is not None:
         raise ArgumentError("random-effect intervals are available for participant-only models.")
     q = design.Z.shape[1]
-    G, _, s2 = unpack(fit.variance_parameters, q, False)
+    G, _, s2 = unpack(variance_parameters(fit), q, False)
     u, _ = _blups(fit)
     pid, N, Z = design.participant, len(design.participant_ids), design.Z
     # Var(u_i | y) = G - G Z_i' V_i^-1 Z_i G = s2 G (s2 I + Z_i'Z_i G)^-1 (push-through identity): from

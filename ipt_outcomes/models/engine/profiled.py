@@ -83,7 +83,8 @@ def fit_profiled(data: MixedData, reml: bool, theta0: np.ndarray | None = None) 
     q, nested = data.q, data.nested is not None
     x0 = np.asarray(theta0, float) if theta0 is not None else np.array(([1.0] if q == 1 else [1.0, 0.0, 0.1])
                                                                          + ([0.3] if nested else []))
-    bounds = [(0.0, None)] if q == 1 else [(0.0, None), (None, None), (0.0, None)]
+    bounds: list[tuple[float | None, float | None]] = (
+        [(0.0, None)] if q == 1 else [(0.0, None), (None, None), (0.0, None)])
     if nested:
         bounds.append((0.0, None))
     theta, converged, count, message = minimise(lambda t: profiled_deviance(t, data, reml)[0], x0, bounds)

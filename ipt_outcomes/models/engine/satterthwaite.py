@@ -16,6 +16,7 @@ mixed effects models. J Stat Softw 82(13):1-26, doi:10.18637/jss.v082.i13.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +100,7 @@ class _Precise:
                       for k, v in st.items()}
         self.q, self.p, self.n = data.q, data.p, data.n_obs
 
-    def __call__(self, phi: np.ndarray, reml: bool) -> tuple[np.longdouble, np.ndarray]:
+    def __call__(self, phi: np.ndarray, reml: bool) -> tuple[Any, np.ndarray]:
         from .nested import nested_forms
         from .statistics import quadratic_forms
 
