@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_mmrm import trial  # noqa: E402
+from bench_mmrm import trial
 
 CHILD = r"""
 import sys
